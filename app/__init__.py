@@ -1,0 +1,99 @@
+"""Regulars: text-message customer care for small businesses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, g
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import Engine
+from sqlmodel import Session
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.clock import Clock, SystemClock
+from app.config import Settings, load_settings
+from app.db import make_engine
+from app.sms.gateway import SimulatorGateway, SmsGateway, TwilioGateway
+
+csrf = CSRFProtect()
+
+
+@dataclass
+class Services:
+    """Everything outside the domain, wired once: the web app and the worker share it."""
+
+    settings: Settings
+    engine: Engine
+    gateway: SmsGateway
+    clock: Clock
+
+
+def build_services(
+    config: dict[str, Any] | None = None,
+    *,
+    gateway: SmsGateway | None = None,
+    clock: Clock | None = None,
+    engine: Engine | None = None,
+) -> Services:
+    settings = load_settings(config)
+    engine = engine or make_engine(settings.database_url)
+    if gateway is None:
+        if settings.sms_backend == "twilio":
+            gateway = TwilioGateway(
+                settings.twilio_account_sid,
+                settings.twilio_auth_token,
+                settings.twilio_api_base_url,
+                timeout=settings.twilio_timeout_seconds,
+            )
+        else:
+            gateway = SimulatorGateway(engine)
+    return Services(settings, engine, gateway, clock or SystemClock())
+
+
+def create_app(
+    config: dict[str, Any] | None = None,
+    *,
+    gateway: SmsGateway | None = None,
+    clock: Clock | None = None,
+    services: Services | None = None,
+) -> Flask:
+    """Build the web app. Nothing connects or reads secrets before this is called."""
+    services = services or build_services(config, gateway=gateway, clock=clock)
+    settings = services.settings
+    app = Flask(__name__, template_folder="templates/web", static_folder="static")
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=not settings.is_development,
+        WTF_CSRF_TIME_LIMIT=None,
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["regulars"] = services
+    if not settings.public_base_url and settings.trusted_proxies > 0:
+        # Behind a proxy the URL Twilio signed is the public one; trust the proxy's headers.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
+    csrf.init_app(app)
+
+    from app.web import api, pages, webhooks
+
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+    csrf.exempt(webhooks.bp)
+    csrf.exempt(api.bp)
+    if settings.sms_backend == "simulator":
+        from app.web import simulator
+
+        app.register_blueprint(simulator.bp)
+
+    @app.teardown_appcontext
+    def _close_session(_exc):
+        session: Session | None = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+
+    return app

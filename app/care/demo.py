@@ -1,0 +1,53 @@
+"""A demo business with customers and some history, for trying Regulars out."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, select
+
+from app.care.businesses import create_business
+from app.care.inbound import receive_text
+from app.care.visits import record_visit
+from app.models import Business
+
+DEMO_NUMBER = "+12125550100"
+DEMO_CUSTOMERS = [
+    ("+12125550111", "Maria Lopez", "Ana"),
+    ("+12125550112", "James Carter", "Ana"),
+    ("+13125550113", "Priya Shah", "Leo"),
+    ("+15125550114", "Tom O'Neill", "Leo"),
+]
+
+
+def load_demo(session: Session, *, now: datetime) -> dict:
+    """Create the demo salon (once) with visits and a reply; returns its id and API key."""
+    existing = session.exec(select(Business).where(Business.number == DEMO_NUMBER)).first()
+    if existing is not None:
+        return {"business_id": existing.id, "api_key": None, "note": "demo already loaded"}
+    business, key = create_business(
+        session,
+        name="Bloom Hair Studio",
+        number=DEMO_NUMBER,
+        timezone="America/New_York",
+        owner_email="owner@bloom.example",
+        owner_password="bloom-demo-password",
+        review_url="https://g.page/r/bloom-hair-studio/review",
+        now=now,
+    )
+    for index, (phone, name, staff) in enumerate(DEMO_CUSTOMERS):
+        record_visit(session, business, phone=phone, name=name, consent=True,
+                     consent_source="demo", staff=staff, now=now,
+                     occurred_at=now - timedelta(hours=3 + index), source="demo")  # fmt: skip
+    receive_text(
+        session,
+        {"MessageSid": "SMdemo0000000000000000000000000001", "From": DEMO_CUSTOMERS[0][0],
+         "To": DEMO_NUMBER, "Body": "Thank you! Can I book with Ana again next month?"},
+        now=now,
+    )  # fmt: skip
+    return {
+        "business_id": business.id,
+        "api_key": key,
+        "owner_email": "owner@bloom.example",
+        "owner_password": "bloom-demo-password",
+    }

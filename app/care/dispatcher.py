@@ -1,0 +1,456 @@
+"""The worker: claim due texts, send them, record what happened, retry, reconcile.
+
+A text is claimed with a lease. If the lease runs out while the text is still `sending`
+(a timeout after the request went out, a worker killed mid-send), the next claim asks the
+provider whether it was sent before trying again, so nobody gets the same text twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, select
+
+from app.care.outbound import cancel_pending, check_before_send, introduce
+from app.care.status import advance, apply_status_callback, flag_customer_for_error
+from app.clock import Clock, SystemClock
+from app.config import Settings
+from app.db import is_postgres, session_scope
+from app.models import Business, Customer, Message, SenderPace
+from app.sms.encoding import segment_info
+from app.sms.errors import Action, classify
+from app.sms.gateway import Accepted, OutgoingText, SendFailed, SmsGateway
+
+log = logging.getLogger("regulars.dispatcher")
+
+PACING_HORIZON_SECONDS = 5.0  # claim no further ahead than this for one sending number
+SLOW_DOWN_SECONDS = 30.0  # how far a full sender queue pushes the number's next slot
+MAX_BACKOFF_SECONDS = 900.0
+PERMANENT_CANCELS_PLAN = {Action.OPTED_OUT, Action.BAD_NUMBER, Action.LANDLINE}
+
+
+@dataclass
+class Job:
+    message_id: int
+    text: OutgoingText
+    reconcile_since: datetime | None  # set when an earlier attempt's outcome is unknown
+    not_before: float = 0.0  # unix time of this sender's slot
+    sender: str = ""
+    rate: float = 1.0  # the sender's texts per second
+
+
+@dataclass
+class Outcome:
+    job: Job
+    accepted: Accepted | None = None
+    failure: SendFailed | None = None
+    not_found: bool = False  # reconciled: the provider has no such text
+
+
+@dataclass
+class RunStats:
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    canceled: int = 0
+    rescheduled: int = 0
+    unknown: int = 0
+    reconciled: int = 0
+    callbacks: int = 0
+    by_status: dict = field(default_factory=lambda: defaultdict(int))
+
+    def add(self, other: RunStats) -> None:
+        for name in ("claimed", "sent", "retried", "failed", "canceled", "rescheduled",
+                     "unknown", "reconciled", "callbacks"):  # fmt: skip
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        engine: Engine,
+        gateway: SmsGateway,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        worker_id: str | None = None,
+    ):
+        self.engine = engine
+        self.gateway = gateway
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.rng = rng or random.Random()
+        self.sleep = sleep
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    # ---- the loop -------------------------------------------------------------------------
+
+    def run_once(self, max_batches: int | None = None) -> RunStats:
+        """Send everything due now, then play any callbacks the gateway produced."""
+        total = RunStats()
+        batches = 0
+        while max_batches is None or batches < max_batches:
+            stats = self.run_batch()
+            total.add(stats)
+            batches += 1
+            if stats.claimed < self.settings.worker_batch_size:
+                break
+        total.callbacks += self.play_gateway_events()
+        return total
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Poll until `stop` is set; a batch in flight is finished first."""
+        log.info("dispatcher %s started", self.worker_id)
+        while not stop.is_set():
+            try:
+                stats = self.run_once()
+            except Exception:  # keep the worker alive; the next poll tries again
+                log.exception("dispatcher run failed")
+                stats = RunStats()
+            if stats.claimed == 0:
+                stop.wait(self.settings.worker_poll_seconds)
+        self.close()
+        log.info("dispatcher %s stopped", self.worker_id)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def run_batch(self) -> RunStats:
+        stats = RunStats()
+        jobs = self._claim(stats)
+        if jobs:
+            outcomes = self._execute(jobs)
+            self._record(outcomes, stats)
+        return stats
+
+    # ---- claim ----------------------------------------------------------------------------
+
+    def _claim(self, stats: RunStats) -> list[Job]:
+        now = self.clock.now()
+        limit = self.settings.worker_batch_size
+        with session_scope(self.engine) as session:
+            expired = self._lock_due(
+                session,
+                select(Message.id)
+                .where(Message.status == "sending", Message.lease_until < now)
+                .order_by(Message.lease_until),
+                limit,
+            )
+            due = self._lock_due(
+                session,
+                select(Message.id)
+                .where(Message.status == "scheduled", Message.send_at <= now)
+                .order_by(Message.send_at, Message.id),
+                limit - len(expired),
+            )
+            ids = expired + due
+            if not ids:
+                return []
+            stats.claimed = len(ids)
+            rows = session.exec(
+                select(Message, Customer, Business)
+                .join(Customer, Customer.id == Message.customer_id)
+                .join(Business, Business.id == Message.business_id)
+                .where(Message.id.in_(ids))
+                .order_by(Message.send_at, Message.id)
+            ).all()
+            jobs: list[Job] = []
+            expired_ids = set(expired)
+            for message, customer, business in rows:
+                job = self._prepare(session, message, customer, business, now, stats,
+                                    reconcile=message.id in expired_ids)  # fmt: skip
+                if job is not None:
+                    jobs.append(job)
+            jobs = self._pace(session, jobs, now, stats)
+            session.commit()
+        return jobs
+
+    def _lock_due(self, session: Session, query, limit: int) -> list[int]:
+        if limit <= 0:
+            return []
+        query = query.limit(limit)
+        if is_postgres(self.engine):
+            query = query.with_for_update(skip_locked=True)
+        return list(session.exec(query).all())
+
+    def _prepare(self, session, message, customer, business, now, stats, *, reconcile):
+        if reconcile:
+            # The last attempt's outcome is unknown: no rule check, only "was it sent?".
+            message.lease_until = now + timedelta(seconds=self.settings.lease_seconds)
+            message.leased_by = self.worker_id
+            session.add(message)
+            stats.reconciled += 1
+            return self._job(message, business, reconcile_since=message.last_attempt_at or now)
+        verdict = check_before_send(session, message, business, customer, now)
+        if verdict.action == "cancel":
+            message.status, message.error_message = "canceled", verdict.reason
+            stats.canceled += 1
+        elif verdict.action == "fail":
+            message.status, message.error_message = "failed", verdict.reason
+            stats.failed += 1
+        elif verdict.action == "reschedule":
+            message.send_at = verdict.send_at
+            stats.rescheduled += 1
+        else:
+            body = introduce(message.body, business, customer)
+            if body != message.body:
+                info = segment_info(body)
+                message.body, message.segments, message.encoding = (
+                    body,
+                    info.segments,
+                    info.encoding,
+                )
+            message.status = "sending"
+            message.attempts += 1
+            message.last_attempt_at = now
+            message.lease_until = now + timedelta(seconds=self.settings.lease_seconds)
+            message.leased_by = self.worker_id
+            message.from_number = business.number
+            session.add(message)
+            return self._job(message, business, reconcile_since=None)
+        session.add(message)
+        return None
+
+    def _job(self, message: Message, business: Business, reconcile_since) -> Job:
+        callback = None
+        if self.settings.public_base_url:
+            base = self.settings.public_base_url.rstrip("/")
+            callback = f"{base}/webhooks/twilio/status?mid={message.id}"
+        text = OutgoingText(
+            message_id=message.id,
+            to=message.to_number,
+            body=message.body,
+            from_number=business.number,
+            messaging_service_sid=business.messaging_service_sid,
+            status_callback=callback,
+            validity_period=self.settings.validity_period_seconds,
+        )
+        sender = business.messaging_service_sid or business.number or f"business:{business.id}"
+        return Job(
+            message.id, text, reconcile_since, sender=sender, rate=business.send_rate_per_second
+        )
+
+    def _pace(self, session: Session, jobs: list[Job], now: datetime, stats) -> list[Job]:
+        """Give each job its sender's next slot; jobs beyond the horizon go back to the outbox."""
+        if not self.settings.pacing:
+            return jobs
+        now_ts = now.timestamp()
+        by_sender: dict[str, list[Job]] = defaultdict(list)
+        for job in jobs:
+            by_sender[job.sender].append(job)
+        ready: list[Job] = []
+        for sender, group in by_sender.items():
+            rate = max(group[0].rate or 1.0, 0.01)
+            slots = self._reserve(session, sender, rate, len(group), now_ts)
+            for job, slot in zip(group, slots, strict=False):
+                job.not_before = slot
+                ready.append(job)
+            later = group[len(slots) :]
+            if later:
+                next_free = datetime.fromtimestamp(slots[-1] + 1.0 / rate if slots else now_ts,
+                                                   tz=now.tzinfo)  # fmt: skip
+                session.execute(
+                    update(Message)
+                    .where(Message.id.in_([j.message_id for j in later]))
+                    .values(
+                        status="scheduled",
+                        send_at=next_free,
+                        lease_until=None,
+                        leased_by=None,
+                        attempts=Message.attempts - 1,
+                    )  # fmt: skip
+                )
+                stats.rescheduled += len(later)
+        return ready
+
+    def _reserve(self, session, sender: str, rate: float, count: int, now_ts: float) -> list[float]:
+        dialect_insert = postgresql.insert if is_postgres(self.engine) else sqlite.insert
+        session.execute(
+            dialect_insert(SenderPace)
+            .values(sender=sender, next_slot_at=0.0)
+            .on_conflict_do_nothing(index_elements=["sender"])
+        )
+        pace = session.exec(
+            select(SenderPace).where(SenderPace.sender == sender).with_for_update()
+        ).one()
+        interval = 1.0 / rate
+        slot = max(pace.next_slot_at, now_ts)
+        slots = []
+        while len(slots) < count and (not slots or slot <= now_ts + PACING_HORIZON_SECONDS):
+            slots.append(slot)
+            slot += interval
+        pace.next_slot_at = slot
+        session.add(pace)
+        return slots
+
+    # ---- send -----------------------------------------------------------------------------
+
+    def _execute(self, jobs: list[Job]) -> list[Outcome]:
+        if len(jobs) == 1 or self.settings.worker_concurrency <= 1:
+            return [self._attempt(job) for job in jobs]
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    max_workers=self.settings.worker_concurrency, thread_name_prefix="send"
+                )
+        return list(self._pool.map(self._attempt, jobs))
+
+    def _attempt(self, job: Job) -> Outcome:
+        wait = job.not_before - self.clock.now().timestamp()
+        if wait > 0:
+            self.sleep(wait)
+        try:
+            if job.reconcile_since is not None:
+                found = self.gateway.find_sent(job.text.to, job.text.body, job.reconcile_since)
+                if found is not None:
+                    return Outcome(job, accepted=found)
+                return Outcome(job, not_found=True)
+            return Outcome(job, accepted=self.gateway.send(job.text))
+        except SendFailed as failure:
+            return Outcome(job, failure=failure)
+        except Exception as exc:  # a bug or an unexpected library error: retry later
+            log.exception("unexpected error sending message %s", job.message_id)
+            return Outcome(job, failure=SendFailed(repr(exc)[:200], outcome_unknown=True))
+
+    # ---- record ---------------------------------------------------------------------------
+
+    def _record(self, outcomes: list[Outcome], stats: RunStats) -> None:
+        now = self.clock.now()
+        with session_scope(self.engine) as session:
+            messages = {
+                m.id: m
+                for m in session.exec(
+                    select(Message)
+                    .where(Message.id.in_([o.job.message_id for o in outcomes]))
+                    .with_for_update()
+                )
+            }
+            for outcome in outcomes:
+                message = messages.get(outcome.job.message_id)
+                if message is not None:
+                    self._record_one(session, message, outcome, now, stats)
+            session.commit()
+
+    def _record_one(self, session, message: Message, outcome: Outcome, now, stats) -> None:
+        if outcome.accepted is not None:
+            accepted = outcome.accepted
+            if message.provider_sid not in (None, accepted.sid):
+                return  # a callback already tied another SID to it; keep what we have
+            message.provider_sid = accepted.sid
+            if message.status == "sending":
+                message.status = "sent"
+                message.sent_at = now
+            advance(message, accepted.status, now)
+            if accepted.segments:
+                message.segments = accepted.segments
+            message.lease_until = message.leased_by = None
+            message.error_message = None
+            session.add(message)
+            session.execute(
+                update(Customer)
+                .where(Customer.id == message.customer_id, Customer.introduced_at.is_(None))
+                .values(introduced_at=now)
+            )
+            stats.sent += 1
+            return
+        if message.status != "sending" or message.leased_by != self.worker_id:
+            return  # a status callback or another worker settled it meanwhile
+        if outcome.not_found:
+            # Reconciled: the provider never got it, so sending it now cannot double it.
+            if message.attempts >= self.settings.max_send_attempts:
+                self._fail(session, message, None, "Gave up after repeated unknown outcomes.")
+                stats.failed += 1
+            else:
+                self._retry_now(message, now)
+                stats.retried += 1
+            session.add(message)
+            return
+        failure = outcome.failure
+        assert failure is not None
+        if failure.outcome_unknown or outcome.job.reconcile_since is not None:
+            # Keep it `sending`; when the lease runs out it is reconciled, never blindly resent.
+            grace = self.settings.reconcile_grace_seconds
+            message.lease_until = now + timedelta(seconds=self._backoff(message.attempts, grace))
+            message.error_message = f"Outcome unknown, checking with the provider ({failure})"[:300]
+            session.add(message)
+            stats.unknown += 1
+            return
+        rule = classify(failure.code, failure.http_status)
+        if rule.action in {Action.RETRY, Action.SLOW_DOWN}:
+            if message.attempts < self.settings.max_send_attempts:
+                message.status = "scheduled"
+                message.send_at = now + timedelta(seconds=self._backoff(message.attempts))
+                message.lease_until = message.leased_by = None
+                message.error_message = rule.reason
+                if rule.action is Action.SLOW_DOWN:
+                    self._push_pace(session, outcome.job.sender, now)
+                stats.retried += 1
+            else:
+                self._fail(session, message, failure.code, rule.reason)
+                stats.failed += 1
+            session.add(message)
+            return
+        self._fail(session, message, failure.code, rule.reason)
+        stats.failed += 1
+        customer = session.get(Customer, message.customer_id)
+        if customer is not None and rule.action in PERMANENT_CANCELS_PLAN:
+            flag_customer_for_error(session, customer, failure.code, now)
+            cancel_pending(session, customer_id=customer.id, reason=rule.reason)
+        if rule.action is Action.CONFIGURATION:
+            log.error("business %s cannot send: %s", message.business_id, rule.reason)
+
+    def _retry_now(self, message: Message, now: datetime) -> None:
+        message.status = "scheduled"
+        message.send_at = now
+        message.lease_until = message.leased_by = None
+
+    def _fail(self, session, message: Message, code: int | None, reason: str) -> None:
+        message.status = "failed"
+        if code is not None and message.error_code is None:
+            message.error_code = code
+        message.error_message = reason[:300]
+        message.lease_until = message.leased_by = None
+        session.add(message)
+
+    def _backoff(self, attempts: int, base: float | None = None) -> float:
+        """Exponential backoff with full jitter, at least one second."""
+        base = self.settings.backoff_base_seconds if base is None else base
+        ceiling = min(MAX_BACKOFF_SECONDS, base * (2 ** max(attempts - 1, 0)))
+        return max(1.0, self.rng.uniform(ceiling / 2, ceiling))
+
+    def _push_pace(self, session, sender: str, now: datetime) -> None:
+        pace = session.get(SenderPace, sender, with_for_update=True)
+        if pace is not None:
+            pace.next_slot_at = max(pace.next_slot_at, now.timestamp()) + SLOW_DOWN_SECONDS
+            session.add(pace)
+
+    # ---- callbacks the gateway made itself (the simulator) ----------------------------------
+
+    def play_gateway_events(self) -> int:
+        events = self.gateway.drain_events()
+        for event in events:
+            mid = event.get("mid")
+            with session_scope(self.engine) as session:
+                apply_status_callback(
+                    session, event, now=self.clock.now(), message_id=int(mid) if mid else None
+                )
+        return len(events)

@@ -1,0 +1,181 @@
+"""One inbound text, from the webhook's form to the owner's inbox."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, or_, select
+
+from app.care import texts
+from app.care.customers import find_or_create, set_consent
+from app.care.outbound import cancel_pending, queue_text
+from app.models import Business, Message
+from app.phones import InvalidPhone, normalize
+from app.sms.encoding import segment_info
+
+OPT_OUT_WORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
+)
+OPT_IN_WORDS = frozenset({"START", "YES", "UNSTOP"})
+HELP_WORDS = frozenset({"HELP", "INFO"})
+MAX_MEDIA = 10
+
+# "Any reasonable manner" (FCC 24-24): short messages that plainly ask us to stop.
+_PLAIN_OPT_OUT = [
+    re.compile(p)
+    for p in (
+        r"\b(stop|quit|cease)\b[\w\s']{0,20}\b(text\w*|messag\w*|sms|contact\w*|send\w*|spam\w*)",
+        r"\bunsubscribe\b",
+        r"\bopt\s*(me\s+)?out\b",
+        r"\b(remove|take)\s+(me|my\s+(number|phone))\b[\w\s']{0,20}\b(list|off|from)\b",
+        r"\b(don'?t|do\s+not|never)\s+(text|message|contact|sms)\s+(me|this\s+number)\b",
+        r"\bno\s+more\s+(texts|messages)\b",
+        r"\blose\s+my\s+number\b",
+    )
+]
+_NEGATED = re.compile(r"\b(don'?t|do\s+not|never)\s+stop\b")
+PLAIN_OPT_OUT_MAX_WORDS = 12
+
+
+class UnknownBusiness(LookupError):
+    """No business owns the number (or Messaging Service) the text was sent to."""
+
+
+class BadInbound(ValueError):
+    """The webhook's form is missing what every inbound text has."""
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    message: Message
+    duplicate: bool
+    keyword: str | None  # opt_out | opt_in | help | None
+
+
+def keyword_of(body: str) -> str | None:
+    """Which keyword the whole message is, or a plain-language opt-out; else None."""
+    word = re.sub(r"[^A-Za-z]", "", body or "").upper()
+    if word in OPT_OUT_WORDS:
+        return "opt_out"
+    if word in OPT_IN_WORDS:
+        return "opt_in"
+    if word in HELP_WORDS:
+        return "help"
+    if is_plain_opt_out(body):
+        return "opt_out_plain"
+    return None
+
+
+def is_plain_opt_out(body: str) -> bool:
+    text = " ".join((body or "").lower().replace("’", "'").split())
+    if not text or len(text.split()) > PLAIN_OPT_OUT_MAX_WORDS or _NEGATED.search(text):
+        return False
+    return any(pattern.search(text) for pattern in _PLAIN_OPT_OUT)
+
+
+def business_for(session: Session, to: str | None, messaging_service_sid: str | None):
+    """The business that owns the receiving number or Messaging Service."""
+    conditions = []
+    if messaging_service_sid:
+        conditions.append(Business.messaging_service_sid == messaging_service_sid)
+    if to:
+        conditions.append(Business.number == to)
+    if not conditions:
+        return None
+    return session.exec(select(Business).where(or_(*conditions))).first()
+
+
+def _media(form: Mapping[str, str]) -> list[dict[str, str]] | None:
+    try:
+        count = min(int(form.get("NumMedia") or 0), MAX_MEDIA)
+    except ValueError:
+        count = 0
+    media = [
+        {"url": form.get(f"MediaUrl{i}", ""), "content_type": form.get(f"MediaContentType{i}", "")}
+        for i in range(count)
+        if form.get(f"MediaUrl{i}")
+    ]
+    return media or None
+
+
+def receive_text(session: Session, form: Mapping[str, str], *, now: datetime) -> InboundResult:
+    """Store an inbound text exactly once and act on it. Commits."""
+    sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
+    if not sid or len(sid) > 40:
+        raise BadInbound("MessageSid is missing")
+    existing = session.exec(select(Message).where(Message.provider_sid == sid)).first()
+    if existing is not None:
+        return InboundResult(existing, duplicate=True, keyword=None)
+    to = (form.get("To") or "").strip()
+    business = business_for(session, to, form.get("MessagingServiceSid"))
+    if business is None:
+        raise UnknownBusiness(f"no business owns {to or 'that number'}")
+    try:
+        phone = normalize(form.get("From"))
+    except InvalidPhone as exc:
+        raise BadInbound(f"From is not a phone number: {exc}") from exc
+    body = form.get("Body") or ""
+    customer, _created = find_or_create(session, business, phone, now=now)
+    info = segment_info(body)
+    message = Message(
+        business_id=business.id,
+        customer_id=customer.id,
+        direction="inbound",
+        body=body,
+        kind="manual",
+        status="received",
+        provider_sid=sid,
+        segments=info.segments,
+        encoding=info.encoding,
+        from_number=phone,
+        to_number=to or None,
+        media_urls=_media(form),
+        cause="inbound",
+        created_at=now,
+    )
+    customer.last_inbound_at = now
+    customer.last_activity_at = now
+    session.add(customer)
+    try:
+        with session.begin_nested():
+            session.add(message)
+            session.flush()
+    except IntegrityError:
+        # A retry of the same text raced us and won: answer as for a duplicate.
+        session.rollback()
+        existing = session.exec(select(Message).where(Message.provider_sid == sid)).one()
+        return InboundResult(existing, duplicate=True, keyword=None)
+    keyword = keyword_of(body)
+    provider_confirmed = business.provider_handles_opt_out or bool(form.get("OptOutType"))
+    fields = {"business_name": business.name, "business_phone": business.number}
+    if keyword in {"opt_out", "opt_out_plain"}:
+        changed = set_consent(
+            session, customer, "opted_out", source="keyword", now=now, detail=body[:200]
+        )
+        cancel_pending(session, customer_id=customer.id, reason="the customer opted out")
+        # Twilio confirms its own keywords; a plain-language opt-out it never saw.
+        if changed and (keyword == "opt_out_plain" or not provider_confirmed):
+            _reply(session, business, customer, "opt_out_confirmation", fields, now)
+    elif keyword == "opt_in":
+        was_opted_out = customer.consent == "opted_out"
+        word = re.sub(r"[^A-Za-z]", "", body).upper()
+        if was_opted_out or (word != "YES" and customer.consent == "unknown"):
+            set_consent(session, customer, "granted", source="keyword", now=now, detail=body)
+            if was_opted_out and not provider_confirmed:
+                _reply(session, business, customer, "opt_in_confirmation", fields, now)
+    elif keyword == "help" and (
+        customer.consent != "opted_out" or not business.provider_handles_opt_out
+    ):
+        _reply(session, business, customer, "help", fields, now)
+    session.commit()
+    return InboundResult(message, duplicate=False, keyword=keyword)
+
+
+def _reply(session, business, customer, kind, fields, now) -> Message:
+    return queue_text(
+        session, business, customer, texts.render(kind, **fields), kind, now=now, cause="inbound"
+    )

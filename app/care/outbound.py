@@ -1,0 +1,231 @@
+"""Queue a text, and the rules that decide whether and when it may go.
+
+The rules run twice: when a text is queued (so the owner hears "no" at once) and again when
+the dispatcher is about to send it (because consent, the clock and the cap may have moved).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from app.care.windows import Window, recipient_window
+from app.models import AUTOMATED_KINDS, KINDS, Business, Customer, Message
+from app.sms.encoding import segment_info
+
+MAX_BODY_CHARS = 1600  # Twilio's limit for one message body
+LIVE_STATES = ("scheduled", "sending", "sent", "delivered")
+# Answers to a keyword the customer just texted: allowed without marketing consent.
+KEYWORD_REPLIES = frozenset({"help", "opt_out_confirmation", "opt_in_confirmation"})
+ROLLING_DAY_LIMIT = 3  # never more than 3 automated texts in 24 hours (FL, OK, MD law)
+
+
+class OutboundRefused(Exception):
+    """This text may not be sent; `code` is stable for the API, the message is for people."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Verdict:
+    action: str  # send | cancel | reschedule | fail
+    send_at: datetime | None = None
+    reason: str = ""
+
+
+def is_automated(kind: str) -> bool:
+    return kind in AUTOMATED_KINDS
+
+
+def introduce(body: str, business: Business, customer: Customer) -> str:
+    """The first text to a customer names the business and says how to opt out."""
+    if customer.introduced_at is not None:
+        return body
+    if business.name.lower() not in body.lower():
+        body = f"{business.name}: {body}"
+    if "stop" not in body.lower():
+        body = f"{body.rstrip()} Reply STOP to opt out."
+    return body
+
+
+def check_allowed(business: Business, customer: Customer, kind: str) -> None:
+    """Raise OutboundRefused when no text of this kind may go to this customer at all."""
+    if customer.consent == "opted_out":
+        allowed = kind == "opt_out_confirmation" or (
+            kind == "help" and not business.provider_handles_opt_out
+        )
+        if not allowed:
+            raise OutboundRefused("opted_out", "This customer has opted out of texts.")
+    if customer.number_status != "ok":
+        raise OutboundRefused("bad_number", "This customer's number cannot receive texts.")
+    if kind in KEYWORD_REPLIES:
+        return
+    if is_automated(kind):
+        if customer.consent != "granted":
+            raise OutboundRefused(
+                "no_consent", "Automated texts need the customer's recorded consent."
+            )
+    elif customer.consent != "granted" and customer.last_inbound_at is None:
+        raise OutboundRefused(
+            "no_consent",
+            "This customer has not agreed to texts and has not texted you: record consent first.",
+        )
+
+
+def window_for(business: Business, customer: Customer) -> Window:
+    return recipient_window(
+        customer.phone, business.timezone, business.window_start, business.window_end
+    )
+
+
+def _automated_between(
+    session: Session, customer_id: int, start: datetime, end: datetime, states, exclude_id=None
+) -> int:
+    query = select(func.count(Message.id)).where(
+        Message.customer_id == customer_id,
+        Message.direction == "outbound",
+        Message.kind.in_(AUTOMATED_KINDS),
+        Message.status.in_(states),
+        Message.send_at >= start,
+        Message.send_at < end,
+    )
+    if exclude_id is not None:
+        query = query.where(Message.id != exclude_id)
+    return session.exec(query).one()
+
+
+def automated_slot(
+    session: Session,
+    business: Business,
+    customer: Customer,
+    earliest: datetime,
+    *,
+    states=LIVE_STATES,
+    exclude_id: int | None = None,
+) -> datetime:
+    """The first moment at or after `earliest` inside the recipient's window and under the caps."""
+    window = window_for(business, customer)
+    per_day = max(1, min(business.daily_automated_cap, ROLLING_DAY_LIMIT))
+    candidate = earliest
+    for _ in range(60):
+        candidate = window.next_opening(candidate)
+        local = candidate.astimezone(window.zone)
+        day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        next_day = day_start + timedelta(days=1)
+        same_day = _automated_between(session, customer.id, day_start, next_day, states, exclude_id)
+        if same_day >= per_day:
+            candidate = next_day
+            continue
+        around = _automated_between(
+            session,
+            customer.id,
+            candidate - timedelta(hours=24),
+            candidate + timedelta(hours=24),
+            states,
+            exclude_id,
+        )
+        if around >= ROLLING_DAY_LIMIT:
+            candidate = next_day
+            continue
+        return candidate
+    raise OutboundRefused("no_slot", "No sending slot in the next two months for this customer.")
+
+
+def queue_text(
+    session: Session,
+    business: Business,
+    customer: Customer,
+    body: str,
+    kind: str,
+    *,
+    now: datetime,
+    cause: str = "user",
+    send_at: datetime | None = None,
+    visit_id: int | None = None,
+    user_id: int | None = None,
+) -> Message:
+    """Write an outbound text to the outbox (not committed: the caller's transaction owns it)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown message kind {kind!r}")
+    body = (body or "").strip()
+    if not body:
+        raise OutboundRefused("empty_body", "The text is empty.")
+    check_allowed(business, customer, kind)
+    body = introduce(body, business, customer)
+    if len(body) > MAX_BODY_CHARS:
+        raise OutboundRefused(
+            "body_too_long", f"A text can be at most {MAX_BODY_CHARS} characters."
+        )
+    earliest = max(send_at or now, now)
+    if is_automated(kind):
+        earliest = automated_slot(session, business, customer, earliest)
+    info = segment_info(body)
+    message = Message(
+        business_id=business.id,
+        customer_id=customer.id,
+        direction="outbound",
+        body=body,
+        kind=kind,
+        status="scheduled",
+        segments=info.segments,
+        encoding=info.encoding,
+        from_number=business.number,
+        to_number=customer.phone,
+        cause=cause,
+        visit_id=visit_id,
+        user_id=user_id,
+        send_at=earliest,
+        created_at=now,
+    )
+    session.add(message)
+    customer.last_activity_at = now
+    session.add(customer)
+    session.flush()
+    return message
+
+
+def check_before_send(
+    session: Session, message: Message, business: Business, customer: Customer, now: datetime
+) -> Verdict:
+    """Run the rules again at the moment of sending."""
+    try:
+        check_allowed(business, customer, message.kind)
+    except OutboundRefused as refused:
+        action = "cancel" if refused.code in {"opted_out", "no_consent"} else "fail"
+        return Verdict(action, reason=refused.message)
+    if is_automated(message.kind):
+        slot = automated_slot(
+            session,
+            business,
+            customer,
+            now,
+            states=("sending", "sent", "delivered"),
+            exclude_id=message.id,
+        )
+        if slot > now:
+            return Verdict("reschedule", send_at=slot, reason="outside the sending window or cap")
+    return Verdict("send")
+
+
+def cancel_pending(
+    session: Session, *, customer_id: int | None = None, visit_id: int | None = None, reason=""
+) -> int:
+    """Cancel every scheduled text of a customer or a visit; returns how many."""
+    query = select(Message).where(Message.status == "scheduled", Message.direction == "outbound")
+    if customer_id is not None:
+        query = query.where(Message.customer_id == customer_id)
+    if visit_id is not None:
+        query = query.where(Message.visit_id == visit_id)
+    count = 0
+    for message in session.exec(query.with_for_update()):
+        message.status = "canceled"
+        message.error_message = reason[:300] or None
+        session.add(message)
+        count += 1
+    return count

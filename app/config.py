@@ -1,0 +1,140 @@
+"""Settings from the environment (and `.env`), validated once at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+
+INSTANCE_DIR = Path(os.environ.get("REGULARS_INSTANCE_DIR", Path.cwd() / "instance"))
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development"}
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run: the message says what to set."""
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "production"  # "development" relaxes the secret-key rule only
+    database_url: str = ""
+    secret_key: str = ""
+    sms_backend: str = "simulator"
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_api_base_url: str = "https://api.twilio.com"
+    public_base_url: str = ""
+    trusted_proxies: int = 1
+    max_body_bytes: int = 64 * 1024
+    # dispatcher
+    embedded_worker: bool = False
+    worker_batch_size: int = 100
+    worker_concurrency: int = 8
+    worker_poll_seconds: float = 1.0
+    lease_seconds: int = 60
+    max_send_attempts: int = 5
+    backoff_base_seconds: float = 5.0
+    reconcile_grace_seconds: int = 120
+    pacing: bool = True
+    twilio_timeout_seconds: float = 10.0
+    validity_period_seconds: int = 14400
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_development(self) -> bool:
+        return self.env == "development"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def validate(self) -> Settings:
+        problems = []
+        if self.sms_backend not in {"simulator", "twilio"}:
+            problems.append(
+                f"SMS_BACKEND must be 'simulator' or 'twilio', not {self.sms_backend!r}"
+            )
+        if self.sms_backend == "twilio":
+            if not self.twilio_account_sid.startswith("AC"):
+                problems.append("SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID (starts with AC)")
+            if not self.twilio_auth_token:
+                problems.append("SMS_BACKEND=twilio needs TWILIO_AUTH_TOKEN")
+        if not self.is_development and self.secret_key.lower() in PLACEHOLDER_SECRETS:
+            problems.append("SECRET_KEY must be set to a long random value outside development")
+        if not self.is_development and 0 < len(self.secret_key) < 16:
+            problems.append("SECRET_KEY is too short: use at least 16 random characters")
+        if self.public_base_url and not self.public_base_url.startswith(("https://", "http://")):
+            problems.append("PUBLIC_BASE_URL must be an origin such as https://regulars.example")
+        if problems:
+            raise ConfigError("Regulars cannot start:\n  - " + "\n  - ".join(problems))
+        return self
+
+
+ENV_NAMES = {
+    "REGULARS_ENV": "env",
+    "DATABASE_URL": "database_url",
+    "SECRET_KEY": "secret_key",
+    "SMS_BACKEND": "sms_backend",
+    "TWILIO_ACCOUNT_SID": "twilio_account_sid",
+    "TWILIO_AUTH_TOKEN": "twilio_auth_token",
+    "TWILIO_API_BASE_URL": "twilio_api_base_url",
+    "PUBLIC_BASE_URL": "public_base_url",
+    "TRUSTED_PROXIES": "trusted_proxies",
+    "MAX_BODY_BYTES": "max_body_bytes",
+    "EMBEDDED_WORKER": "embedded_worker",
+    "WORKER_BATCH_SIZE": "worker_batch_size",
+    "WORKER_CONCURRENCY": "worker_concurrency",
+    "WORKER_POLL_SECONDS": "worker_poll_seconds",
+    "LEASE_SECONDS": "lease_seconds",
+    "MAX_SEND_ATTEMPTS": "max_send_attempts",
+    "SEND_PACING": "pacing",
+}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    if kind == "bool":
+        return _bool(value)
+    if kind == "int":
+        return int(value)
+    if kind == "float":
+        return float(value)
+    return value if not isinstance(value, str) else value.strip()
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None, *, environ=None) -> Settings:
+    """Read settings from `.env`, then the environment, then `overrides`; validate them."""
+    environ = dict(os.environ if environ is None else environ)
+    values: dict[str, Any] = {}
+    source = {**{k: v for k, v in dotenv_values(".env").items() if v is not None}, **environ}
+    if overrides is None or not overrides.get("ignore_environment"):
+        for env_name, attr in ENV_NAMES.items():
+            if env_name in source and source[env_name] != "":
+                values[attr] = source[env_name]
+    for key, value in (overrides or {}).items():
+        if key == "ignore_environment":
+            continue
+        attr = ENV_NAMES.get(key, key.lower())
+        if attr not in {f.name for f in fields(Settings)}:
+            raise ConfigError(f"unknown setting {key!r}")
+        values[attr] = value
+    try:
+        settings = Settings(**{k: _coerce(k, v) for k, v in values.items()})
+    except ValueError as exc:
+        raise ConfigError(f"Regulars cannot start: a setting has the wrong type ({exc})") from exc
+    if not settings.database_url:
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        settings = replace(settings, database_url=f"sqlite:///{INSTANCE_DIR / 'regulars.db'}")
+    if settings.is_development and not settings.secret_key:
+        settings = replace(settings, secret_key=os.urandom(24).hex())
+    return settings.validate()

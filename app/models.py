@@ -1,0 +1,228 @@
+"""The tables. Every row that belongs to a business carries `business_id`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(sa.TypeDecorator):
+    """Aware UTC datetimes in and out, on SQLite (which has no zones) and PostgreSQL alike."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def ts(nullable: bool = True, index: bool = False):
+    return Field(default=None, sa_column=sa.Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def created_ts():
+    return Field(default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False))
+
+
+class Business(SQLModel, table=True):
+    __tablename__ = "business"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=120)
+    number: str | None = Field(default=None, max_length=20, unique=True)
+    messaging_service_sid: str | None = Field(default=None, max_length=34, unique=True)
+    timezone: str = Field(default="America/New_York", max_length=64)
+    window_start: str = Field(default="09:00", max_length=5)
+    window_end: str = Field(default="20:00", max_length=5)
+    send_rate_per_second: float = Field(default=1.0)
+    thank_you_delay_minutes: int = Field(default=30)
+    daily_automated_cap: int = Field(default=1)
+    review_url: str | None = Field(default=None, max_length=500)
+    alert_phone: str | None = Field(default=None, max_length=20)
+    # True when Twilio's own opt-out handling answers STOP/START (long codes, toll-free,
+    # Messaging Services); False for setups where the app must confirm itself.
+    provider_handles_opt_out: bool = Field(default=True)
+    created_at: datetime = created_ts()
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "app_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    business_id: int = Field(foreign_key="business.id", index=True)
+    email: str = Field(max_length=254, unique=True)
+    password_hash: str = Field(max_length=255)
+    role: str = Field(default="owner", max_length=10)  # owner | staff
+    created_at: datetime = created_ts()
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    business_id: int = Field(foreign_key="business.id", index=True)
+    prefix: str = Field(max_length=16)
+    key_hash: str = Field(max_length=64, unique=True)
+    label: str = Field(default="", max_length=80)
+    created_at: datetime = created_ts()
+    last_used_at: datetime | None = ts()
+    revoked_at: datetime | None = ts()
+
+
+class Customer(SQLModel, table=True):
+    __tablename__ = "customer"
+    __table_args__ = (
+        sa.UniqueConstraint("business_id", "phone", name="uq_customer_business_phone"),
+        sa.Index("ix_customer_business_activity", "business_id", "last_activity_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    business_id: int = Field(foreign_key="business.id")
+    phone: str = Field(max_length=20)
+    name: str = Field(default="", max_length=120)
+    email: str | None = Field(default=None, max_length=254)
+    consent: str = Field(default="unknown", max_length=10)  # granted | unknown | opted_out
+    consent_source: str | None = Field(default=None, max_length=40)
+    consent_at: datetime | None = ts()
+    opted_out_at: datetime | None = ts()
+    number_status: str = Field(default="ok", max_length=12)  # ok | invalid | landline
+    introduced_at: datetime | None = ts()  # first text that named the business and opt-out
+    last_inbound_at: datetime | None = ts()
+    last_activity_at: datetime | None = ts()
+    created_at: datetime = created_ts()
+
+    @property
+    def first_name(self) -> str:
+        return (self.name or "").split(" ")[0]
+
+
+class ConsentEvent(SQLModel, table=True):
+    __tablename__ = "consent_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    business_id: int = Field(foreign_key="business.id")
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    consent: str = Field(max_length=10)
+    source: str = Field(max_length=40)  # form | api | import | keyword | carrier | inbound
+    detail: str = Field(default="", max_length=200)
+    created_at: datetime = created_ts()
+
+
+class Visit(SQLModel, table=True):
+    __tablename__ = "visit"
+    __table_args__ = (sa.Index("ix_visit_business_customer", "business_id", "customer_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    business_id: int = Field(foreign_key="business.id")
+    customer_id: int = Field(foreign_key="customer.id")
+    occurred_at: datetime = ts(nullable=False)
+    staff: str | None = Field(default=None, max_length=80)
+    amount_cents: int | None = Field(default=None)
+    status: str = Field(default="completed", max_length=10)  # completed | canceled
+    source: str = Field(default="api", max_length=10)
+    created_at: datetime = created_ts()
+
+
+class Message(SQLModel, table=True):
+    """One text, either direction. Outbound rows move forward through the state machine."""
+
+    __tablename__ = "message"
+    __table_args__ = (
+        sa.Index("ix_message_conversation", "business_id", "customer_id", "id"),
+        sa.Index("ix_message_due", "status", "send_at"),
+        sa.Index("ix_message_visit", "visit_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    business_id: int = Field(foreign_key="business.id")
+    customer_id: int = Field(foreign_key="customer.id")
+    direction: str = Field(max_length=8)  # inbound | outbound
+    body: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    kind: str = Field(default="manual", max_length=24)
+    status: str = Field(max_length=12)
+    provider_status: str | None = Field(default=None, max_length=24)
+    provider_sid: str | None = Field(default=None, max_length=40, unique=True)
+    error_code: int | None = Field(default=None)
+    error_message: str | None = Field(default=None, max_length=300)
+    segments: int = Field(default=1)
+    encoding: str = Field(default="GSM-7", max_length=6)
+    from_number: str | None = Field(default=None, max_length=20)
+    to_number: str | None = Field(default=None, max_length=20)
+    media_urls: list | None = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
+    cause: str = Field(default="user", max_length=10)  # visit | user | inbound | system
+    visit_id: int | None = Field(default=None, foreign_key="visit.id")
+    user_id: int | None = Field(default=None, foreign_key="app_user.id")
+    send_at: datetime | None = ts()
+    attempts: int = Field(default=0)
+    lease_until: datetime | None = ts()
+    leased_by: str | None = Field(default=None, max_length=64)
+    last_attempt_at: datetime | None = ts()
+    sent_at: datetime | None = ts()
+    delivered_at: datetime | None = ts()
+    created_at: datetime = created_ts()
+
+
+class StatusCallback(SQLModel, table=True):
+    """Every delivery callback as it arrived, matched or not."""
+
+    __tablename__ = "status_callback"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int | None = Field(default=None, foreign_key="message.id", index=True)
+    provider_sid: str = Field(max_length=40, index=True)
+    status: str = Field(max_length=24)
+    error_code: int | None = Field(default=None)
+    applied: bool = Field(default=False)
+    payload: dict = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+    received_at: datetime = created_ts()
+
+
+class SenderPace(SQLModel, table=True):
+    """The next free sending slot of one sending number, shared by every worker."""
+
+    __tablename__ = "sender_pace"
+
+    sender: str = Field(primary_key=True, max_length=40)
+    next_slot_at: float = Field(default=0.0)  # unix seconds
+
+
+class SimulatedText(SQLModel, table=True):
+    """What the simulated carrier carried: the simulated phone page reads this."""
+
+    __tablename__ = "simulated_text"
+    __table_args__ = (sa.Index("ix_simulated_text_handset", "handset", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    sid: str = Field(max_length=40, unique=True)
+    handset: str = Field(max_length=20)  # the customer's phone
+    business_number: str = Field(max_length=40)
+    direction: str = Field(max_length=8)  # to_handset | from_handset
+    body: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    created_at: datetime = created_ts()
+
+
+OUTBOUND_STATES = ("scheduled", "sending", "sent", "delivered", "failed", "undelivered", "canceled")
+TERMINAL_STATES = frozenset({"delivered", "failed", "undelivered", "canceled"})
+AUTOMATED_KINDS = frozenset(
+    {"thank_you", "review_request", "review_reminder", "referral_ask", "referral_reward"}
+)
+KINDS = frozenset(
+    AUTOMATED_KINDS
+    | {"manual", "auto_reply", "help", "alert", "opt_out_confirmation", "opt_in_confirmation"}
+)

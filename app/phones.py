@@ -1,0 +1,79 @@
+"""Phone numbers: E.164 normalisation, and the recipient's time zone and state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import phonenumbers
+from phonenumbers import geocoder, timezone
+
+DEFAULT_REGION = "US"
+
+US_STATES = {
+    "Alabama": "AL", "Alaska": "AK", "Arizona": "AZ", "Arkansas": "AR", "California": "CA",
+    "Colorado": "CO", "Connecticut": "CT", "Delaware": "DE", "Florida": "FL", "Georgia": "GA",
+    "Hawaii": "HI", "Idaho": "ID", "Illinois": "IL", "Indiana": "IN", "Iowa": "IA",
+    "Kansas": "KS", "Kentucky": "KY", "Louisiana": "LA", "Maine": "ME", "Maryland": "MD",
+    "Massachusetts": "MA", "Michigan": "MI", "Minnesota": "MN", "Mississippi": "MS",
+    "Missouri": "MO", "Montana": "MT", "Nebraska": "NE", "Nevada": "NV", "New Hampshire": "NH",
+    "New Jersey": "NJ", "New Mexico": "NM", "New York": "NY", "North Carolina": "NC",
+    "North Dakota": "ND", "Ohio": "OH", "Oklahoma": "OK", "Oregon": "OR", "Pennsylvania": "PA",
+    "Rhode Island": "RI", "South Carolina": "SC", "South Dakota": "SD", "Tennessee": "TN",
+    "Texas": "TX", "Utah": "UT", "Vermont": "VT", "Virginia": "VA", "Washington": "WA",
+    "Washington State": "WA", "West Virginia": "WV", "Wisconsin": "WI", "Wyoming": "WY",
+    "Washington D.C.": "DC", "District of Columbia": "DC",
+}  # fmt: skip
+STATE_CODES = frozenset(US_STATES.values())
+
+
+class InvalidPhone(ValueError):
+    """A phone number that cannot be texted."""
+
+
+def normalize(raw: str | None, region: str = DEFAULT_REGION) -> str:
+    """Return the number in E.164 (`+12125550123`), or raise InvalidPhone with a reason."""
+    text = (raw or "").strip()
+    if not text:
+        raise InvalidPhone("a phone number is required")
+    if len(text) > 32:
+        raise InvalidPhone("that is too long to be a phone number")
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidPhone(f"{text!r} is not a phone number") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhone(f"{text!r} is not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def is_e164(text: str) -> bool:
+    try:
+        return normalize(text) == text
+    except InvalidPhone:
+        return False
+
+
+@dataclass(frozen=True)
+class Locale:
+    time_zone: str | None  # None when the number spans zones or is unknown
+    state: str | None  # two-letter US state, when the number says
+
+
+@lru_cache(maxsize=65536)
+def locale_of(e164: str) -> Locale:
+    """Where the number's area code puts the recipient; both parts may be unknown."""
+    try:
+        number = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return Locale(None, None)
+    zones = [z for z in timezone.time_zones_for_number(number) if z != "Etc/Unknown"]
+    zone = zones[0] if len(zones) == 1 else None
+    state = None
+    if phonenumbers.region_code_for_number(number) == "US":
+        place = geocoder.description_for_number(number, "en")
+        if ", " in place and place.rsplit(", ", 1)[1] in STATE_CODES:
+            state = place.rsplit(", ", 1)[1]
+        else:
+            state = US_STATES.get(place)
+    return Locale(zone, state)

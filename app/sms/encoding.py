@@ -1,0 +1,53 @@
+"""How many SMS segments a text takes, counted the way carriers count them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# GSM 03.38 basic character set (one septet each).
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+# The extension table: each takes an escape septet plus itself.
+GSM7_EXTENDED = frozenset("\f^{}\\[~]|€")
+
+GSM7_SINGLE, GSM7_PART = 160, 153
+UCS2_SINGLE, UCS2_PART = 70, 67
+
+
+@dataclass(frozen=True)
+class SegmentInfo:
+    encoding: str  # "GSM-7" or "UCS-2"
+    segments: int
+    units: int  # septets for GSM-7, UTF-16 code units for UCS-2
+    per_segment: int  # capacity of each segment at this length
+
+
+def is_gsm7(text: str) -> bool:
+    return all(ch in GSM7_BASIC or ch in GSM7_EXTENDED for ch in text)
+
+
+def _pack(unit_sizes: list[int], capacity: int) -> int:
+    """Greedy split that never breaks an escape pair or a surrogate pair across segments."""
+    segments, used = 1, 0
+    for size in unit_sizes:
+        if used + size > capacity:
+            segments += 1
+            used = 0
+        used += size
+    return segments
+
+
+def segment_info(text: str) -> SegmentInfo:
+    """Encoding and segment count of `text` as a single SMS would carry it."""
+    if is_gsm7(text):
+        sizes = [2 if ch in GSM7_EXTENDED else 1 for ch in text]
+        single, part, encoding = GSM7_SINGLE, GSM7_PART, "GSM-7"
+    else:
+        sizes = [2 if ord(ch) > 0xFFFF else 1 for ch in text]
+        single, part, encoding = UCS2_SINGLE, UCS2_PART, "UCS-2"
+    units = sum(sizes)
+    if units <= single:
+        return SegmentInfo(encoding, 1, units, single)
+    return SegmentInfo(encoding, _pack(sizes, part), units, part)

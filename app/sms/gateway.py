@@ -1,0 +1,212 @@
+"""The boundary to the carrier: send a text, find one already sent, hear what happened.
+
+Knows nothing about customers or businesses beyond numbers and bodies.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import requests
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+from app.models import SimulatedText, utcnow
+
+
+@dataclass(frozen=True)
+class OutgoingText:
+    message_id: int
+    to: str
+    body: str
+    from_number: str | None = None
+    messaging_service_sid: str | None = None
+    status_callback: str | None = None
+    validity_period: int | None = None
+
+
+@dataclass(frozen=True)
+class Accepted:
+    sid: str
+    status: str  # the provider's word: queued, accepted, ...
+    segments: int | None = None
+
+
+class SendFailed(Exception):
+    """The provider did not take the text.
+
+    `outcome_unknown` means the request may have reached the provider (a timeout while
+    waiting for the answer): the text must be reconciled before it is tried again.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        http_status: int | None = None,
+        outcome_unknown: bool = False,
+    ):
+        super().__init__(message)
+        self.code = code
+        self.http_status = http_status
+        self.outcome_unknown = outcome_unknown
+
+
+class SmsGateway(Protocol):
+    def send(self, text: OutgoingText) -> Accepted:
+        """Hand one text to the provider; raise SendFailed when it was not taken."""
+
+    def find_sent(self, to: str, body: str, since: datetime) -> Accepted | None:
+        """Look for a text with this body already sent to `to` since `since` (reconciliation)."""
+
+    def drain_events(self) -> list[dict[str, str]]:
+        """Status callbacks the gateway itself produced (the simulator); Twilio posts its own."""
+
+
+class TwilioGateway:
+    """Twilio's REST API through the official library, pointed at `base_url`."""
+
+    def __init__(self, account_sid: str, auth_token: str, base_url: str, timeout: float = 10.0):
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._local = threading.local()
+
+    def _client(self) -> Client:
+        # One client (and connection pool) per thread: the dispatcher sends from a pool.
+        client = getattr(self._local, "client", None)
+        if client is None:
+            http = TwilioHttpClient(pool_connections=True, timeout=self.timeout)
+            client = Client(self.account_sid, self.auth_token, http_client=http)
+            client.api.base_url = self.base_url
+            self._local.client = client
+        return client
+
+    def send(self, text: OutgoingText) -> Accepted:
+        params: dict = {"to": text.to, "body": text.body}
+        if text.messaging_service_sid:
+            params["messaging_service_sid"] = text.messaging_service_sid
+        else:
+            params["from_"] = text.from_number
+        if text.status_callback:
+            params["status_callback"] = text.status_callback
+        if text.validity_period:
+            params["validity_period"] = text.validity_period
+        try:
+            created = self._client().messages.create(**params)
+        except TwilioRestException as exc:
+            raise SendFailed(str(exc.msg), code=exc.code, http_status=exc.status) from exc
+        except requests.exceptions.RequestException as exc:
+            raise SendFailed(
+                f"{type(exc).__name__} talking to the provider",
+                outcome_unknown=not _request_never_left(exc),
+            ) from exc
+        except ValueError as exc:  # an answer that is not JSON: treat as a gateway fault
+            raise SendFailed(f"unreadable answer: {exc}", http_status=502) from exc
+        segments = int(created.num_segments) if created.num_segments else None
+        return Accepted(sid=created.sid, status=created.status or "queued", segments=segments)
+
+    def find_sent(self, to: str, body: str, since: datetime) -> Accepted | None:
+        try:
+            found = self._client().messages.list(
+                to=to, date_sent_after=since - timedelta(days=1), limit=50
+            )
+        except (TwilioRestException, requests.exceptions.RequestException) as exc:
+            raise SendFailed(
+                f"could not reconcile: {exc}", http_status=getattr(exc, "status", None)
+            ) from exc
+        for message in found:
+            if (message.body or "").strip() == body.strip() and message.direction != "inbound":
+                return Accepted(sid=message.sid, status=message.status or "sent")
+        return None
+
+    def drain_events(self) -> list[dict[str, str]]:
+        return []
+
+
+def _request_never_left(exc: requests.exceptions.RequestException) -> bool:
+    """True when the request surely did not reach the provider, so a retry cannot double it."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        text = repr(exc)
+        return "NewConnectionError" in text or "Connection refused" in text
+    return isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema)
+
+
+class SimulatorGateway:
+    """A pretend carrier for the embedded default: texts land on the simulated phone page.
+
+    Delivery callbacks are produced here and played through the same status handling that
+    Twilio's callbacks reach.
+    """
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._events: deque[dict[str, str]] = deque()
+
+    def send(self, text: OutgoingText) -> Accepted:
+        sid = "SM" + uuid.uuid4().hex
+        sender = text.from_number or text.messaging_service_sid or ""
+        with Session(self.engine) as session:
+            session.add(
+                SimulatedText(
+                    sid=sid,
+                    handset=text.to,
+                    business_number=sender,
+                    direction="to_handset",
+                    body=text.body,
+                )
+            )
+            session.commit()
+        for status in ("sent", "delivered"):
+            self._events.append(
+                {"MessageSid": sid, "MessageStatus": status, "To": text.to, "From": sender,
+                 "mid": str(text.message_id)}
+            )  # fmt: skip
+        return Accepted(sid=sid, status="queued")
+
+    def find_sent(self, to: str, body: str, since: datetime) -> Accepted | None:
+        with Session(self.engine) as session:
+            row = session.exec(
+                select(SimulatedText).where(
+                    SimulatedText.handset == to,
+                    SimulatedText.direction == "to_handset",
+                    SimulatedText.body == body,
+                    SimulatedText.created_at >= since - timedelta(minutes=1),
+                )
+            ).first()
+        return Accepted(sid=row.sid, status="sent") if row else None
+
+    def drain_events(self) -> list[dict[str, str]]:
+        drained = []
+        while self._events:
+            drained.append(self._events.popleft())
+        return drained
+
+    def record_handset_text(self, handset: str, business_number: str, body: str) -> str:
+        """A text typed on a simulated handset; returns its SID for the inbound path."""
+        sid = "SM" + uuid.uuid4().hex
+        with Session(self.engine) as session:
+            session.add(
+                SimulatedText(
+                    sid=sid,
+                    handset=handset,
+                    business_number=business_number,
+                    direction="from_handset",
+                    body=body,
+                    created_at=utcnow(),
+                )
+            )
+            session.commit()
+        return sid

@@ -1,0 +1,71 @@
+"""Twilio's webhooks: signed, idempotent, fast."""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+from flask import Blueprint, Response, abort, request
+from twilio.request_validator import RequestValidator
+
+from app.care.inbound import BadInbound, UnknownBusiness, receive_text
+from app.care.status import apply_status_callback
+from app.web.context import db, now, services
+
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks/twilio")
+log = logging.getLogger("regulars.webhooks")
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+def signed_url() -> str:
+    """The URL Twilio signed: the public origin when configured, else what the proxy says."""
+    base = services().settings.public_base_url
+    if not base:
+        return request.url
+    query = request.query_string.decode("latin-1")
+    return base.rstrip("/") + request.path + (f"?{query}" if query else "")
+
+
+def twilio_signed(view):
+    """Refuse (403) anything without a valid X-Twilio-Signature; no auth token refuses all."""
+
+    @functools.wraps(view)
+    def checked(*args, **kwargs):
+        token = services().settings.twilio_auth_token
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if not token or not signature:
+            abort(403)
+        if not RequestValidator(token).validate(signed_url(), request.form, signature):
+            log.warning("forged or mis-signed webhook to %s", request.path)
+            abort(403)
+        return view(*args, **kwargs)
+
+    return checked
+
+
+def twiml(body: str = EMPTY_TWIML, status: int = 200) -> Response:
+    return Response(body, status=status, mimetype="text/xml")
+
+
+@bp.post("/sms")
+@twilio_signed
+def inbound_sms():
+    try:
+        receive_text(db(), request.form, now=now())
+    except UnknownBusiness as exc:
+        return Response(str(exc), status=404, mimetype="text/plain")
+    except BadInbound as exc:
+        return Response(str(exc), status=400, mimetype="text/plain")
+    # Replies (HELP and confirmations) go through the outbox, never inline TwiML.
+    return twiml()
+
+
+@bp.post("/status")
+@twilio_signed
+def delivery_status():
+    if not (request.form.get("MessageSid") or request.form.get("SmsSid")):
+        return Response("MessageSid is missing", status=400, mimetype="text/plain")
+    apply_status_callback(
+        db(), request.form, now=now(), message_id=request.args.get("mid", type=int)
+    )
+    return Response(status=204)
