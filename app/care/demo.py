@@ -35,6 +35,9 @@ def load_demo(session: Session, *, now: datetime) -> dict:
         review_url="https://g.page/r/bloom-hair-studio/review",
         now=now,
     )
+    business.thank_you_delay_minutes = 1  # so a newcomer sees the thank-you arrive
+    session.add(business)
+    session.commit()
     for index, (phone, name, staff) in enumerate(DEMO_CUSTOMERS):
         record_visit(session, business, phone=phone, name=name, consent=True,
                      consent_source="demo", staff=staff, now=now,
