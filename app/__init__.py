@@ -90,6 +90,10 @@ def create_app(
 
         app.register_blueprint(simulator.bp)
 
+    @app.context_processor
+    def _navigation():
+        return {"simulator_on": settings.sms_backend == "simulator"}
+
     @app.teardown_appcontext
     def _close_session(_exc):
         session: Session | None = g.pop("db_session", None)

@@ -194,19 +194,20 @@ class SimulatorGateway:
             drained.append(self._events.popleft())
         return drained
 
-    def record_handset_text(self, handset: str, business_number: str, body: str) -> str:
-        """A text typed on a simulated handset; returns its SID for the inbound path."""
+    def record_handset_text(
+        self, session: Session, handset: str, business_number: str, body: str
+    ) -> str:
+        """A text typed on a simulated handset, added to the caller's transaction; returns the
+        SID that the inbound path will see."""
         sid = "SM" + uuid.uuid4().hex
-        with Session(self.engine) as session:
-            session.add(
-                SimulatedText(
-                    sid=sid,
-                    handset=handset,
-                    business_number=business_number,
-                    direction="from_handset",
-                    body=body,
-                    created_at=utcnow(),
-                )
+        session.add(
+            SimulatedText(
+                sid=sid,
+                handset=handset,
+                business_number=business_number,
+                direction="from_handset",
+                body=body,
+                created_at=utcnow(),
             )
-            session.commit()
+        )
         return sid

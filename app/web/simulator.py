@@ -7,7 +7,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from app.care.inbound import BadInbound, UnknownBusiness, receive_text
-from app.models import Business, SimulatedText
+from app.models import Business, Customer, Message, SimulatedText
 from app.phones import InvalidPhone, normalize
 from app.web.context import db, now, services
 
@@ -16,17 +16,18 @@ MAX_BODY = 1600
 
 
 def _handsets() -> list[str]:
-    rows = (
-        db()
-        .exec(
-            select(SimulatedText.handset, func.max(SimulatedText.id).label("last"))
-            .group_by(SimulatedText.handset)
-            .order_by(func.max(SimulatedText.id).desc())
-            .limit(50)
-        )
-        .all()
-    )
-    return [row[0] for row in rows]
+    """Phones that carried texts, then customers with recent activity: 30 at most."""
+    session = db()
+    carried = session.exec(
+        select(SimulatedText.handset)
+        .group_by(SimulatedText.handset)
+        .order_by(func.max(SimulatedText.id).desc())
+        .limit(30)
+    ).all()
+    recent = session.exec(
+        select(Customer.phone).order_by(Customer.last_activity_at.desc()).limit(30)
+    ).all()
+    return list(dict.fromkeys([*carried, *recent]))[:30]
 
 
 @bp.get("/")
@@ -49,8 +50,25 @@ def phone():
         handsets=handsets,
         selected=selected,
         thread=thread,
+        on_the_way=_on_the_way(selected) if selected else [],
         businesses=businesses,
     )
+
+
+def _on_the_way(handset: str) -> list[tuple[Message, str]]:
+    """Texts queued for this handset that the carrier has not carried yet."""
+    rows = (
+        db()
+        .exec(
+            select(Message, Business.name)
+            .join(Business, Business.id == Message.business_id)
+            .where(Message.to_number == handset, Message.status.in_(("scheduled", "sending")))
+            .order_by(Message.send_at)
+            .limit(20)
+        )
+        .all()
+    )
+    return [(message, name) for message, name in rows]
 
 
 @bp.post("/send")
@@ -69,7 +87,7 @@ def send():
         return redirect(url_for(".phone", handset=handset))
     to = business.number or business.messaging_service_sid or ""
     gateway = services().gateway
-    sid = gateway.record_handset_text(handset, to, body)
+    sid = gateway.record_handset_text(db(), handset, to, body)
     form = {"MessageSid": sid, "SmsSid": sid, "From": handset, "To": business.number or "",
             "MessagingServiceSid": business.messaging_service_sid or "", "Body": body,
             "NumMedia": "0"}  # fmt: skip
