@@ -211,7 +211,7 @@ class Dispatcher:
             message.send_at = verdict.send_at
             stats.rescheduled += 1
         else:
-            body = introduce(message.body, business, customer)
+            body = introduce(message.body, business, customer, message.kind)
             if body != message.body:
                 info = segment_info(body)
                 message.body, message.segments, message.encoding = (

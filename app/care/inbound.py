@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, or_, select
+from sqlmodel import Session, select
 
 from app.care import texts
 from app.care.customers import find_or_create, set_consent
@@ -78,15 +78,16 @@ def is_plain_opt_out(body: str) -> bool:
 
 
 def business_for(session: Session, to: str | None, messaging_service_sid: str | None):
-    """The business that owns the receiving number or Messaging Service."""
-    conditions = []
-    if messaging_service_sid:
-        conditions.append(Business.messaging_service_sid == messaging_service_sid)
+    """The business that owns the receiving number, else the one owning the Messaging Service."""
     if to:
-        conditions.append(Business.number == to)
-    if not conditions:
-        return None
-    return session.exec(select(Business).where(or_(*conditions))).first()
+        business = session.exec(select(Business).where(Business.number == to)).first()
+        if business is not None:
+            return business
+    if messaging_service_sid:
+        return session.exec(
+            select(Business).where(Business.messaging_service_sid == messaging_service_sid)
+        ).first()
+    return None
 
 
 def _media(form: Mapping[str, str]) -> list[dict[str, str]] | None:
@@ -156,7 +157,12 @@ def receive_text(session: Session, form: Mapping[str, str], *, now: datetime) ->
         changed = set_consent(
             session, customer, "opted_out", source="keyword", now=now, detail=body[:200]
         )
-        cancel_pending(session, customer_id=customer.id, reason="the customer opted out")
+        cancel_pending(
+            session,
+            customer_id=customer.id,
+            reason="the customer opted out",
+            keep_kinds=frozenset({"opt_out_confirmation"}),
+        )
         # Twilio confirms its own keywords; a plain-language opt-out it never saw.
         if changed and (keyword == "opt_out_plain" or not provider_confirmed):
             _reply(session, business, customer, "opt_out_confirmation", fields, now)

@@ -43,10 +43,12 @@ def is_automated(kind: str) -> bool:
     return kind in AUTOMATED_KINDS
 
 
-def introduce(body: str, business: Business, customer: Customer) -> str:
+def introduce(body: str, business: Business, customer: Customer, kind: str = "manual") -> str:
     """The first text to a customer names the business and says how to opt out."""
     if customer.introduced_at is not None:
         return body
+    if kind == "opt_out_confirmation":  # they just opted out: name us, but no STOP line
+        return body if business.name.lower() in body.lower() else f"{business.name}: {body}"
     if business.name.lower() not in body.lower():
         body = f"{business.name}: {body}"
     if "stop" not in body.lower():
@@ -157,7 +159,7 @@ def queue_text(
     if not body:
         raise OutboundRefused("empty_body", "The text is empty.")
     check_allowed(business, customer, kind)
-    body = introduce(body, business, customer)
+    body = introduce(body, business, customer, kind)
     if len(body) > MAX_BODY_CHARS:
         raise OutboundRefused(
             "body_too_long", f"A text can be at most {MAX_BODY_CHARS} characters."
@@ -214,14 +216,21 @@ def check_before_send(
 
 
 def cancel_pending(
-    session: Session, *, customer_id: int | None = None, visit_id: int | None = None, reason=""
+    session: Session,
+    *,
+    customer_id: int | None = None,
+    visit_id: int | None = None,
+    reason: str = "",
+    keep_kinds: frozenset[str] = frozenset(),
 ) -> int:
-    """Cancel every scheduled text of a customer or a visit; returns how many."""
+    """Cancel every scheduled text of a customer or a visit (but `keep_kinds`); returns how many."""
     query = select(Message).where(Message.status == "scheduled", Message.direction == "outbound")
     if customer_id is not None:
         query = query.where(Message.customer_id == customer_id)
     if visit_id is not None:
         query = query.where(Message.visit_id == visit_id)
+    if keep_kinds:
+        query = query.where(Message.kind.not_in(keep_kinds))
     count = 0
     for message in session.exec(query.with_for_update()):
         message.status = "canceled"

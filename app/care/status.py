@@ -33,6 +33,10 @@ PROVIDER_RANK = {
 }  # fmt: skip
 
 
+FAILED = frozenset({"failed", "undelivered"})
+PROVIDER_FINAL = frozenset({"undelivered", "failed", "canceled"})
+
+
 def _rank(state: str) -> int:
     return 10 if state in TERMINAL_STATES else RANK.get(state, 0)
 
@@ -42,7 +46,9 @@ def advance(message: Message, provider_status: str, now: datetime) -> bool:
     state. Returns True when our state changed."""
     provider_status = provider_status.lower()
     known = PROVIDER_RANK.get(message.provider_status or "", -1)
-    if PROVIDER_RANK.get(provider_status, -1) >= known:
+    new = PROVIDER_RANK.get(provider_status, -1)
+    settled = message.provider_status in PROVIDER_FINAL
+    if not settled and (new > known or (new == known and known < PROVIDER_RANK["delivered"])):
         message.provider_status = provider_status
     target = OUR_STATE.get(provider_status)
     if target is None or message.status in TERMINAL_STATES:
@@ -106,13 +112,14 @@ def apply_status_callback(
     )
     if message is not None:
         log.applied = advance(message, status, now)
-        if code is not None and message.error_code is None:
+        # A code explains a failure; a late one on a delivered text explains nothing.
+        if code is not None and message.error_code is None and message.status in FAILED:
             message.error_code = code
         if message.status == "sent" and message.leased_by is not None:
             message.lease_until = None
             message.leased_by = None
         session.add(message)
-        if code is not None and message.status in {"failed", "undelivered"}:
+        if log.applied and code is not None and message.status in FAILED:
             customer = session.get(Customer, message.customer_id)
             if customer is not None:
                 flag_customer_for_error(session, customer, code, now)
