@@ -28,6 +28,8 @@ PUBLIC_BASE = "https://regulars.test"
 MESSAGES_URL = f"{TWILIO_BASE}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
 BUSINESS_NUMBER = "+12125550100"
 CUSTOMER_PHONE = "+12125550123"  # New York
+# Cheap hashing keeps a test's setup fast; production uses scrypt (PASSWORD_METHOD).
+FAST_PASSWORD_METHOD = "pbkdf2:sha256:1000"
 # A Tuesday, 11:00 in New York: inside every sending window.
 DAYTIME = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
 
@@ -140,6 +142,7 @@ def business_and_key(session, clock):
         owner_password="correct horse battery",
         review_url="https://g.page/r/bloom/review",
         now=clock.now(),
+        password_method=FAST_PASSWORD_METHOD,
     )
 
 

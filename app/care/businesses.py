@@ -15,6 +15,7 @@ from app.models import ApiKey, Business, User
 from app.phones import InvalidPhone, normalize
 
 KEY_PREFIX = "rk_"
+PASSWORD_METHOD = "scrypt"  # werkzeug's default: memory-hard
 
 
 class InvalidSetting(ValueError):
@@ -79,6 +80,7 @@ def create_business(
     review_url: str | None = None,
     messaging_service_sid: str | None = None,
     now: datetime | None = None,
+    password_method: str = PASSWORD_METHOD,
 ) -> tuple[Business, str]:
     """Create a business with its owner and a first API key. Commits; returns (business, key)."""
     name = (name or "").strip()
@@ -120,7 +122,7 @@ def create_business(
         User(
             business_id=business.id,
             email=email,
-            password_hash=generate_password_hash(owner_password),
+            password_hash=generate_password_hash(owner_password, method=password_method),
             role="owner",
         )
     )
