@@ -97,6 +97,7 @@ class Customer(SQLModel, table=True):
     phone: str = Field(max_length=20)
     name: str = Field(default="", max_length=120)
     email: str | None = Field(default=None, max_length=254)
+    tags: list[str] = Field(default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False))
     consent: str = Field(default="unknown", max_length=10)  # granted | unknown | opted_out
     consent_source: str | None = Field(default=None, max_length=40)
     consent_at: datetime | None = ts()

@@ -12,6 +12,13 @@ from app.phones import normalize
 
 CONSENT_STATES = ("granted", "unknown", "opted_out")
 MAX_NAME = 120
+MAX_TAGS = 20
+
+
+def parse_tags(text: str) -> list[str]:
+    """Tags from "vip; color, Tuesday" -> ["color", "tuesday", "vip"]: lower case, no repeats."""
+    parts = text.replace(";", ",").split(",")
+    return sorted({" ".join(p.split()).lower()[:40] for p in parts if p.strip()})
 
 
 def find_customer(session: Session, business_id: int, phone: str) -> Customer | None:

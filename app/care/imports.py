@@ -9,7 +9,7 @@ from typing import TextIO
 
 from sqlmodel import Session
 
-from app.care.customers import find_customer, find_or_create, set_consent
+from app.care.customers import MAX_TAGS, find_customer, find_or_create, parse_tags, set_consent
 from app.models import Business
 from app.phones import InvalidPhone, normalize
 
@@ -38,6 +38,7 @@ class CustomerRow:
     phone: str
     name: str
     email: str | None
+    tags: list[str]
     consent: bool
 
 
@@ -77,7 +78,11 @@ def parse_rows(handle: TextIO) -> tuple[list[CustomerRow], list[RowError]]:
         if len(name) > 120:
             errors.append(RowError(index, "name is longer than 120 characters"))
             continue
-        rows.append(CustomerRow(index, phone, name, email, consent_text in YES))
+        tags = parse_tags(values.get("tags", ""))
+        if len(tags) > MAX_TAGS:
+            errors.append(RowError(index, f"at most {MAX_TAGS} tags"))
+            continue
+        rows.append(CustomerRow(index, phone, name, email, tags, consent_text in YES))
     return rows, errors
 
 
@@ -99,6 +104,8 @@ def import_customers_csv(
             customer.name = row.name
         if row.email:
             customer.email = row.email
+        if row.tags:
+            customer.tags = sorted(set(customer.tags or []) | set(row.tags))
         if row.consent:
             set_consent(session, customer, "granted", source="import", now=now)
         session.add(customer)

@@ -13,7 +13,14 @@ from werkzeug.exceptions import HTTPException
 
 from app.care import texts
 from app.care.businesses import InvalidSetting, business_for_key, validate_timezone, validate_window
-from app.care.customers import find_customer, find_or_create, get_customer, set_consent
+from app.care.customers import (
+    MAX_TAGS,
+    find_customer,
+    find_or_create,
+    get_customer,
+    parse_tags,
+    set_consent,
+)
 from app.care.outbound import OutboundRefused, queue_text
 from app.care.visits import cancel_visit, planned_for, record_visit
 from app.models import Business, Customer, Message, Visit
@@ -160,6 +167,7 @@ def customer_json(c: Customer) -> dict:
         "phone": c.phone,
         "name": c.name,
         "email": c.email,
+        "tags": c.tags or [],
         "consent": c.consent,
         "consent_source": c.consent_source,
         "consent_at": iso(c.consent_at),
@@ -342,12 +350,19 @@ def patch_business():
 @authenticated
 def upsert_customer():
     data = body_json()
-    _unknown(data, {"phone", "name", "email", "consent", "consent_source"})
+    _unknown(data, {"phone", "name", "email", "tags", "consent", "consent_source"})
     phone = _phone(data)
     name = _str(data, "name", max_len=120)
     email = _str(data, "email", max_len=254)
     if email and "@" not in email:
         raise ApiError(422, "invalid_field", "email is not an email address", "email")
+    tags = data.get("tags")
+    if tags is not None:
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise ApiError(422, "invalid_field", "tags must be a list of strings", "tags")
+        tags = parse_tags(",".join(tags))
+        if len(tags) > MAX_TAGS:
+            raise ApiError(422, "invalid_field", f"at most {MAX_TAGS} tags", "tags")
     consent = _bool(data, "consent")
     source = _str(data, "consent_source", max_len=40) or "api"
     session = db()
@@ -357,6 +372,8 @@ def upsert_customer():
         customer.name = name
     if email is not None:
         customer.email = email or None
+    if tags is not None:
+        customer.tags = tags
     if consent is True:
         set_consent(session, customer, "granted", source=source, now=now())
     elif consent is False and customer.consent == "granted":

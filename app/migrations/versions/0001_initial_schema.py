@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 10:55:50.062446
+Create Date: 2026-11-22 11:03:02.780435
 """
 
 from collections.abc import Sequence
@@ -109,6 +109,7 @@ def upgrade() -> None:
         sa.Column("phone", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
         sa.Column("email", sqlmodel.sql.sqltypes.AutoString(length=254), nullable=True),
+        sa.Column("tags", sa.JSON(), nullable=False),
         sa.Column("consent", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
         sa.Column("consent_source", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
         sa.Column("consent_at", app.models.UTCDateTime(timezone=True), nullable=True),
