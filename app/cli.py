@@ -11,11 +11,16 @@ import threading
 
 from app.config import ConfigError
 
+_ENGINES: list = []
 
-def _services(args=None):
+
+def _services():
+    """The wired services for one command; their engine is disposed when the command ends."""
     from app import build_services
 
-    return build_services()
+    services = build_services()
+    _ENGINES.append(services.engine)
+    return services
 
 
 def cmd_db_upgrade(args) -> int:
@@ -79,11 +84,11 @@ def cmd_worker(args) -> int:
 
 def cmd_serve(args) -> int:
     """The development server, with the dispatcher in a thread so texts go without a worker."""
-    from app import build_services, create_app
+    from app import create_app
     from app.care.dispatcher import Dispatcher
     from app.migrate import upgrade
 
-    services = build_services()
+    services = _services()
     upgrade(services.engine)
     app = create_app(services=services)
     stop = threading.Event()
@@ -183,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    finally:
+        while _ENGINES:
+            _ENGINES.pop().dispose()
 
 
 if __name__ == "__main__":

@@ -213,7 +213,7 @@ class SimulatedText(SQLModel, table=True):
     sid: str = Field(max_length=40, unique=True)
     handset: str = Field(max_length=20)  # the customer's phone
     business_number: str = Field(max_length=40)
-    direction: str = Field(max_length=8)  # to_handset | from_handset
+    direction: str = Field(max_length=12)  # to_handset | from_handset
     body: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     created_at: datetime = created_ts()
 

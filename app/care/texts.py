@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -21,6 +22,8 @@ def _environment() -> ImmutableSandboxedEnvironment:
 
 @lru_cache(maxsize=64)
 def default_source(kind: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", kind or ""):
+        raise KeyError(f"no default text for {kind!r}")  # never a path from outside
     path = SMS_TEMPLATES / f"{kind}.txt"
     if not path.is_file():
         raise KeyError(f"no default text for {kind!r}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -52,6 +53,15 @@ def _api_error(exc: ApiError):
 def _http_error(exc: HTTPException):
     code = (exc.name or "error").lower().replace(" ", "_")
     return jsonify({"error": {"code": code, "message": exc.description}}), exc.code
+
+
+@bp.app_errorhandler(404)
+@bp.app_errorhandler(405)
+def _unrouted(exc: HTTPException):
+    """Routing errors under /api/ answer in the API's JSON shape too."""
+    if request.path.startswith(f"{bp.url_prefix}/"):
+        return _http_error(exc)
+    return exc
 
 
 def business() -> Business:
@@ -223,7 +233,7 @@ def page(query, key, serialize) -> dict:
         raise ApiError(422, "invalid_field", f"limit must be 1..{MAX_PAGE_SIZE}", "limit")
     cursor = request.args.get("cursor")
     if cursor:
-        if not cursor.isdigit():
+        if not re.fullmatch(r"[0-9]{1,18}", cursor):
             raise ApiError(422, "invalid_cursor", "cursor is not one this API gave out", "cursor")
         query = query.where(key > int(cursor))
     rows = list(db().exec(query.order_by(key).limit(limit + 1)))
@@ -300,10 +310,11 @@ def patch_business():
             raise ApiError(422, "invalid_field", "send_rate_per_second must be 0.1..100",
                            "send_rate_per_second")  # fmt: skip
         changes["send_rate_per_second"] = float(rate)
-    if "thank_you_delay_minutes" in data:
-        changes["thank_you_delay_minutes"] = _int(data, "thank_you_delay_minutes", 0, 1440)
-    if "daily_automated_cap" in data:
-        changes["daily_automated_cap"] = _int(data, "daily_automated_cap", 1, 3)
+    for name, low, high in (("thank_you_delay_minutes", 0, 1440), ("daily_automated_cap", 1, 3)):
+        if name in data:
+            if data[name] is None:
+                raise ApiError(422, "invalid_field", f"{name} must be a whole number", name)
+            changes[name] = _int(data, name, low, high)
     if "review_url" in data:
         url = _str(data, "review_url", max_len=500)
         if url and not url.startswith("https://"):

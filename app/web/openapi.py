@@ -136,6 +136,13 @@ OPENAPI = {
     },
     "security": [{"bearer": []}],
     "paths": {
+        "/api/v1/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "security": [],
+                "responses": {"200": _json({"type": "object"})},
+            }
+        },
         "/api/v1/business": {
             "get": {
                 "summary": "This business's settings",

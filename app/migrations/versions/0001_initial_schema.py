@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 11:03:02.780435
+Create Date: 2026-11-22 11:14:20.290423
 """
 
 from collections.abc import Sequence
@@ -55,7 +55,7 @@ def upgrade() -> None:
         sa.Column("sid", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
         sa.Column("handset", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
         sa.Column("business_number", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
-        sa.Column("direction", sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+        sa.Column("direction", sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("created_at", app.models.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
