@@ -38,6 +38,7 @@ log = logging.getLogger("regulars.dispatcher")
 PACING_HORIZON_SECONDS = 5.0  # claim no further ahead than this for one sending number
 SLOW_DOWN_SECONDS = 30.0  # how far a full sender queue pushes the number's next slot
 MAX_BACKOFF_SECONDS = 900.0
+LEASE_MARGIN_SECONDS = 5.0  # a send is not started this close to the end of its lease
 PERMANENT_CANCELS_PLAN = {Action.OPTED_OUT, Action.BAD_NUMBER, Action.LANDLINE}
 
 
@@ -49,6 +50,7 @@ class Job:
     not_before: float = 0.0  # unix time of this sender's slot
     sender: str = ""
     rate: float = 1.0  # the sender's texts per second
+    lease_until: float = 0.0  # unix time: past it, another worker may take the text over
 
 
 @dataclass
@@ -57,6 +59,7 @@ class Outcome:
     accepted: Accepted | None = None
     failure: SendFailed | None = None
     not_found: bool = False  # reconciled: the provider has no such text
+    skipped: bool = False  # the lease ran out before the request: left for reconciliation
 
 
 @dataclass
@@ -166,6 +169,7 @@ class Dispatcher:
             if not ids:
                 return []
             stats.claimed = len(ids)
+            lease = self._lease_for(len(ids))
             rows = session.exec(
                 select(Message, Customer, Business)
                 .join(Customer, Customer.id == Message.customer_id)
@@ -176,8 +180,11 @@ class Dispatcher:
             jobs: list[Job] = []
             expired_ids = set(expired)
             for message, customer, business in rows:
-                job = self._prepare(session, message, customer, business, now, stats,
-                                    reconcile=message.id in expired_ids)  # fmt: skip
+                reconcile = message.id in expired_ids
+                job = self._prepare(
+                    session, message, customer, business, now, stats, reconcile=reconcile,
+                    lease=lease,
+                )  # fmt: skip
                 if job is not None:
                     jobs.append(job)
             jobs = self._pace(session, jobs, now, stats)
@@ -192,10 +199,16 @@ class Dispatcher:
             query = query.with_for_update(skip_locked=True)
         return list(session.exec(query).all())
 
-    def _prepare(self, session, message, customer, business, now, stats, *, reconcile):
+    def _lease_for(self, claimed: int) -> timedelta:
+        """Long enough for the whole batch to be sent even if every request is slow."""
+        rounds = -(-claimed // max(self.settings.worker_concurrency, 1))
+        worst = rounds * 2 * self.settings.twilio_timeout_seconds + PACING_HORIZON_SECONDS
+        return timedelta(seconds=self.settings.lease_seconds + worst)
+
+    def _prepare(self, session, message, customer, business, now, stats, *, reconcile, lease):
         if reconcile:
             # The last attempt's outcome is unknown: no rule check, only "was it sent?".
-            message.lease_until = now + timedelta(seconds=self.settings.lease_seconds)
+            message.lease_until = now + lease
             message.leased_by = self.worker_id
             session.add(message)
             stats.reconciled += 1
@@ -222,7 +235,7 @@ class Dispatcher:
             message.status = "sending"
             message.attempts += 1
             message.last_attempt_at = now
-            message.lease_until = now + timedelta(seconds=self.settings.lease_seconds)
+            message.lease_until = now + lease
             message.leased_by = self.worker_id
             message.from_number = business.number
             session.add(message)
@@ -246,7 +259,12 @@ class Dispatcher:
         )
         sender = business.messaging_service_sid or business.number or f"business:{business.id}"
         return Job(
-            message.id, text, reconcile_since, sender=sender, rate=business.send_rate_per_second
+            message.id,
+            text,
+            reconcile_since,
+            sender=sender,
+            rate=business.send_rate_per_second,
+            lease_until=message.lease_until.timestamp(),
         )
 
     def _pace(self, session: Session, jobs: list[Job], now: datetime, stats) -> list[Job]:
@@ -255,9 +273,12 @@ class Dispatcher:
             return jobs
         now_ts = now.timestamp()
         by_sender: dict[str, list[Job]] = defaultdict(list)
-        for job in jobs:
-            by_sender[job.sender].append(job)
         ready: list[Job] = []
+        for job in jobs:
+            if job.reconcile_since is not None:
+                ready.append(job)  # a lookup, not a send: it takes no slot and never goes back
+            else:
+                by_sender[job.sender].append(job)
         for sender, group in by_sender.items():
             rate = max(group[0].rate or 1.0, 0.01)
             slots = self._reserve(session, sender, rate, len(group), now_ts)
@@ -318,6 +339,9 @@ class Dispatcher:
         wait = job.not_before - self.clock.now().timestamp()
         if wait > 0:
             self.sleep(wait)
+        if self.clock.now().timestamp() >= job.lease_until - LEASE_MARGIN_SECONDS:
+            # Too late: another worker may already be reconciling it. Sending now could double it.
+            return Outcome(job, skipped=True)
         try:
             if job.reconcile_since is not None:
                 found = self.gateway.find_sent(job.text.to, job.text.body, job.reconcile_since)
@@ -351,6 +375,8 @@ class Dispatcher:
             session.commit()
 
     def _record_one(self, session, message: Message, outcome: Outcome, now, stats) -> None:
+        if outcome.skipped:
+            return  # its lease runs out and the next claim reconciles it
         if outcome.accepted is not None:
             accepted = outcome.accepted
             if message.provider_sid not in (None, accepted.sid):

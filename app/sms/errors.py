@@ -47,6 +47,9 @@ def classify(code: int | None, http_status: int | None = None) -> ErrorRule:
     """What to do about a provider error, by its code first and its HTTP status second."""
     if code is not None and code in ERRORS:
         return ERRORS[code]
+    if code is None and http_status is None:
+        # No answer at all (connect timeout, refused): the request never reached the provider.
+        return ErrorRule(Action.RETRY, "Could not reach the provider.")
     if http_status is not None and (http_status in TRANSIENT_HTTP or http_status >= 500):
         return ErrorRule(Action.RETRY, f"The provider was unavailable (HTTP {http_status}).")
     label = f"error {code}" if code is not None else f"HTTP {http_status}"

@@ -15,7 +15,7 @@ from typing import Protocol
 import requests
 from sqlalchemy import Engine
 from sqlmodel import Session, select
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
@@ -106,13 +106,17 @@ class TwilioGateway:
             created = self._client().messages.create(**params)
         except TwilioRestException as exc:
             raise SendFailed(str(exc.msg), code=exc.code, http_status=exc.status) from exc
+        except TwilioServiceException as exc:  # the newer problem-details error format
+            raise SendFailed(str(exc), code=exc.code, http_status=exc.status) from exc
         except requests.exceptions.RequestException as exc:
             raise SendFailed(
                 f"{type(exc).__name__} talking to the provider",
                 outcome_unknown=not _request_never_left(exc),
             ) from exc
-        except ValueError as exc:  # an answer that is not JSON: treat as a gateway fault
-            raise SendFailed(f"unreadable answer: {exc}", http_status=502) from exc
+        except ValueError as exc:  # a 2xx answer that is not JSON: the provider may have taken it
+            raise SendFailed(
+                f"unreadable answer: {exc}", http_status=502, outcome_unknown=True
+            ) from exc
         segments = int(created.num_segments) if created.num_segments else None
         return Accepted(sid=created.sid, status=created.status or "queued", segments=segments)
 
@@ -125,13 +129,19 @@ class TwilioGateway:
             raise SendFailed(
                 f"could not reconcile: {exc}", http_status=getattr(exc, "status", None)
             ) from exc
+        wanted = _loose(body)
         for message in found:
-            if (message.body or "").strip() == body.strip() and message.direction != "inbound":
+            if message.direction != "inbound" and _loose(message.body or "") == wanted:
                 return Accepted(sid=message.sid, status=message.status or "sent")
         return None
 
     def drain_events(self) -> list[dict[str, str]]:
         return []
+
+
+def _loose(body: str) -> str:
+    """Letters and digits only: Smart Encoding may have swapped quotes or dashes in transit."""
+    return "".join(ch.lower() for ch in body if ch.isalnum() and ch.isascii())
 
 
 def _request_never_left(exc: requests.exceptions.RequestException) -> bool:
