@@ -21,7 +21,12 @@ class ConfigError(RuntimeError):
 def _bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
-    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"{value!r} is not true or false")
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,14 @@ class Settings:
             problems.append("SECRET_KEY must be set to a long random value outside development")
         if not self.is_development and 0 < len(self.secret_key) < 16:
             problems.append("SECRET_KEY is too short: use at least 16 random characters")
+        for env_name, value in (
+            ("WORKER_BATCH_SIZE", self.worker_batch_size),
+            ("LEASE_SECONDS", self.lease_seconds),
+            ("MAX_SEND_ATTEMPTS", self.max_send_attempts),
+            ("MAX_BODY_BYTES", self.max_body_bytes),
+        ):
+            if value < 1:
+                problems.append(f"{env_name} must be a positive number, not {value}")
         if self.public_base_url and not self.public_base_url.startswith(("https://", "http://")):
             problems.append("PUBLIC_BASE_URL must be an origin such as https://regulars.example")
         if problems:

@@ -28,7 +28,8 @@ MAX_MEDIA = 10
 _PLAIN_OPT_OUT = [
     re.compile(p)
     for p in (
-        r"\b(stop|quit|cease)\b[\w\s']{0,20}\b(text\w*|messag\w*|sms|contact\w*|send\w*|spam\w*)",
+        r"\b(stop|quit|cease)\b(?!\s+by\b)[\w\s']{0,20}"
+        r"\b(text\w*|messag\w*|sms|contact\w*|send\w*|spam\w*)",
         r"\bunsubscribe\b",
         r"\bopt\s*(me\s+)?out\b",
         r"\b(remove|take)\s+(me|my\s+(number|phone))\b[\w\s']{0,20}\b(list|off|from)\b",
@@ -38,6 +39,15 @@ _PLAIN_OPT_OUT = [
     )
 ]
 _NEGATED = re.compile(r"\b(don'?t|do\s+not|never)\s+stop\b")
+# Unmistakable at any length: "... Stop texting me or I will report you."
+_DIRECT_OPT_OUT = re.compile(
+    r"\b(stop|quit|cease)\s+(texting|messaging|contacting)\s+(me|this\s+number)\b"
+    r"|\bunsubscribe\s+me\b|\bopt\s+me\s+out\b"
+)
+# An opt-out word with only politeness or repetition around it: "STOP please", "stop stop".
+_FILLER = r"(?:please|pls|plz|now|thanks|thank\s+you|thx|already|just|ok|okay|i\s+said)"
+_WORD = r"(?:stop|stopall|unsubscribe|quit|revoke|opt\s*out)"
+_BARE_OPT_OUT = re.compile(rf"^(?:{_FILLER}\s+)*{_WORD}(?:\s+(?:{_WORD}|{_FILLER}))*$")
 PLAIN_OPT_OUT_MAX_WORDS = 12
 
 
@@ -72,7 +82,12 @@ def keyword_of(body: str) -> str | None:
 
 def is_plain_opt_out(body: str) -> bool:
     text = " ".join((body or "").lower().replace("’", "'").split())
-    if not text or len(text.split()) > PLAIN_OPT_OUT_MAX_WORDS or _NEGATED.search(text):
+    if not text or _NEGATED.search(text):
+        return False
+    words = " ".join(re.sub(r"[^\w\s']", " ", text).split())  # punctuation and emoji dropped
+    if _BARE_OPT_OUT.match(words) or _DIRECT_OPT_OUT.search(words):
+        return True
+    if len(text.split()) > PLAIN_OPT_OUT_MAX_WORDS:
         return False
     return any(pattern.search(text) for pattern in _PLAIN_OPT_OUT)
 

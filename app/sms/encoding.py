@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 # GSM 03.38 basic character set (one septet each).
@@ -28,8 +29,33 @@ def is_gsm7(text: str) -> bool:
     return all(ch in GSM7_BASIC or ch in GSM7_EXTENDED for ch in text)
 
 
+def _joins_previous(ch: str, prev: str) -> bool:
+    """True when `ch` continues the grapheme cluster `prev` belongs to (UAX 29, simplified)."""
+    cp = ord(ch)
+    if unicodedata.category(ch) in {"Mn", "Me", "Mc"}:
+        return True  # combining marks (accents, enclosing keycap U+20E3)
+    if 0xFE00 <= cp <= 0xFE0F or 0x1F3FB <= cp <= 0x1F3FF or 0xE0020 <= cp <= 0xE007F:
+        return True  # variation selectors, skin tones, tag sequences (subdivision flags)
+    return cp == 0x200D or prev == "\u200d"  # a zero-width joiner and the emoji it joins
+
+
+def _clusters(text: str, size) -> list[int]:
+    """Unit sizes of the text's grapheme clusters: what a reader sees as one character."""
+    sizes: list[int] = []
+    prev, regional = "", 0
+    for ch in text:
+        is_regional = 0x1F1E6 <= ord(ch) <= 0x1F1FF
+        if sizes and (_joins_previous(ch, prev) or (is_regional and regional % 2 == 1)):
+            sizes[-1] += size(ch)
+        else:
+            sizes.append(size(ch))
+        regional = regional + 1 if is_regional else 0
+        prev = ch
+    return sizes
+
+
 def _pack(unit_sizes: list[int], capacity: int) -> int:
-    """Greedy split that never breaks an escape pair or a surrogate pair across segments."""
+    """Greedy split that never breaks an escape pair or a grapheme cluster across segments."""
     segments, used = 1, 0
     for size in unit_sizes:
         if used + size > capacity:
@@ -45,7 +71,7 @@ def segment_info(text: str) -> SegmentInfo:
         sizes = [2 if ch in GSM7_EXTENDED else 1 for ch in text]
         single, part, encoding = GSM7_SINGLE, GSM7_PART, "GSM-7"
     else:
-        sizes = [2 if ord(ch) > 0xFFFF else 1 for ch in text]
+        sizes = _clusters(text, lambda ch: 2 if ord(ch) > 0xFFFF else 1)
         single, part, encoding = UCS2_SINGLE, UCS2_PART, "UCS-2"
     units = sum(sizes)
     if units <= single:
