@@ -141,10 +141,15 @@ def load_settings(overrides: Mapping[str, Any] | None = None, *, environ=None) -
         if attr not in {f.name for f in fields(Settings)}:
             raise ConfigError(f"unknown setting {key!r}")
         values[attr] = value
-    try:
-        settings = Settings(**{k: _coerce(k, v) for k, v in values.items()})
-    except ValueError as exc:
-        raise ConfigError(f"Regulars cannot start: a setting has the wrong type ({exc})") from exc
+    names = {attr: env for env, attr in ENV_NAMES.items()}
+    coerced = {}
+    for key, value in values.items():
+        try:
+            coerced[key] = _coerce(key, value)
+        except ValueError as exc:
+            label = names.get(key, key)
+            raise ConfigError(f"Regulars cannot start: {label} is invalid ({exc})") from exc
+    settings = Settings(**coerced)
     if not settings.database_url:
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
         settings = replace(settings, database_url=f"sqlite:///{INSTANCE_DIR / 'regulars.db'}")
