@@ -173,7 +173,7 @@ def test_boolean_spellings(value, expected):
     ],
 )
 def test_wrong_type_is_a_clear_config_error(name, value):
-    with pytest.raises(ConfigError, match="wrong type"):
+    with pytest.raises(ConfigError, match=f"{name} is invalid"):
         load_settings(environ=env(**{name: value}))
 
 
@@ -276,3 +276,8 @@ def test_settings_are_immutable():
     settings = load_settings(environ=env())
     with pytest.raises(AttributeError):
         settings.secret_key = "other"  # type: ignore[misc]
+
+
+def test_mistyped_boolean_is_refused():
+    with pytest.raises(ConfigError, match="SEND_PACING is invalid"):
+        load_settings(environ=env(SEND_PACING="flase"))
