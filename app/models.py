@@ -165,7 +165,9 @@ class Message(SQLModel, table=True):
     encoding: str = Field(default="GSM-7", max_length=6)
     from_number: str | None = Field(default=None, max_length=20)
     to_number: str | None = Field(default=None, max_length=20)
-    media_urls: list | None = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
+    media_urls: list | None = Field(
+        default=None, sa_column=sa.Column(sa.JSON(none_as_null=True), nullable=True)
+    )
     cause: str = Field(default="user", max_length=10)  # visit | user | inbound | system
     visit_id: int | None = Field(default=None, foreign_key="visit.id")
     user_id: int | None = Field(default=None, foreign_key="app_user.id")

@@ -31,6 +31,7 @@ class InvalidPhone(ValueError):
     """A phone number that cannot be texted."""
 
 
+@lru_cache(maxsize=65536)
 def normalize(raw: str | None, region: str = DEFAULT_REGION) -> str:
     """Return the number in E.164 (`+12125550123`), or raise InvalidPhone with a reason."""
     text = (raw or "").strip()

@@ -6,14 +6,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from app.care import texts
-from app.care.customers import find_or_create, set_consent
+from app.care.customers import set_consent
 from app.care.outbound import cancel_pending, queue_text
-from app.models import Business, Message
+from app.models import Business, Customer, Message
 from app.phones import InvalidPhone, normalize
 from app.sms.encoding import segment_info
 
@@ -61,9 +63,14 @@ class BadInbound(ValueError):
 
 @dataclass(frozen=True)
 class InboundResult:
-    message: Message
+    message_id: int
     duplicate: bool
-    keyword: str | None  # opt_out | opt_in | help | None
+    keyword: str | None  # opt_out | opt_out_plain | opt_in | help | None
+    _session: Session | None = None
+
+    @property
+    def message(self) -> Message:
+        return self._session.get(Message, self.message_id)
 
 
 def keyword_of(body: str) -> str | None:
@@ -92,19 +99,6 @@ def is_plain_opt_out(body: str) -> bool:
     return any(pattern.search(text) for pattern in _PLAIN_OPT_OUT)
 
 
-def business_for(session: Session, to: str | None, messaging_service_sid: str | None):
-    """The business that owns the receiving number, else the one owning the Messaging Service."""
-    if to:
-        business = session.exec(select(Business).where(Business.number == to)).first()
-        if business is not None:
-            return business
-    if messaging_service_sid:
-        return session.exec(
-            select(Business).where(Business.messaging_service_sid == messaging_service_sid)
-        ).first()
-    return None
-
-
 def _media(form: Mapping[str, str]) -> list[dict[str, str]] | None:
     try:
         count = min(int(form.get("NumMedia") or 0), MAX_MEDIA)
@@ -118,16 +112,64 @@ def _media(form: Mapping[str, str]) -> list[dict[str, str]] | None:
     return media or None
 
 
+CUSTOMER_COLUMNS = ("business_id", "phone", "name", "tags", "consent", "number_status",
+                    "created_at", "last_inbound_at", "last_activity_at")  # fmt: skip
+MESSAGE_COLUMNS = ("business_id", "customer_id", "direction", "body", "kind", "status",
+                   "provider_sid", "segments", "encoding", "from_number", "to_number",
+                   "media_urls", "cause", "attempts", "created_at")  # fmt: skip
+
+
+@lru_cache(maxsize=4)
+def _statements(dialect: str) -> dict:
+    """The hot path's statements, built once per dialect and reused with parameters."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    customers, messages, businesses = Customer.__table__, Message.__table__, Business.__table__
+    upsert = insert(customers).values({c: bindparam(c) for c in CUSTOMER_COLUMNS})
+    upsert = upsert.on_conflict_do_update(
+        index_elements=[customers.c.business_id, customers.c.phone],
+        set_={
+            "last_inbound_at": upsert.excluded.last_inbound_at,
+            "last_activity_at": upsert.excluded.last_activity_at,
+        },
+    ).returning(customers.c.id)
+    store = (
+        insert(messages)
+        .values({c: bindparam(c) for c in MESSAGE_COLUMNS})
+        .on_conflict_do_nothing(index_elements=[messages.c.provider_sid])
+        .returning(messages.c.id)
+    )
+    columns = (businesses.c.id, businesses.c.name, businesses.c.number,
+               businesses.c.provider_handles_opt_out)  # fmt: skip
+    return {
+        "upsert_customer": upsert,
+        "store_message": store,
+        "business_by_number": select(*columns).where(businesses.c.number == bindparam("key")),
+        "business_by_service": select(*columns).where(
+            businesses.c.messaging_service_sid == bindparam("key")
+        ),
+        "message_by_sid": select(messages.c.id).where(messages.c.provider_sid == bindparam("sid")),
+    }
+
+
 def receive_text(session: Session, form: Mapping[str, str], *, now: datetime) -> InboundResult:
-    """Store an inbound text exactly once and act on it. Commits."""
+    """Store an inbound text exactly once and act on it. Commits.
+
+    A plain reply costs three statements on one connection: find the business, upsert the
+    customer, insert the text (a retry's MessageSid conflicts and changes nothing). Keywords
+    then load the full objects.
+    """
     sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
     if not sid or len(sid) > 40:
         raise BadInbound("MessageSid is missing")
-    existing = session.exec(select(Message).where(Message.provider_sid == sid)).first()
-    if existing is not None:
-        return InboundResult(existing, duplicate=True, keyword=None)
+    connection = session.connection()
+    statements = _statements(connection.dialect.name)
     to = (form.get("To") or "").strip()
-    business = business_for(session, to, form.get("MessagingServiceSid"))
+    service = (form.get("MessagingServiceSid") or "").strip()
+    business = None
+    if to:
+        business = connection.execute(statements["business_by_number"], {"key": to}).first()
+    if business is None and service:
+        business = connection.execute(statements["business_by_service"], {"key": service}).first()
     if business is None:
         raise UnknownBusiness(f"no business owns {to or 'that number'}")
     try:
@@ -135,37 +177,36 @@ def receive_text(session: Session, form: Mapping[str, str], *, now: datetime) ->
     except InvalidPhone as exc:
         raise BadInbound(f"From is not a phone number: {exc}") from exc
     body = form.get("Body") or ""
-    customer, _created = find_or_create(session, business, phone, now=now)
+    customer_id = connection.execute(
+        statements["upsert_customer"],
+        {"business_id": business.id, "phone": phone, "name": "", "tags": [],
+         "consent": "unknown", "number_status": "ok", "created_at": now,
+         "last_inbound_at": now, "last_activity_at": now},
+    ).scalar_one()  # fmt: skip
     info = segment_info(body)
-    message = Message(
-        business_id=business.id,
-        customer_id=customer.id,
-        direction="inbound",
-        body=body,
-        kind="manual",
-        status="received",
-        provider_sid=sid,
-        segments=info.segments,
-        encoding=info.encoding,
-        from_number=phone,
-        to_number=to or None,
-        media_urls=_media(form),
-        cause="inbound",
-        created_at=now,
-    )
-    customer.last_inbound_at = now
-    customer.last_activity_at = now
-    session.add(customer)
-    try:
-        with session.begin_nested():
-            session.add(message)
-            session.flush()
-    except IntegrityError:
-        # A retry of the same text raced us and won: answer as for a duplicate.
+    message_id = connection.execute(
+        statements["store_message"],
+        {"business_id": business.id, "customer_id": customer_id, "direction": "inbound",
+         "body": body, "kind": "manual", "status": "received", "provider_sid": sid,
+         "segments": info.segments, "encoding": info.encoding, "from_number": phone,
+         "to_number": to or None, "media_urls": _media(form), "cause": "inbound",
+         "attempts": 0, "created_at": now},
+    ).scalar_one_or_none()  # fmt: skip
+    if message_id is None:
+        # A retry of a text we already have (perhaps racing us): change nothing, same answer.
         session.rollback()
-        existing = session.exec(select(Message).where(Message.provider_sid == sid)).one()
-        return InboundResult(existing, duplicate=True, keyword=None)
+        existing = session.connection().execute(statements["message_by_sid"], {"sid": sid})
+        return InboundResult(existing.scalar_one(), duplicate=True, keyword=None, _session=session)
     keyword = keyword_of(body)
+    if keyword is not None:
+        owner = session.get(Business, business.id)
+        customer = session.get(Customer, customer_id, populate_existing=True)
+        _act_on_keyword(session, owner, customer, keyword, body, form, now)
+    session.commit()
+    return InboundResult(message_id, duplicate=False, keyword=keyword, _session=session)
+
+
+def _act_on_keyword(session, business, customer, keyword, body, form, now) -> None:
     provider_confirmed = business.provider_handles_opt_out or bool(form.get("OptOutType"))
     fields = {"business_name": business.name, "business_phone": business.number}
     if keyword in {"opt_out", "opt_out_plain"}:
@@ -192,8 +233,6 @@ def receive_text(session: Session, form: Mapping[str, str], *, now: datetime) ->
         customer.consent != "opted_out" or not business.provider_handles_opt_out
     ):
         _reply(session, business, customer, "help", fields, now)
-    session.commit()
-    return InboundResult(message, duplicate=False, keyword=keyword)
 
 
 def _reply(session, business, customer, kind, fields, now) -> Message:

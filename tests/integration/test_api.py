@@ -677,7 +677,7 @@ def test_conversation_lists_inbound_and_outbound_in_order(client, auth, session,
     path = f"/api/v1/customers/{customer.id}/messages"
     response = client.get(path, query_string={"limit": 2}, headers=auth)
     items = response.json["items"]
-    assert [m["id"] for m in items] == [first.id, reply.message.id]
+    assert [m["id"] for m in items] == [first.id, reply.message_id]
     assert [m["direction"] for m in items] == ["outbound", "inbound"]
     assert items[1]["status"] == "received" and items[1]["body"] == "Thanks!"
     cursor = response.json["next_cursor"]
