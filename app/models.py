@@ -58,6 +58,13 @@ class Business(SQLModel, table=True):
     # True when Twilio's own opt-out handling answers STOP/START (long codes, toll-free,
     # Messaging Services); False for setups where the app must confirm itself.
     provider_handles_opt_out: bool = Field(default=True)
+    # care automation
+    review_mode: str = Field(default="direct", max_length=10)  # direct | ask_first
+    review_cooldown_days: int = Field(default=180)
+    review_reminder_days: int = Field(default=3)
+    unanswered_alert_minutes: int = Field(default=30)
+    after_hours_reply: bool = Field(default=True)
+    missed_call_textback: bool = Field(default=True)
     created_at: datetime = created_ts()
 
 
@@ -69,6 +76,20 @@ class User(SQLModel, table=True):
     email: str = Field(max_length=254, unique=True)
     password_hash: str = Field(max_length=255)
     role: str = Field(default="owner", max_length=10)  # owner | staff
+    name: str = Field(default="", max_length=80)
+    active: bool = Field(default=True)
+    created_at: datetime = created_ts()
+
+
+class SignInAttempt(SQLModel, table=True):
+    """Failed sign-ins, shared by every web process, for throttling."""
+
+    __tablename__ = "sign_in_attempt"
+    __table_args__ = (sa.Index("ix_sign_in_attempt_email_time", "email", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254)
+    remote_addr: str = Field(default="", max_length=64)
     created_at: datetime = created_ts()
 
 
@@ -106,6 +127,18 @@ class Customer(SQLModel, table=True):
     introduced_at: datetime | None = ts()  # first text that named the business and opt-out
     last_inbound_at: datetime | None = ts()
     last_activity_at: datetime | None = ts()
+    # the inbox: kept on the customer so the list never aggregates the message table
+    last_message_preview: str = Field(default="", max_length=160)
+    unread_count: int = Field(default=0)
+    needs_reply: bool = Field(default=False)
+    handled_at: datetime | None = ts()
+    notes: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False, default=""))
+    # care automation
+    unhappy_at: datetime | None = ts()
+    last_review_request_at: datetime | None = ts()
+    last_owner_alert_at: datetime | None = ts()
+    last_after_hours_at: datetime | None = ts()
+    last_missed_call_at: datetime | None = ts()
     created_at: datetime = created_ts()
 
     @property
@@ -138,6 +171,55 @@ class Visit(SQLModel, table=True):
     status: str = Field(default="completed", max_length=10)  # completed | canceled
     source: str = Field(default="api", max_length=10)
     created_at: datetime = created_ts()
+
+
+class Feedback(SQLModel, table=True):
+    """A rating or a sentiment read from a customer's reply."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (sa.Index("ix_feedback_business_time", "business_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    business_id: int = Field(foreign_key="business.id")
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    visit_id: int | None = Field(default=None, foreign_key="visit.id", index=True)
+    message_id: int | None = Field(default=None, foreign_key="message.id")
+    staff: str | None = Field(default=None, max_length=80)
+    score: int | None = Field(default=None)  # on `scale`
+    scale: int | None = Field(default=None)  # 5 (CSAT stars) or 10 (NPS, 0-10)
+    sentiment: float | None = Field(default=None)  # -1 .. 1
+    unhappy: bool = Field(default=False)
+    created_at: datetime = created_ts()
+
+
+class TrackedLink(SQLModel, table=True):
+    """A short link on our own domain that records who opened it."""
+
+    __tablename__ = "tracked_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token: str = Field(max_length=32, unique=True)
+    business_id: int = Field(foreign_key="business.id", index=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    visit_id: int | None = Field(default=None, foreign_key="visit.id")
+    kind: str = Field(default="review", max_length=16)
+    target_url: str = Field(max_length=500)
+    opened_at: datetime | None = ts()
+    open_count: int = Field(default=0)
+    created_at: datetime = created_ts()
+
+
+class BusinessTemplate(SQLModel, table=True):
+    """A business's own copy of a default text."""
+
+    __tablename__ = "business_template"
+    __table_args__ = (sa.UniqueConstraint("business_id", "kind", name="uq_template_kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    business_id: int = Field(foreign_key="business.id")
+    kind: str = Field(max_length=32)
+    body: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    updated_at: datetime = created_ts()
 
 
 class Message(SQLModel, table=True):
@@ -223,9 +305,20 @@ class SimulatedText(SQLModel, table=True):
 OUTBOUND_STATES = ("scheduled", "sending", "sent", "delivered", "failed", "undelivered", "canceled")
 TERMINAL_STATES = frozenset({"delivered", "failed", "undelivered", "canceled"})
 AUTOMATED_KINDS = frozenset(
-    {"thank_you", "review_request", "review_reminder", "referral_ask", "referral_reward"}
-)
+    {"thank_you", "review_request", "review_reminder", "feedback_question", "referral_ask",
+     "referral_reward"}
+)  # fmt: skip
 KINDS = frozenset(
     AUTOMATED_KINDS
-    | {"manual", "auto_reply", "help", "alert", "opt_out_confirmation", "opt_in_confirmation"}
+    | {
+        "manual",
+        "auto_reply",
+        "help",
+        "alert",
+        "opt_out_confirmation",
+        "opt_in_confirmation",
+        "feedback_thanks",
+        "after_hours",
+        "missed_call",
+    }
 )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 11:14:20.290423
+Create Date: 2026-11-22 11:36:16.736155
 """
 
 from collections.abc import Sequence
@@ -38,6 +38,12 @@ def upgrade() -> None:
         sa.Column("review_url", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
         sa.Column("alert_phone", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
         sa.Column("provider_handles_opt_out", sa.Boolean(), nullable=False),
+        sa.Column("review_mode", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+        sa.Column("review_cooldown_days", sa.Integer(), nullable=False),
+        sa.Column("review_reminder_days", sa.Integer(), nullable=False),
+        sa.Column("unanswered_alert_minutes", sa.Integer(), nullable=False),
+        sa.Column("after_hours_reply", sa.Boolean(), nullable=False),
+        sa.Column("missed_call_textback", sa.Boolean(), nullable=False),
         sa.Column("created_at", app.models.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("messaging_service_sid"),
@@ -49,6 +55,19 @@ def upgrade() -> None:
         sa.Column("next_slot_at", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("sender"),
     )
+    op.create_table(
+        "sign_in_attempt",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("email", sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
+        sa.Column("remote_addr", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("created_at", app.models.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("sign_in_attempt", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_sign_in_attempt_email_time", ["email", "created_at"], unique=False
+        )
+
     op.create_table(
         "simulated_text",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -91,6 +110,8 @@ def upgrade() -> None:
         sa.Column("email", sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
         sa.Column("password_hash", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
         sa.Column("role", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("created_at", app.models.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["business_id"],
@@ -102,6 +123,20 @@ def upgrade() -> None:
     with op.batch_alter_table("app_user", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_app_user_business_id"), ["business_id"], unique=False)
 
+    op.create_table(
+        "business_template",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("business_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("updated_at", app.models.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["business_id"],
+            ["business.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("business_id", "kind", name="uq_template_kind"),
+    )
     op.create_table(
         "customer",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -118,6 +153,18 @@ def upgrade() -> None:
         sa.Column("introduced_at", app.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_inbound_at", app.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_activity_at", app.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "last_message_preview", sqlmodel.sql.sqltypes.AutoString(length=160), nullable=False
+        ),
+        sa.Column("unread_count", sa.Integer(), nullable=False),
+        sa.Column("needs_reply", sa.Boolean(), nullable=False),
+        sa.Column("handled_at", app.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("notes", sa.Text(), nullable=False),
+        sa.Column("unhappy_at", app.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_review_request_at", app.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_owner_alert_at", app.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_after_hours_at", app.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_missed_call_at", app.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", app.models.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["business_id"],
@@ -198,7 +245,7 @@ def upgrade() -> None:
         sa.Column("encoding", sqlmodel.sql.sqltypes.AutoString(length=6), nullable=False),
         sa.Column("from_number", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
         sa.Column("to_number", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
-        sa.Column("media_urls", sa.JSON(), nullable=True),
+        sa.Column("media_urls", sa.JSON(none_as_null=True), nullable=True),
         sa.Column("cause", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
         sa.Column("visit_id", sa.Integer(), nullable=True),
         sa.Column("user_id", sa.Integer(), nullable=True),
@@ -237,6 +284,79 @@ def upgrade() -> None:
         batch_op.create_index("ix_message_visit", ["visit_id"], unique=False)
 
     op.create_table(
+        "tracked_link",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("token", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("business_id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("visit_id", sa.Integer(), nullable=True),
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("target_url", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+        sa.Column("opened_at", app.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("open_count", sa.Integer(), nullable=False),
+        sa.Column("created_at", app.models.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["business_id"],
+            ["business.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customer.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["visit_id"],
+            ["visit.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("token"),
+    )
+    with op.batch_alter_table("tracked_link", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_tracked_link_business_id"), ["business_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_tracked_link_customer_id"), ["customer_id"], unique=False
+        )
+
+    op.create_table(
+        "feedback",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("business_id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("visit_id", sa.Integer(), nullable=True),
+        sa.Column("message_id", sa.Integer(), nullable=True),
+        sa.Column("staff", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True),
+        sa.Column("score", sa.Integer(), nullable=True),
+        sa.Column("scale", sa.Integer(), nullable=True),
+        sa.Column("sentiment", sa.Float(), nullable=True),
+        sa.Column("unhappy", sa.Boolean(), nullable=False),
+        sa.Column("created_at", app.models.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["business_id"],
+            ["business.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customer.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["message_id"],
+            ["message.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["visit_id"],
+            ["visit.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("feedback", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_feedback_business_time", ["business_id", "created_at"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_feedback_customer_id"), ["customer_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_feedback_visit_id"), ["visit_id"], unique=False)
+
+    op.create_table(
         "status_callback",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("message_id", sa.Integer(), nullable=True),
@@ -270,6 +390,17 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_status_callback_message_id"))
 
     op.drop_table("status_callback")
+    with op.batch_alter_table("feedback", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_feedback_visit_id"))
+        batch_op.drop_index(batch_op.f("ix_feedback_customer_id"))
+        batch_op.drop_index("ix_feedback_business_time")
+
+    op.drop_table("feedback")
+    with op.batch_alter_table("tracked_link", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_tracked_link_customer_id"))
+        batch_op.drop_index(batch_op.f("ix_tracked_link_business_id"))
+
+    op.drop_table("tracked_link")
     with op.batch_alter_table("message", schema=None) as batch_op:
         batch_op.drop_index("ix_message_visit")
         batch_op.drop_index("ix_message_due")
@@ -288,6 +419,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_customer_business_activity")
 
     op.drop_table("customer")
+    op.drop_table("business_template")
     with op.batch_alter_table("app_user", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_app_user_business_id"))
 
@@ -300,6 +432,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_simulated_text_handset")
 
     op.drop_table("simulated_text")
+    with op.batch_alter_table("sign_in_attempt", schema=None) as batch_op:
+        batch_op.drop_index("ix_sign_in_attempt_email_time")
+
+    op.drop_table("sign_in_attempt")
     op.drop_table("sender_pace")
     op.drop_table("business")
     # ### end Alembic commands ###
