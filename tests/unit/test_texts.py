@@ -17,7 +17,18 @@ LONG_FIELDS = {
     "business_name": LONG_BUSINESS,
     "staff_name": "Anastasia Konstantinopoulou-Li",
     "business_phone": "+12125550100",
+    "review_link": "https://regulars-for-small-business.example/l/Xk3d9QpL2mZtRw7y",
+    "referral_link": "https://regulars-for-small-business.example/r/MAXIMILIANUS42",
+    "reward": "You have earned $10 off your next visit with us.",
+    "next_opening": "9:00 AM Wednesday",
+    "reason": "unhappy reply from",
+    "customer_name": "Maximilianus Bartholomew-Quinn",
+    "customer_phone": "+12125550123",
+    "excerpt": "The color came out much darker than we agreed and nobody called me back abo",
+    "unhappy": False,
 }
+# Texts to the owner's own phone do not introduce the business.
+TO_OWNER = {"owner_alert"}
 
 
 def test_the_default_templates_are_there():
@@ -117,8 +128,28 @@ def test_every_default_text_fits_two_gsm7_segments_with_long_values(kind):
     info = segment_info(body)
     assert info.encoding == "GSM-7", body
     assert info.segments <= 2, (info, body)
-    assert LONG_BUSINESS in body  # every text names the business
+    if kind not in TO_OWNER:
+        assert LONG_BUSINESS in body  # every text to a customer names the business
     assert "\n" not in body and "  " not in body
+
+
+@pytest.mark.parametrize("kind", TEMPLATE_KINDS)
+@pytest.mark.parametrize("unhappy", [False, True])
+def test_first_contact_version_names_business_and_opt_out_within_two_segments(kind, unhappy):
+    from types import SimpleNamespace
+
+    from app.care.outbound import introduce
+
+    if kind in TO_OWNER:
+        return
+    body = texts.render(kind, **{**LONG_FIELDS, "unhappy": unhappy})
+    business = SimpleNamespace(name=LONG_BUSINESS)
+    stranger = SimpleNamespace(introduced_at=None)
+    first = introduce(body, business, stranger, kind)
+    assert LONG_BUSINESS in first
+    if kind != "opt_out_confirmation":
+        assert "STOP" in first.upper()
+    assert segment_info(first).segments <= 2, first
 
 
 @pytest.mark.parametrize("kind", TEMPLATE_KINDS)
@@ -130,12 +161,12 @@ def test_every_default_text_fits_with_the_longest_stored_business_name(kind):
 
 @pytest.mark.parametrize("kind", TEMPLATE_KINDS)
 def test_every_default_text_renders_with_empty_optional_fields(kind):
-    body = texts.render(
-        kind, first_name="", business_name="Bloom", staff_name="", business_phone=None
-    )
-    assert body.startswith(("Bloom", "Hi there"))
+    fields = {**LONG_FIELDS, "first_name": "", "business_name": "Bloom", "staff_name": "",
+              "business_phone": None, "customer_name": ""}  # fmt: skip
+    body = texts.render(kind, **fields)
     assert "None" not in body
-    assert segment_info(body).segments == 1
+    assert " ," not in body and not body.startswith(",")
+    assert segment_info(body).segments <= 2
 
 
 def test_thank_you_uses_first_name_and_staff():
