@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from app.care import texts
 from app.care.customers import set_consent
-from app.care.outbound import cancel_pending, queue_text
+from app.care.outbound import cancel_pending, preview, queue_text
 from app.models import Business, Customer, Message
 from app.phones import InvalidPhone, normalize
 from app.sms.encoding import segment_info
@@ -113,7 +113,8 @@ def _media(form: Mapping[str, str]) -> list[dict[str, str]] | None:
 
 
 CUSTOMER_COLUMNS = ("business_id", "phone", "name", "tags", "consent", "number_status",
-                    "created_at", "last_inbound_at", "last_activity_at")  # fmt: skip
+                    "created_at", "last_inbound_at", "last_activity_at", "last_message_preview",
+                    "unread_count", "needs_reply", "notes")  # fmt: skip
 MESSAGE_COLUMNS = ("business_id", "customer_id", "direction", "body", "kind", "status",
                    "provider_sid", "segments", "encoding", "from_number", "to_number",
                    "media_urls", "cause", "attempts", "created_at")  # fmt: skip
@@ -130,6 +131,10 @@ def _statements(dialect: str) -> dict:
         set_={
             "last_inbound_at": upsert.excluded.last_inbound_at,
             "last_activity_at": upsert.excluded.last_activity_at,
+            "last_message_preview": upsert.excluded.last_message_preview,
+            "unread_count": customers.c.unread_count + 1,
+            "needs_reply": True,
+            "handled_at": None,
         },
     ).returning(customers.c.id)
     store = (
@@ -181,7 +186,9 @@ def receive_text(session: Session, form: Mapping[str, str], *, now: datetime) ->
         statements["upsert_customer"],
         {"business_id": business.id, "phone": phone, "name": "", "tags": [],
          "consent": "unknown", "number_status": "ok", "created_at": now,
-         "last_inbound_at": now, "last_activity_at": now},
+         "last_inbound_at": now, "last_activity_at": now,
+         "last_message_preview": preview(body), "unread_count": 1, "needs_reply": True,
+         "notes": ""},
     ).scalar_one()  # fmt: skip
     info = segment_info(body)
     message_id = connection.execute(

@@ -39,6 +39,11 @@ class Verdict:
     reason: str = ""
 
 
+def preview(body: str) -> str:
+    """One line of a text for the inbox list."""
+    return " ".join(body.split())[:160]
+
+
 def is_automated(kind: str) -> bool:
     return kind in AUTOMATED_KINDS
 
@@ -186,7 +191,11 @@ def queue_text(
         created_at=now,
     )
     session.add(message)
-    customer.last_activity_at = now
+    if kind != "alert":  # alerts go to the owner's phone, not into the customer's thread
+        customer.last_activity_at = now
+        customer.last_message_preview = preview(body)
+    if kind == "manual":
+        customer.needs_reply = False  # the owner answered
     session.add(customer)
     session.flush()
     return message

@@ -599,3 +599,29 @@ def test_help_from_opted_out_customer_is_answered_when_provider_does_not(
     assert_twiml_ok(text_in(client, "STOP", 1))
     assert_twiml_ok(text_in(client, "HELP", 2))
     assert [m.kind for m in outbound(engine)] == ["opt_out_confirmation", "help"]
+
+
+def test_inbound_texts_keep_the_inbox_state_on_the_customer(client, business, session, clock):
+    from app.care.outbound import queue_text
+
+    for n, body in enumerate(["Are you open Sunday?", "Also   can I\nbring my son?"]):
+        response = post_signed(
+            client, "/webhooks/twilio/sms", inbound_form(body, sid=f"SM{n:032d}")
+        )
+        assert response.status_code == 200
+    customer = session.exec(select(Customer)).one()
+    assert customer.unread_count == 2
+    assert customer.needs_reply is True
+    assert customer.last_message_preview == "Also can I bring my son?"
+    customer.handled_at = clock.now()
+    session.add(customer)
+    session.commit()
+    queue_text(session, business, customer, "Yes, 10 to 4!", "manual", now=clock.now())
+    session.commit()
+    session.refresh(customer)
+    assert customer.needs_reply is False
+    assert "Yes, 10 to 4!" in customer.last_message_preview
+    post_signed(client, "/webhooks/twilio/sms", inbound_form("Great", sid="SM" + "7" * 32))
+    session.expire_all()
+    customer = session.exec(select(Customer)).one()
+    assert (customer.unread_count, customer.needs_reply, customer.handled_at) == (3, True, None)
