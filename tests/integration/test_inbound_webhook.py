@@ -621,6 +621,7 @@ def test_inbound_texts_keep_the_inbox_state_on_the_customer(client, business, se
     session.refresh(customer)
     assert customer.needs_reply is False
     assert "Yes, 10 to 4!" in customer.last_message_preview
+    session.rollback()  # end the read: SQLite lets one writer at a time
     post_signed(client, "/webhooks/twilio/sms", inbound_form("Great", sid="SM" + "7" * 32))
     session.expire_all()
     customer = session.exec(select(Customer)).one()
