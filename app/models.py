@@ -111,6 +111,7 @@ class Customer(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("business_id", "phone", name="uq_customer_business_phone"),
         sa.Index("ix_customer_business_activity", "business_id", "last_activity_at"),
+        sa.Index("ix_customer_needs_reply", "needs_reply", "last_inbound_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -134,6 +135,8 @@ class Customer(SQLModel, table=True):
     handled_at: datetime | None = ts()
     notes: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False, default=""))
     # care automation
+    last_visit_at: datetime | None = ts()
+    awaiting_rating_until: datetime | None = ts()  # a 1-5 question is open until then
     unhappy_at: datetime | None = ts()
     last_review_request_at: datetime | None = ts()
     last_owner_alert_at: datetime | None = ts()
@@ -189,6 +192,7 @@ class Feedback(SQLModel, table=True):
     scale: int | None = Field(default=None)  # 5 (CSAT stars) or 10 (NPS, 0-10)
     sentiment: float | None = Field(default=None)  # -1 .. 1
     unhappy: bool = Field(default=False)
+    suggested_reply: str | None = Field(default=None, max_length=320)
     created_at: datetime = created_ts()
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 11:36:16.736155
+Create Date: 2026-11-22 11:41:43.294082
 """
 
 from collections.abc import Sequence
@@ -160,6 +160,8 @@ def upgrade() -> None:
         sa.Column("needs_reply", sa.Boolean(), nullable=False),
         sa.Column("handled_at", app.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("notes", sa.Text(), nullable=False),
+        sa.Column("last_visit_at", app.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("awaiting_rating_until", app.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("unhappy_at", app.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_review_request_at", app.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_owner_alert_at", app.models.UTCDateTime(timezone=True), nullable=True),
@@ -176,6 +178,9 @@ def upgrade() -> None:
     with op.batch_alter_table("customer", schema=None) as batch_op:
         batch_op.create_index(
             "ix_customer_business_activity", ["business_id", "last_activity_at"], unique=False
+        )
+        batch_op.create_index(
+            "ix_customer_needs_reply", ["needs_reply", "last_inbound_at"], unique=False
         )
 
     op.create_table(
@@ -330,6 +335,7 @@ def upgrade() -> None:
         sa.Column("scale", sa.Integer(), nullable=True),
         sa.Column("sentiment", sa.Float(), nullable=True),
         sa.Column("unhappy", sa.Boolean(), nullable=False),
+        sa.Column("suggested_reply", sqlmodel.sql.sqltypes.AutoString(length=320), nullable=True),
         sa.Column("created_at", app.models.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["business_id"],
@@ -416,6 +422,7 @@ def downgrade() -> None:
 
     op.drop_table("consent_event")
     with op.batch_alter_table("customer", schema=None) as batch_op:
+        batch_op.drop_index("ix_customer_needs_reply")
         batch_op.drop_index("ix_customer_business_activity")
 
     op.drop_table("customer")
