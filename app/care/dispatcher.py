@@ -23,7 +23,8 @@ from sqlalchemy import Engine, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
-from app.care.outbound import cancel_pending, check_before_send, introduce
+from app.care.automations import RATING_WINDOW, alert_unanswered
+from app.care.outbound import TO_OWNER, cancel_pending, check_before_send, introduce
 from app.care.status import advance, apply_status_callback, flag_customer_for_error
 from app.clock import Clock, SystemClock
 from app.config import Settings
@@ -39,6 +40,13 @@ PACING_HORIZON_SECONDS = 5.0  # claim no further ahead than this for one sending
 SLOW_DOWN_SECONDS = 30.0  # how far a full sender queue pushes the number's next slot
 MAX_BACKOFF_SECONDS = 900.0
 LEASE_MARGIN_SECONDS = 5.0  # a send is not started this close to the end of its lease
+# What a sent text of a kind records on its customer (default: they have been introduced).
+SENT_EFFECTS = {
+    "alert": (),
+    "review_request": ("introduced", "asked_review"),
+    "feedback_question": ("introduced", "asked_review", "asked_rating"),
+}
+SWEEP_EVERY_SECONDS = 60.0  # how often the worker looks for unanswered customers
 PERMANENT_CANCELS_PLAN = {Action.OPTED_OUT, Action.BAD_NUMBER, Action.LANDLINE}
 
 
@@ -101,6 +109,7 @@ class Dispatcher:
         self.sleep = sleep
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._pool: ThreadPoolExecutor | None = None
+        self._last_sweep: datetime | None = None
         self._lock = threading.Lock()
 
     # ---- the loop -------------------------------------------------------------------------
@@ -116,7 +125,21 @@ class Dispatcher:
             if stats.claimed < self.settings.worker_batch_size:
                 break
         total.callbacks += self.play_gateway_events()
+        self.sweep()
         return total
+
+    def sweep(self, force: bool = False) -> int:
+        """Periodic care work: alert owners about customers left unanswered."""
+        now = self.clock.now()
+        if (
+            not force
+            and self._last_sweep
+            and (now - self._last_sweep).total_seconds() < (SWEEP_EVERY_SECONDS)
+        ):
+            return 0
+        self._last_sweep = now
+        with session_scope(self.engine) as session:
+            return alert_unanswered(session, now=now)
 
     def run_forever(self, stop: threading.Event) -> None:
         """Poll until `stop` is set; a batch in flight is finished first."""
@@ -368,19 +391,46 @@ class Dispatcher:
                     .with_for_update()
                 )
             }
+            delivered_to: dict[str, set[int]] = defaultdict(set)
             for outcome in outcomes:
                 message = messages.get(outcome.job.message_id)
-                if message is not None:
-                    self._record_one(session, message, outcome, now, stats)
+                if message is not None and self._record_one(session, message, outcome, now, stats):
+                    for effect in SENT_EFFECTS.get(message.kind, ("introduced",)):
+                        delivered_to[effect].add(message.customer_id)
+            self._mark_customers(session, delivered_to, now)
             session.commit()
 
-    def _record_one(self, session, message: Message, outcome: Outcome, now, stats) -> None:
+    def _mark_customers(self, session, delivered_to: dict[str, set[int]], now) -> None:
+        """What a sent text says about its customer, one UPDATE per kind of effect."""
+        if delivered_to.get("introduced"):
+            session.execute(
+                update(Customer)
+                .where(
+                    Customer.id.in_(delivered_to["introduced"]), Customer.introduced_at.is_(None)
+                )
+                .values(introduced_at=now)
+            )
+        if delivered_to.get("asked_review"):
+            session.execute(
+                update(Customer)
+                .where(Customer.id.in_(delivered_to["asked_review"]))
+                .values(last_review_request_at=now)
+            )
+        if delivered_to.get("asked_rating"):
+            session.execute(
+                update(Customer)
+                .where(Customer.id.in_(delivered_to["asked_rating"]))
+                .values(awaiting_rating_until=now + RATING_WINDOW)
+            )
+
+    def _record_one(self, session, message: Message, outcome: Outcome, now, stats) -> bool:
+        """Apply one outcome; True when the text was accepted by the provider."""
         if outcome.skipped:
-            return  # its lease runs out and the next claim reconciles it
+            return False  # its lease runs out and the next claim reconciles it
         if outcome.accepted is not None:
             accepted = outcome.accepted
             if message.provider_sid not in (None, accepted.sid):
-                return  # a callback already tied another SID to it; keep what we have
+                return False  # a callback already tied another SID to it; keep what we have
             message.provider_sid = accepted.sid
             if message.status == "sending":
                 message.status = "sent"
@@ -391,15 +441,10 @@ class Dispatcher:
             message.lease_until = message.leased_by = None
             message.error_message = None
             session.add(message)
-            session.execute(
-                update(Customer)
-                .where(Customer.id == message.customer_id, Customer.introduced_at.is_(None))
-                .values(introduced_at=now)
-            )
             stats.sent += 1
-            return
+            return True
         if message.status != "sending" or message.leased_by != self.worker_id:
-            return  # a status callback or another worker settled it meanwhile
+            return False  # a status callback or another worker settled it meanwhile
         if outcome.not_found:
             # Reconciled: the provider never got it, so sending it now cannot double it.
             if message.attempts >= self.settings.max_send_attempts:
@@ -409,7 +454,7 @@ class Dispatcher:
                 self._retry_now(message, now)
                 stats.retried += 1
             session.add(message)
-            return
+            return False
         failure = outcome.failure
         assert failure is not None
         if failure.outcome_unknown or outcome.job.reconcile_since is not None:
@@ -419,7 +464,7 @@ class Dispatcher:
             message.error_message = f"Outcome unknown, checking with the provider ({failure})"[:300]
             session.add(message)
             stats.unknown += 1
-            return
+            return False
         rule = classify(failure.code, failure.http_status)
         if rule.action in {Action.RETRY, Action.SLOW_DOWN}:
             if message.attempts < self.settings.max_send_attempts:
@@ -434,15 +479,18 @@ class Dispatcher:
                 self._fail(session, message, failure.code, rule.reason)
                 stats.failed += 1
             session.add(message)
-            return
+            return False
         self._fail(session, message, failure.code, rule.reason)
         stats.failed += 1
-        customer = session.get(Customer, message.customer_id)
-        if customer is not None and rule.action in PERMANENT_CANCELS_PLAN:
-            flag_customer_for_error(session, customer, failure.code, now)
-            cancel_pending(session, customer_id=customer.id, reason=rule.reason)
+        # A failure of a text to the owner's alert phone says nothing about the customer.
+        if rule.action in PERMANENT_CANCELS_PLAN and message.kind not in TO_OWNER:
+            customer = session.get(Customer, message.customer_id)
+            if customer is not None:
+                flag_customer_for_error(session, customer, failure.code, now)
+                cancel_pending(session, customer_id=customer.id, reason=rule.reason)
         if rule.action is Action.CONFIGURATION:
             log.error("business %s cannot send: %s", message.business_id, rule.reason)
+        return False
 
     def _retry_now(self, message: Message, now: datetime) -> None:
         message.status = "scheduled"

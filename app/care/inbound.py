@@ -13,6 +13,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from app.care import texts
+from app.care.automations import (
+    AFTER_HOURS_EVERY,
+    REPLY_CONTEXT,
+    answer_after_hours,
+    handle_reply,
+    is_after_hours,
+)
 from app.care.customers import set_consent
 from app.care.outbound import cancel_pending, preview, queue_text
 from app.models import Business, Customer, Message
@@ -136,15 +143,21 @@ def _statements(dialect: str) -> dict:
             "needs_reply": True,
             "handled_at": None,
         },
-    ).returning(customers.c.id)
+    ).returning(
+        customers.c.id,
+        customers.c.consent,
+        customers.c.last_visit_at,
+        customers.c.awaiting_rating_until,
+        customers.c.last_after_hours_at,
+    )
     store = (
         insert(messages)
         .values({c: bindparam(c) for c in MESSAGE_COLUMNS})
         .on_conflict_do_nothing(index_elements=[messages.c.provider_sid])
         .returning(messages.c.id)
     )
-    columns = (businesses.c.id, businesses.c.name, businesses.c.number,
-               businesses.c.provider_handles_opt_out)  # fmt: skip
+    columns = (businesses.c.id, businesses.c.timezone, businesses.c.window_start,
+               businesses.c.window_end, businesses.c.after_hours_reply)  # fmt: skip
     return {
         "upsert_customer": upsert,
         "store_message": store,
@@ -156,20 +169,30 @@ def _statements(dialect: str) -> dict:
     }
 
 
-def receive_text(session: Session, form: Mapping[str, str], *, now: datetime) -> InboundResult:
+def receive_text(
+    session: Session, form: Mapping[str, str], *, now: datetime, base_url: str = ""
+) -> InboundResult:
     """Store an inbound text exactly once and act on it. Commits.
 
     A plain reply costs three statements on one connection: find the business, upsert the
-    customer, insert the text (a retry's MessageSid conflicts and changes nothing). Keywords
-    then load the full objects.
+    customer, insert the text (a retry's MessageSid conflicts and changes nothing). Keywords,
+    feedback after a visit and after-hours answers then load the full objects. `base_url` is
+    the app's public origin, for tracked links in any answer.
     """
     sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
     if not sid or len(sid) > 40:
         raise BadInbound("MessageSid is missing")
-    connection = session.connection()
-    statements = _statements(connection.dialect.name)
     to = (form.get("To") or "").strip()
     service = (form.get("MessagingServiceSid") or "").strip()
+    try:
+        phone, bad_phone = normalize(form.get("From")), None
+    except InvalidPhone as exc:
+        phone, bad_phone = None, exc
+    body = form.get("Body") or ""
+    # Python work first: on SQLite the first statement takes the one write lock.
+    info, media, keyword = segment_info(body), _media(form), keyword_of(body)
+    connection = session.connection()
+    statements = _statements(connection.dialect.name)
     business = None
     if to:
         business = connection.execute(statements["business_by_number"], {"key": to}).first()
@@ -177,26 +200,22 @@ def receive_text(session: Session, form: Mapping[str, str], *, now: datetime) ->
         business = connection.execute(statements["business_by_service"], {"key": service}).first()
     if business is None:
         raise UnknownBusiness(f"no business owns {to or 'that number'}")
-    try:
-        phone = normalize(form.get("From"))
-    except InvalidPhone as exc:
-        raise BadInbound(f"From is not a phone number: {exc}") from exc
-    body = form.get("Body") or ""
-    customer_id = connection.execute(
+    if bad_phone is not None:
+        raise BadInbound(f"From is not a phone number: {bad_phone}") from bad_phone
+    customer = connection.execute(
         statements["upsert_customer"],
         {"business_id": business.id, "phone": phone, "name": "", "tags": [],
          "consent": "unknown", "number_status": "ok", "created_at": now,
          "last_inbound_at": now, "last_activity_at": now,
          "last_message_preview": preview(body), "unread_count": 1, "needs_reply": True,
          "notes": ""},
-    ).scalar_one()  # fmt: skip
-    info = segment_info(body)
+    ).one()  # fmt: skip
     message_id = connection.execute(
         statements["store_message"],
-        {"business_id": business.id, "customer_id": customer_id, "direction": "inbound",
+        {"business_id": business.id, "customer_id": customer.id, "direction": "inbound",
          "body": body, "kind": "manual", "status": "received", "provider_sid": sid,
          "segments": info.segments, "encoding": info.encoding, "from_number": phone,
-         "to_number": to or None, "media_urls": _media(form), "cause": "inbound",
+         "to_number": to or None, "media_urls": media, "cause": "inbound",
          "attempts": 0, "created_at": now},
     ).scalar_one_or_none()  # fmt: skip
     if message_id is None:
@@ -204,16 +223,38 @@ def receive_text(session: Session, form: Mapping[str, str], *, now: datetime) ->
         session.rollback()
         existing = session.connection().execute(statements["message_by_sid"], {"sid": sid})
         return InboundResult(existing.scalar_one(), duplicate=True, keyword=None, _session=session)
-    keyword = keyword_of(body)
     if keyword is not None:
         owner = session.get(Business, business.id)
-        customer = session.get(Customer, customer_id, populate_existing=True)
-        _act_on_keyword(session, owner, customer, keyword, body, form, now)
+        full = session.get(Customer, customer.id, populate_existing=True)
+        _act_on_keyword(session, owner, full, keyword, body, form, now)
+    elif _needs_care(business, customer, now):
+        owner = session.get(Business, business.id)
+        full = session.get(Customer, customer.id, populate_existing=True)
+        handle_reply(session, owner, full, message_id, body, now=now, base_url=base_url)
+        answer_after_hours(session, owner, full, now=now)
     session.commit()
     return InboundResult(message_id, duplicate=False, keyword=keyword, _session=session)
 
 
+def _needs_care(business, customer, now: datetime) -> bool:
+    """Cheap test, on the columns the upsert returned, for whether a reply needs more work."""
+    if customer.consent == "opted_out":
+        return False
+    if customer.awaiting_rating_until is not None and customer.awaiting_rating_until > now:
+        return True
+    if customer.last_visit_at is not None and customer.last_visit_at > now - REPLY_CONTEXT:
+        return True
+    if not business.after_hours_reply:
+        return False
+    recent = customer.last_after_hours_at
+    if recent is not None and recent > now - AFTER_HOURS_EVERY:
+        return False
+    return is_after_hours(business, now)
+
+
 def _act_on_keyword(session, business, customer, keyword, body, form, now) -> None:
+    customer.needs_reply = False  # keywords are answered for the owner
+    session.add(customer)
     provider_confirmed = business.provider_handles_opt_out or bool(form.get("OptOutType"))
     fields = {"business_name": business.name, "business_phone": business.number}
     if keyword in {"opt_out", "opt_out_plain"}:

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from app.care.links import review_link_opened
 from app.care.windows import Window, recipient_window
 from app.models import AUTOMATED_KINDS, KINDS, Business, Customer, Message
 from app.sms.encoding import segment_info
@@ -20,6 +21,9 @@ MAX_BODY_CHARS = 1600  # Twilio's limit for one message body
 LIVE_STATES = ("scheduled", "sending", "sent", "delivered")
 # Answers to a keyword the customer just texted: allowed without marketing consent.
 KEYWORD_REPLIES = frozenset({"help", "opt_out_confirmation", "opt_in_confirmation"})
+# Answers to the customer's own contact (a text, a call): conversational, no consent needed.
+CONVERSATIONAL = frozenset({"auto_reply", "after_hours", "missed_call", "feedback_thanks"})
+TO_OWNER = frozenset({"alert"})  # texts to the business's own alert phone
 ROLLING_DAY_LIMIT = 3  # never more than 3 automated texts in 24 hours (FL, OK, MD law)
 
 
@@ -50,7 +54,7 @@ def is_automated(kind: str) -> bool:
 
 def introduce(body: str, business: Business, customer: Customer, kind: str = "manual") -> str:
     """The first text to a customer names the business and says how to opt out."""
-    if customer.introduced_at is not None:
+    if customer.introduced_at is not None or kind in TO_OWNER:
         return body
     if kind == "opt_out_confirmation":  # they just opted out: name us, but no STOP line
         return body if business.name.lower() in body.lower() else f"{business.name}: {body}"
@@ -63,6 +67,10 @@ def introduce(body: str, business: Business, customer: Customer, kind: str = "ma
 
 def check_allowed(business: Business, customer: Customer, kind: str) -> None:
     """Raise OutboundRefused when no text of this kind may go to this customer at all."""
+    if kind in TO_OWNER:
+        if not business.alert_phone:
+            raise OutboundRefused("no_alert_phone", "The business has no alert phone.")
+        return
     if customer.consent == "opted_out":
         allowed = kind == "opt_out_confirmation" or (
             kind == "help" and not business.provider_handles_opt_out
@@ -71,7 +79,7 @@ def check_allowed(business: Business, customer: Customer, kind: str) -> None:
             raise OutboundRefused("opted_out", "This customer has opted out of texts.")
     if customer.number_status != "ok":
         raise OutboundRefused("bad_number", "This customer's number cannot receive texts.")
-    if kind in KEYWORD_REPLIES:
+    if kind in KEYWORD_REPLIES or kind in CONVERSATIONAL:
         return
     if is_automated(kind):
         if customer.consent != "granted":
@@ -156,6 +164,7 @@ def queue_text(
     send_at: datetime | None = None,
     visit_id: int | None = None,
     user_id: int | None = None,
+    to_number: str | None = None,
 ) -> Message:
     """Write an outbound text to the outbox (not committed: the caller's transaction owns it)."""
     if kind not in KINDS:
@@ -183,7 +192,7 @@ def queue_text(
         segments=info.segments,
         encoding=info.encoding,
         from_number=business.number,
-        to_number=customer.phone,
+        to_number=to_number or customer.phone,
         cause=cause,
         visit_id=visit_id,
         user_id=user_id,
@@ -210,6 +219,10 @@ def check_before_send(
     except OutboundRefused as refused:
         action = "cancel" if refused.code in {"opted_out", "no_consent"} else "fail"
         return Verdict(action, reason=refused.message)
+    if message.kind == "review_reminder" and review_link_opened(
+        session, customer.id, message.visit_id
+    ):
+        return Verdict("cancel", reason="the review link was opened")
     if is_automated(message.kind):
         slot = automated_slot(
             session,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlmodel import Session, select
 
-from app.care import texts
+from app.care.automations import plan_after_visit
 from app.care.customers import find_or_create, set_consent
-from app.care.outbound import OutboundRefused, cancel_pending, queue_text
+from app.care.outbound import cancel_pending
 from app.models import Business, Customer, Message, Visit
 
 MAX_STAFF = 80
@@ -36,8 +36,10 @@ def record_visit(
     staff: str | None = None,
     amount_cents: int | None = None,
     source: str = "api",
+    base_url: str = "",
 ) -> RecordedVisit:
-    """Record a visit and plan its thank-you. Commits."""
+    """Record a visit and plan its follow-ups. Commits. `base_url` is the app's public origin,
+    for the tracked review link."""
     customer, _ = find_or_create(session, business, phone, name=name, now=now)
     if name and customer.name != name:
         customer.name = name[:120]
@@ -56,34 +58,11 @@ def record_visit(
     session.add(visit)
     session.add(customer)
     session.flush()
-    planned, skipped = [], []
-    base = max(visit.occurred_at, now - timedelta(days=1))
-    send_at = base + timedelta(minutes=business.thank_you_delay_minutes)
-    body = texts.render(
-        "thank_you",
-        first_name=customer.first_name,
-        business_name=business.name,
-        staff_name=visit.staff or "",
-    )
-    if visit.occurred_at < now - timedelta(days=2):
-        skipped.append("thank_you: the visit was more than two days ago")
-    else:
-        try:
-            planned.append(
-                queue_text(
-                    session,
-                    business,
-                    customer,
-                    body,
-                    "thank_you",
-                    now=now,
-                    cause="visit",
-                    send_at=send_at,
-                    visit_id=visit.id,
-                )  # fmt: skip
-            )
-        except OutboundRefused as refused:
-            skipped.append(f"thank_you: {refused.message}")
+    if customer.last_visit_at is None or visit.occurred_at > customer.last_visit_at:
+        customer.last_visit_at = visit.occurred_at
+        session.add(customer)
+    plan = plan_after_visit(session, business, customer, visit, now=now, base_url=base_url)
+    planned, skipped = plan.planned, plan.skipped
     session.commit()
     return RecordedVisit(visit, customer, planned, skipped)
 

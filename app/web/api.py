@@ -28,7 +28,7 @@ from app.models import Business, Customer, Message, Visit
 from app.phones import InvalidPhone, normalize
 from app.sms.encoding import segment_info
 from app.sms.errors import reason_for
-from app.web.context import db, now
+from app.web.context import db, now, public_base
 from app.web.openapi import OPENAPI
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -452,6 +452,7 @@ def create_visit():
         occurred_at=occurred_at,
         staff=staff,
         amount_cents=round(amount * 100) if amount is not None else None,
+        base_url=public_base(),
     )
     return jsonify(visit_json(recorded.visit, recorded.planned, recorded.skipped)), 201
 

@@ -21,3 +21,10 @@ def db() -> Session:
 
 def now():
     return services().clock.now()
+
+
+def public_base() -> str:
+    """The app's public origin: PUBLIC_BASE_URL, else what this request came in on."""
+    from flask import request
+
+    return services().settings.public_base_url.rstrip("/") or request.host_url.rstrip("/")

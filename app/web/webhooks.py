@@ -10,7 +10,7 @@ from twilio.request_validator import RequestValidator
 
 from app.care.inbound import BadInbound, UnknownBusiness, receive_text
 from app.care.status import apply_status_callback
-from app.web.context import db, now, services
+from app.web.context import db, now, public_base, services
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks/twilio")
 log = logging.getLogger("regulars.webhooks")
@@ -51,7 +51,7 @@ def twiml(body: str = EMPTY_TWIML, status: int = 200) -> Response:
 @twilio_signed
 def inbound_sms():
     try:
-        receive_text(db(), request.form, now=now())
+        receive_text(db(), request.form, now=now(), base_url=public_base())
     except UnknownBusiness as exc:
         return Response(str(exc), status=404, mimetype="text/plain")
     except BadInbound as exc:

@@ -406,7 +406,7 @@ def test_bad_limit_is_422(client, auth):
 # ---- visits --------------------------------------------------------------------------------
 
 
-def test_visit_with_consent_plans_one_thank_you_after_the_delay(client, auth, engine):
+def test_visit_with_consent_plans_the_care_sequence(client, auth, engine):
     response = client.post(
         "/api/v1/visits",
         json={"phone": "(212) 555-0123", "name": "Maria Lopez", "consent": True, "staff": "Ana",
@@ -419,7 +419,11 @@ def test_visit_with_consent_plans_one_thank_you_after_the_delay(client, auth, en
     assert visit["staff"] == "Ana"
     assert visit["amount"] == 42.5
     assert visit["status"] == "completed"
-    [planned] = visit["planned"]
+    planned, review, reminder = visit["planned"]
+    assert [review["kind"], reminder["kind"]] == ["review_request", "review_reminder"]
+    assert review["send_at"] == "2026-03-11T15:00:00Z"  # the next day, inside the window
+    assert reminder["send_at"] == "2026-03-14T15:00:00Z"  # three days after the request
+    assert "https://regulars.test/l/" in review["body"]  # a tracked link on our own domain
     assert planned["kind"] == "thank_you"
     assert planned["status"] == "scheduled"
     assert planned["direction"] == "outbound"
@@ -428,11 +432,15 @@ def test_visit_with_consent_plans_one_thank_you_after_the_delay(client, auth, en
     assert "Bloom Hair Studio" in planned["body"] and "STOP" in planned["body"]
     assert visit.get("skipped", []) == []
     with Session(engine) as s:
-        [message] = s.exec(select(Message)).all()
-        assert message.visit_id == visit["id"]
+        messages = s.exec(select(Message)).all()
+        assert {m.visit_id for m in messages} == {visit["id"]}
         customer = s.get(Customer, visit["customer_id"])
         assert customer.consent == "granted"
         assert customer.phone == CUSTOMER_PHONE
+
+
+def thank_yous(response) -> list[dict]:
+    return [m for m in response.json["planned"] if m["kind"] == "thank_you"]
 
 
 def test_visit_uses_the_business_delay(client, auth):
@@ -440,7 +448,7 @@ def test_visit_uses_the_business_delay(client, auth):
     response = client.post(
         "/api/v1/visits", json={"phone": CUSTOMER_PHONE, "consent": True}, headers=auth
     )
-    assert [m["send_at"] for m in response.json["planned"]] == ["2026-03-10T16:30:00Z"]
+    assert [m["send_at"] for m in thank_yous(response)] == ["2026-03-10T16:30:00Z"]
 
 
 def test_evening_visit_thank_you_waits_for_the_window(client, auth, clock):
@@ -448,7 +456,7 @@ def test_evening_visit_thank_you_waits_for_the_window(client, auth, clock):
     response = client.post(
         "/api/v1/visits", json={"phone": CUSTOMER_PHONE, "consent": True}, headers=auth
     )
-    [planned] = response.json["planned"]
+    [planned] = thank_yous(response)
     # 20:20 is past the business's 20:00 end: the next opening is 09:00 the next morning.
     assert planned["send_at"] == "2026-03-11T13:00:00Z"
 
@@ -459,8 +467,8 @@ def test_visit_without_consent_plans_nothing_and_says_why(client, auth, engine):
     )
     assert response.status_code == 201, response.json
     assert response.json["planned"] == []
-    [reason] = response.json["skipped"]
-    assert "thank_you" in reason and "consent" in reason
+    reasons = response.json["skipped"]
+    assert any("thank_you" in reason and "consent" in reason for reason in reasons)
     assert count(engine, Message) == 0
     assert count(engine, Visit) == 1
 
@@ -484,7 +492,7 @@ def test_visit_occurred_at_formats(client, auth):
         )
         assert response.status_code == 201, response.json
         assert response.json["occurred_at"] == expected
-        assert [m["send_at"] for m in response.json["planned"]] == [send_at]
+        assert [m["send_at"] for m in thank_yous(response)] == [send_at]
 
     each(cases, check)
 
@@ -522,7 +530,9 @@ def test_cancel_visit_cancels_pending_follow_ups(client, auth, engine):
     assert response.status_code == 200, response.json
     assert response.json["status"] == "canceled"
     assert [(m["kind"], m["status"]) for m in response.json["planned"]] == [
-        ("thank_you", "canceled")
+        ("thank_you", "canceled"),
+        ("review_request", "canceled"),
+        ("review_reminder", "canceled"),
     ]
     with Session(engine) as s:
         assert s.get(Visit, visit["id"]).status == "canceled"

@@ -54,11 +54,27 @@ def count_messages(session) -> int:
 # ---- who may be texted ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["manual", "thank_you", "review_request", "alert", "auto_reply"])
+@pytest.mark.parametrize(
+    "kind", ["manual", "thank_you", "review_request", "auto_reply", "after_hours", "missed_call"]
+)
 def test_opted_out_customer_is_refused(kind, session, business, clock):
     customer = add_customer(session, business, clock, consent="opted_out")
     assert refused(session, business, customer, "Hello", kind, clock) == "opted_out"
     assert count_messages(session) == 0
+
+
+def test_an_alert_about_a_customer_goes_to_the_owner_alert_phone(session, business, clock):
+    customer = add_customer(session, business, clock, consent="opted_out")
+    assert refused(session, business, customer, "Unhappy reply", "alert", clock) == (
+        "no_alert_phone"
+    )
+    business.alert_phone = "+13125550199"
+    session.add(business)
+    alert = queue_text(session, business, customer, "Unhappy reply", "alert", now=clock.now(),
+                       to_number=business.alert_phone)  # fmt: skip
+    session.commit()
+    assert alert.to_number == "+13125550199"
+    assert alert.body == "Unhappy reply"  # no introduction: it is the owner's own phone
 
 
 def test_opted_out_customer_still_gets_the_one_opt_out_confirmation(session, business, clock):

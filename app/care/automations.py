@@ -1,0 +1,309 @@
+"""Care that runs itself: the plan after a visit, replies that change it, the owner in the loop.
+
+Timing follows FACTS.md: a thank-you after the business's delay; a review request (or, in
+ask-first mode, a 1-5 question) the next day inside the recipient's window; one reminder
+`review_reminder_days` later only if the link was not opened; nobody asked twice within the
+cooldown. Every customer is asked the same way: no review gating.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_
+from sqlmodel import Session, select
+
+from app.care import texts
+from app.care.feedback import is_unhappy, parse_rating, sentiment, suggest_reply
+from app.care.links import create_link
+from app.care.outbound import LIVE_STATES, OutboundRefused, cancel_pending, queue_text
+from app.care.windows import parse_hhmm
+from app.models import Business, Customer, Feedback, Message, Visit
+
+ASK_KINDS = frozenset({"review_request", "review_reminder", "feedback_question", "referral_ask"})
+REVIEW_ASKS = frozenset({"review_request", "feedback_question"})
+RATING_WINDOW = timedelta(days=7)  # how long a 1-5 question stays open
+REPLY_CONTEXT = timedelta(days=14)  # replies this soon after a visit are feedback on it
+ALERT_EVERY = timedelta(hours=1)
+AFTER_HOURS_EVERY = timedelta(hours=12)
+MISSED_CALL_EVERY = timedelta(days=1)
+EARLIEST_UNANSWERED = timedelta(minutes=5)
+
+
+@dataclass
+class Plan:
+    planned: list[Message]
+    skipped: list[str]
+
+
+def _queue(session, business, customer, kind, fields, *, now, visit, send_at, plan) -> None:
+    body = texts.render_for(session, business, kind, **fields)
+    try:
+        plan.planned.append(
+            queue_text(
+                session,
+                business,
+                customer,
+                body,
+                kind,
+                now=now,
+                cause="visit",
+                send_at=send_at,
+                visit_id=visit.id,
+            )  # fmt: skip
+        )
+    except OutboundRefused as refused:
+        plan.skipped.append(f"{kind}: {refused.message}")
+
+
+def _recently_asked(session: Session, business: Business, customer: Customer, now) -> bool:
+    cooldown = timedelta(days=business.review_cooldown_days)
+    if customer.last_review_request_at and customer.last_review_request_at > now - cooldown:
+        return True
+    pending = session.exec(
+        select(Message.id).where(
+            Message.customer_id == customer.id,
+            Message.kind.in_(REVIEW_ASKS),
+            Message.status.in_(LIVE_STATES),
+            Message.created_at > now - cooldown,
+        )
+    ).first()
+    return pending is not None
+
+
+def review_link(session, business, customer, visit, *, base_url: str, now) -> str:
+    """A tracked link to the review page; the bare page when no public origin is known."""
+    if not base_url:
+        return business.review_url
+    _link, url = create_link(session, business_id=business.id, customer_id=customer.id,
+                             target_url=business.review_url, base_url=base_url, now=now,
+                             visit_id=visit.id if visit else None)  # fmt: skip
+    return url
+
+
+def plan_after_visit(
+    session: Session, business: Business, customer: Customer, visit: Visit, *, now, base_url: str
+) -> Plan:
+    """Queue the follow-ups of a visit (not committed); say in words why any was skipped."""
+    plan = Plan([], [])
+    fields = {"first_name": customer.first_name, "business_name": business.name,
+              "staff_name": visit.staff or ""}  # fmt: skip
+    if visit.occurred_at < now - timedelta(days=2):
+        plan.skipped.append("the visit was more than two days ago: no follow-ups")
+        return plan
+    # The delay counts from the visit, so a visit recorded late is thanked promptly.
+    thank_at = max(visit.occurred_at, now - timedelta(days=1))
+    thank_at += timedelta(minutes=business.thank_you_delay_minutes)
+    _queue(session, business, customer, "thank_you", fields, now=now, visit=visit,
+           send_at=thank_at, plan=plan)  # fmt: skip
+    if customer.consent != "granted":
+        plan.skipped.append("review: the customer has not agreed to texts")
+        return plan
+    if customer.unhappy_at and customer.unhappy_at > now - timedelta(days=30):
+        plan.skipped.append("review: the customer was unhappy recently; the owner follows up")
+        return plan
+    if _recently_asked(session, business, customer, now):
+        days = business.review_cooldown_days
+        plan.skipped.append(f"review: already asked in the last {days} days")
+        return plan
+    ask_at = max(visit.occurred_at, now - timedelta(hours=12)) + timedelta(days=1)
+    if business.review_mode == "ask_first":
+        _queue(session, business, customer, "feedback_question", fields, now=now, visit=visit,
+               send_at=ask_at, plan=plan)  # fmt: skip
+        return plan
+    if not business.review_url:
+        plan.skipped.append("review: the business has no review link yet")
+        return plan
+    url = review_link(session, business, customer, visit, base_url=base_url, now=now)
+    fields = {**fields, "review_link": url}
+    before = len(plan.planned)
+    _queue(session, business, customer, "review_request", fields, now=now, visit=visit,
+           send_at=ask_at, plan=plan)  # fmt: skip
+    if len(plan.planned) > before:
+        remind_at = plan.planned[-1].send_at + timedelta(days=business.review_reminder_days)
+        _queue(session, business, customer, "review_reminder", fields, now=now, visit=visit,
+               send_at=remind_at, plan=plan)  # fmt: skip
+    return plan
+
+
+# ---- replies ------------------------------------------------------------------------------
+
+
+def latest_visit(session: Session, customer_id: int, since: datetime) -> Visit | None:
+    return session.exec(
+        select(Visit)
+        .where(Visit.customer_id == customer_id, Visit.occurred_at >= since)
+        .order_by(Visit.occurred_at.desc())
+    ).first()
+
+
+def handle_reply(
+    session: Session,
+    business: Business,
+    customer: Customer,
+    message_id: int,
+    body: str,
+    *,
+    now: datetime,
+    base_url: str,
+) -> Feedback | None:
+    """Read a reply after a visit as feedback; thank answers; an unhappy one reaches the owner.
+
+    Not committed. Returns the feedback stored, or None when the reply is not about a visit.
+    """
+    answering = customer.awaiting_rating_until is not None and customer.awaiting_rating_until > now
+    recent = customer.last_visit_at is not None and customer.last_visit_at > now - REPLY_CONTEXT
+    if not (answering or recent):
+        return None
+    rating = parse_rating(body) if answering else None
+    mood = sentiment(body)
+    unhappy = is_unhappy(rating, mood)
+    visit = latest_visit(session, customer.id, now - REPLY_CONTEXT)
+    feedback = Feedback(
+        business_id=business.id,
+        customer_id=customer.id,
+        visit_id=visit.id if visit else None,
+        message_id=message_id,
+        staff=visit.staff if visit else None,
+        score=rating.score if rating else None,
+        scale=rating.scale if rating else None,
+        sentiment=mood,
+        unhappy=unhappy,
+        created_at=now,
+    )
+    if answering:
+        # Every answer, in numbers or words, is thanked and gets the review link.
+        customer.awaiting_rating_until = None
+        thanks = {"first_name": customer.first_name, "business_name": business.name,
+                  "review_link": business.review_url or "", "unhappy": unhappy}  # fmt: skip
+        if business.review_url:
+            thanks["review_link"] = review_link(session, business, customer, visit,
+                                                base_url=base_url, now=now)  # fmt: skip
+        body_text = texts.render_for(session, business, "feedback_thanks", **thanks)
+        with suppress(OutboundRefused):  # opted out meanwhile: the feedback is still kept
+            queue_text(session, business, customer, body_text, "feedback_thanks", now=now,
+                       cause="inbound", visit_id=visit.id if visit else None)  # fmt: skip
+    if unhappy:
+        customer.unhappy_at = now
+        feedback.suggested_reply = suggest_reply(customer.first_name, business.name)
+        cancel_pending(session, customer_id=customer.id, reason="the customer is unhappy",
+                       keep_kinds=frozenset(set(texts.EDITABLE_KINDS) - ASK_KINDS))  # fmt: skip
+        alert_owner(session, business, customer, "unhappy reply from", body, now=now)
+    session.add(customer)
+    session.add(feedback)
+    return feedback
+
+
+def alert_owner(
+    session: Session, business: Business, customer: Customer, reason: str, excerpt: str, *, now
+) -> Message | None:
+    """Text the owner's alert phone about a customer, at most once an hour per conversation."""
+    if not business.alert_phone:
+        return None
+    if customer.last_owner_alert_at and customer.last_owner_alert_at > now - ALERT_EVERY:
+        return None
+    body = texts.render_for(
+        session, business, "owner_alert", reason=reason, customer_name=customer.name,
+        customer_phone=customer.phone, excerpt=" ".join(excerpt.split())[:80],
+    )  # fmt: skip
+    customer.last_owner_alert_at = now
+    session.add(customer)
+    return queue_text(session, business, customer, body, "alert", now=now, cause="system",
+                      to_number=business.alert_phone)  # fmt: skip
+
+
+def is_after_hours(business: Business, now: datetime) -> bool:
+    local = now.astimezone(ZoneInfo(business.timezone))
+    start, end = parse_hhmm(business.window_start), parse_hhmm(business.window_end)
+    return not start <= local.time().replace(tzinfo=None) < end
+
+
+def next_opening_words(business: Business, now: datetime) -> str:
+    """'9:00 AM tomorrow', '9:00 AM Monday': when the business opens next, in its own time."""
+    zone = ZoneInfo(business.timezone)
+    local = now.astimezone(zone)
+    start = parse_hhmm(business.window_start)
+    day = local.date() if local.time().replace(tzinfo=None) < start else local.date() + timedelta(1)
+    opening = datetime.combine(day, start, tzinfo=zone)
+    clock = opening.strftime("%I:%M %p").lstrip("0")
+    if day == local.date():
+        return f"{clock} today"
+    if day == local.date() + timedelta(days=1):
+        return f"{clock} tomorrow"
+    return f"{clock} {opening.strftime('%A')}"
+
+
+def answer_after_hours(session: Session, business: Business, customer: Customer, *, now) -> bool:
+    """An automatic answer with the next opening, once per customer per 12 hours."""
+    if not business.after_hours_reply or not is_after_hours(business, now):
+        return False
+    if customer.last_after_hours_at and customer.last_after_hours_at > now - AFTER_HOURS_EVERY:
+        return False
+    body = texts.render_for(session, business, "after_hours",
+                            next_opening=next_opening_words(business, now))  # fmt: skip
+    try:
+        queue_text(session, business, customer, body, "after_hours", now=now, cause="inbound")
+    except OutboundRefused:
+        return False
+    customer.last_after_hours_at = now
+    session.add(customer)
+    return True
+
+
+def text_back_missed_call(
+    session: Session, business: Business, customer: Customer, *, now
+) -> Message | None:
+    """Text a caller we missed, at most once a day. Not committed."""
+    if not business.missed_call_textback:
+        return None
+    if customer.last_missed_call_at and customer.last_missed_call_at > now - MISSED_CALL_EVERY:
+        return None
+    body = texts.render_for(session, business, "missed_call")
+    try:
+        message = queue_text(session, business, customer, body, "missed_call", now=now,
+                             cause="inbound")  # fmt: skip
+    except OutboundRefused:
+        return None
+    customer.last_missed_call_at = now
+    session.add(customer)
+    return message
+
+
+def alert_unanswered(session: Session, *, now: datetime) -> int:
+    """Alert owners about customers who wrote and got no answer in time. Commits."""
+    candidates = session.exec(
+        select(Customer, Business)
+        .join(Business, Business.id == Customer.business_id)
+        .where(
+            Customer.needs_reply.is_(True),
+            Customer.last_inbound_at < now - EARLIEST_UNANSWERED,
+            Customer.consent != "opted_out",
+            or_(
+                Customer.last_owner_alert_at.is_(None),
+                Customer.last_owner_alert_at < Customer.last_inbound_at,
+            ),
+            Business.alert_phone.is_not(None),
+        )
+        .limit(500)
+    ).all()
+    sent = 0
+    for customer, business in candidates:
+        waited = timedelta(minutes=business.unanswered_alert_minutes)
+        if customer.last_inbound_at > now - waited:
+            continue
+        last = session.exec(
+            select(Message.body)
+            .where(Message.customer_id == customer.id, Message.direction == "inbound")
+            .order_by(Message.id.desc())
+        ).first()
+        if alert_owner(session, business, customer, "no reply yet to", last or "", now=now):
+            sent += 1
+    session.commit()
+    return sent
+
+
+def after_hours_start(business: Business) -> time:
+    return parse_hhmm(business.window_end)

@@ -1,0 +1,129 @@
+"""Reading replies: ratings the way people write them, and sentiment for the rest.
+
+No reply is ever "invalid": a number we can read is a rating, anything else is words, and
+words are scored for sentiment.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+NUMBER_WORDS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10,
+}  # fmt: skip
+KEYCAP = {f"{d}\ufe0f\u20e3": str(d) for d in range(10)} | {"\U0001f51f": "10"}
+STAR_CHARS = "⭐★🌟✪✭✮✯✰"
+MAX_RATING_WORDS = 14
+UNHAPPY_SENTIMENT = -0.3
+# Phrases a general-purpose sentiment lexicon reads as neutral or positive, but an owner would not.
+COMPLAINTS = re.compile(
+    r"\b(never (coming|going) back|not coming back|won'?t be back|rude|refund|"
+    r"disappoint\w*|worst|terrible|horrible|awful|waited (over|for|an)|overcharg\w*|"
+    r"ruin\w*|complain\w*|unprofessional|dirty|burn(ed|t)|botched|not happy|unhappy)\b"
+)
+
+_N = r"(10|[0-9](?:\.5)?)"
+PATTERNS = [
+    (re.compile(rf"^{_N}\s*(?:/|out of|outta|of)\s*(5|10)\b"), "explicit"),
+    (re.compile(rf"\b{_N}\s*(?:/|out of|outta)\s*(5|10)\b"), "explicit"),
+    (re.compile(rf"^{_N}\s*(?:stars?|\*)"), "stars"),
+    (re.compile(rf"\b{_N}\s*(?:stars?)\b"), "stars"),
+    (
+        re.compile(
+            rf"\b(?:give|gave|rate|rated|rating|score|it'?s|its|was|a solid|solid|easy)\s+"
+            rf"(?:it|you|u|them|y'?all)?\s*(?:an?\s+)?{_N}\b"
+        ),
+        "bare",
+    ),  # fmt: skip
+    (re.compile(rf"^{_N}(?:\s*[-:!.,)]|\s*$)"), "bare"),
+]
+
+
+@dataclass(frozen=True)
+class Rating:
+    score: int
+    scale: int  # 5 or 10
+
+
+def _normalise(text: str) -> str:
+    for cap, digit in KEYCAP.items():
+        text = text.replace(cap, f" {digit} ")
+    text = text.lower().replace("’", "'")
+    for star in STAR_CHARS:
+        text = text.replace(star, " star ")
+    for word, number in NUMBER_WORDS.items():
+        text = re.sub(rf"\b{word}\b", str(number), text)
+    return " ".join(text.split())
+
+
+def parse_rating(text: str, scale: int = 5) -> Rating | None:
+    """The rating in a reply to a 1-`scale` question, or None when it holds none.
+
+    "5", "5/5", "4 out of 5", "five stars", "⭐⭐⭐⭐", "10" (read on 0-10), "I'd give it a 4".
+    """
+    raw = (text or "").strip()
+    if not raw:
+        return None
+    stars = sum(raw.count(ch) for ch in STAR_CHARS)
+    if stars and not re.search(r"\d", _normalise(raw)):
+        return Rating(min(stars, 5), 5)
+    normal = _normalise(raw)
+    if len(normal.split()) > MAX_RATING_WORDS:
+        return None
+    for pattern, form in PATTERNS:
+        match = pattern.search(normal)
+        if not match:
+            continue
+        value = float(match.group(1))
+        if form == "explicit":
+            out_of = int(match.group(2))
+            if value > out_of:
+                continue
+            return _fit(value, out_of)
+        if form == "stars":
+            return _fit(value, 5) if value <= 5 else None
+        return _fit(value, scale if value <= scale else 10)
+    return None
+
+
+def _fit(value: float, scale: int) -> Rating | None:
+    if value > scale or (scale == 5 and value < 1 and value != 0):
+        return None
+    score = int(value + 0.5)  # 4.5 stars reads as 5
+    if scale == 5:
+        score = max(score, 1)
+    return Rating(score, scale)
+
+
+@lru_cache(maxsize=1)
+def _analyzer() -> SentimentIntensityAnalyzer:
+    return SentimentIntensityAnalyzer()
+
+
+def sentiment(text: str) -> float:
+    """-1 (very unhappy) .. 1 (delighted): VADER, pulled down by plain complaints."""
+    score = _analyzer().polarity_scores(text or "")["compound"]
+    if COMPLAINTS.search((text or "").lower().replace("’", "'")):
+        score = min(score, -0.5)
+    return round(score, 3)
+
+
+def is_unhappy(rating: Rating | None, mood: float | None) -> bool:
+    if rating is not None:
+        return rating.score <= (2 if rating.scale == 5 else 6)
+    return mood is not None and mood <= UNHAPPY_SENTIMENT
+
+
+def suggest_reply(first_name: str, business_name: str, owner_name: str = "") -> str:
+    """A personal first answer the owner can send or edit: own it, apologise, offer to fix it."""
+    hello = f"Hi {first_name}" if first_name else "Hi"
+    who = f"this is {owner_name} from {business_name}" if owner_name else f"it's {business_name}"
+    return (
+        f"{hello}, {who}. I'm so sorry your visit wasn't what it should have been. "
+        "I'd like to make it right - may I call you today, or is texting easier?"
+    )

@@ -1,0 +1,77 @@
+"""Tracked short links on the app's own domain: /l/<token> redirects and records the open."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import Session, select
+
+from app.models import Message, TrackedLink
+
+TOKEN_BYTES = 9  # 12 URL-safe characters, 72 bits: unguessable, short enough for a text
+
+
+def create_link(
+    session: Session,
+    *,
+    business_id: int,
+    customer_id: int,
+    target_url: str,
+    base_url: str,
+    now: datetime,
+    visit_id: int | None = None,
+    kind: str = "review",
+) -> tuple[TrackedLink, str]:
+    """A new tracked link (not committed) and its public URL."""
+    link = TrackedLink(
+        token=secrets.token_urlsafe(TOKEN_BYTES),
+        business_id=business_id,
+        customer_id=customer_id,
+        visit_id=visit_id,
+        kind=kind,
+        target_url=target_url,
+        created_at=now,
+    )
+    session.add(link)
+    return link, f"{base_url.rstrip('/')}/l/{link.token}"
+
+
+def open_link(session: Session, token: str, *, now: datetime) -> str | None:
+    """Record an open and return where to go; None for an unknown token. Commits.
+
+    The first open cancels the pending review reminder: they already went to the page.
+    """
+    if not token or len(token) > 32:
+        return None
+    link = session.exec(select(TrackedLink).where(TrackedLink.token == token)).first()
+    if link is None:
+        return None
+    first_open = link.opened_at is None
+    if first_open:
+        link.opened_at = now
+    link.open_count += 1
+    session.add(link)
+    if first_open and link.kind == "review":
+        query = update(Message).where(
+            Message.customer_id == link.customer_id,
+            Message.kind == "review_reminder",
+            Message.status == "scheduled",
+        )
+        if link.visit_id is not None:
+            query = query.where(Message.visit_id == link.visit_id)
+        session.execute(query.values(status="canceled", error_message="the review link was opened"))
+    session.commit()
+    return link.target_url
+
+
+def review_link_opened(session: Session, customer_id: int, visit_id: int | None) -> bool:
+    query = select(TrackedLink.id).where(
+        TrackedLink.customer_id == customer_id,
+        TrackedLink.kind == "review",
+        TrackedLink.opened_at.is_not(None),
+    )
+    if visit_id is not None:
+        query = query.where(TrackedLink.visit_id == visit_id)
+    return session.exec(query).first() is not None
