@@ -78,11 +78,12 @@ def create_app(
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
     csrf.init_app(app)
 
-    from app.web import api, pages, webhooks
+    from app.web import api, pages, public, webhooks
 
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(public.bp)
     csrf.exempt(webhooks.bp)
     csrf.exempt(api.bp)
     if settings.sms_backend == "simulator":

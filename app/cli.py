@@ -137,6 +137,29 @@ def cmd_import_customers(args) -> int:
     return 0
 
 
+def cmd_import_visits(args) -> int:
+    from app.care.imports import import_visits_csv
+    from app.db import session_scope
+    from app.models import Business
+
+    services = _services()
+    with session_scope(services.engine) as session:
+        business = session.get(Business, args.business)
+        if business is None:
+            print(f"error: no business {args.business}", file=sys.stderr)
+            return 2
+        with open(args.file, encoding="utf-8-sig", newline="") as handle:
+            result = import_visits_csv(session, business, handle, now=services.clock.now(),
+                                       base_url=services.settings.public_base_url)  # fmt: skip
+    if result.errors:
+        for error in result.errors:
+            print(f"row {error.row}: {error.message}", file=sys.stderr)
+        print(f"nothing imported: {len(result.errors)} row(s) need fixing", file=sys.stderr)
+        return 1
+    print(json.dumps({"visits": result.created}))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="regulars", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -177,6 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file")
     imp.add_argument("--business", type=int, required=True)
     imp.set_defaults(func=cmd_import_customers)
+
+    visits = sub.add_parser("import-visits", help="record visits from a point-of-sale CSV")
+    visits.add_argument("file", help="columns: phone, name, consent, occurred_at, staff, amount")
+    visits.add_argument("--business", type=int, required=True)
+    visits.set_defaults(func=cmd_import_visits)
     return parser
 
 

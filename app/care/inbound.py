@@ -19,8 +19,9 @@ from app.care.automations import (
     answer_after_hours,
     handle_reply,
     is_after_hours,
+    text_back_missed_call,
 )
-from app.care.customers import set_consent
+from app.care.customers import find_or_create, set_consent
 from app.care.outbound import cancel_pending, preview, queue_text
 from app.models import Business, Customer, Message
 from app.phones import InvalidPhone, normalize
@@ -234,6 +235,30 @@ def receive_text(
         answer_after_hours(session, owner, full, now=now)
     session.commit()
     return InboundResult(message_id, duplicate=False, keyword=keyword, _session=session)
+
+
+def missed_call_text_back(session: Session, form: Mapping[str, str], *, now: datetime) -> bool:
+    """A call to a business number that nobody answered; True when a text back was queued.
+    Commits."""
+    to = (form.get("To") or form.get("Called") or "").strip()
+    connection = session.connection()
+    business = connection.execute(
+        _statements(connection.dialect.name)["business_by_number"], {"key": to}
+    ).first()
+    if business is None:
+        raise UnknownBusiness(f"no business owns {to or 'that number'}")
+    try:
+        phone = normalize(form.get("From") or form.get("Caller"))
+    except InvalidPhone as exc:
+        raise BadInbound(f"From is not a phone number: {exc}") from exc
+    owner = session.get(Business, business.id)
+    customer, _ = find_or_create(session, owner, phone, now=now)
+    if customer.consent == "opted_out":
+        session.commit()
+        return False
+    texted = text_back_missed_call(session, owner, customer, now=now) is not None
+    session.commit()
+    return texted
 
 
 def _needs_care(business, customer, now: datetime) -> bool:

@@ -22,9 +22,10 @@ from app.care.customers import (
     parse_tags,
     set_consent,
 )
+from app.care.metrics import business_metrics
 from app.care.outbound import OutboundRefused, queue_text
 from app.care.visits import cancel_visit, planned_for, record_visit
-from app.models import Business, Customer, Message, Visit
+from app.models import Business, Customer, Feedback, Message, Visit
 from app.phones import InvalidPhone, normalize
 from app.sms.encoding import segment_info
 from app.sms.errors import reason_for
@@ -167,6 +168,12 @@ def business_json(b: Business) -> dict:
         "review_url": b.review_url,
         "alert_phone": b.alert_phone,
         "provider_handles_opt_out": b.provider_handles_opt_out,
+        "review_mode": b.review_mode,
+        "review_cooldown_days": b.review_cooldown_days,
+        "review_reminder_days": b.review_reminder_days,
+        "unanswered_alert_minutes": b.unanswered_alert_minutes,
+        "after_hours_reply": b.after_hours_reply,
+        "missed_call_textback": b.missed_call_textback,
         "created_at": iso(b.created_at),
     }
 
@@ -183,6 +190,8 @@ def customer_json(c: Customer) -> dict:
         "consent_at": iso(c.consent_at),
         "opted_out_at": iso(c.opted_out_at),
         "number_status": c.number_status,
+        "unhappy_at": iso(c.unhappy_at),
+        "needs_reply": c.needs_reply,
         "created_at": iso(c.created_at),
     }
 
@@ -269,7 +278,14 @@ def get_business():
     return jsonify(business_json(business()))
 
 
-BUSINESS_FIELDS = {
+CARE_FIELDS = {  # name: (low, high) for whole numbers, None for true/false
+    "review_cooldown_days": (0, 3650),
+    "review_reminder_days": (1, 30),
+    "unanswered_alert_minutes": (5, 1440),
+    "after_hours_reply": None,
+    "missed_call_textback": None,
+}
+BUSINESS_FIELDS = {"review_mode", *CARE_FIELDS} | {
     "name", "messaging_service_sid", "timezone", "sending_window", "send_rate_per_second",
     "thank_you_delay_minutes", "daily_automated_cap", "review_url", "alert_phone",
     "provider_handles_opt_out",
@@ -349,6 +365,19 @@ def patch_business():
             raise ApiError(
                 422, "invalid_field", "must be true or false", "provider_handles_opt_out"
             )
+    if "review_mode" in data:
+        if data["review_mode"] not in ("direct", "ask_first"):
+            raise ApiError(
+                422, "invalid_field", "review_mode is direct or ask_first", "review_mode"
+            )
+        changes["review_mode"] = data["review_mode"]
+    for name, bounds in CARE_FIELDS.items():
+        if name not in data:
+            continue
+        value = _bool(data, name) if bounds is None else _int(data, name, *bounds)
+        if value is None:
+            raise ApiError(422, "invalid_field", f"{name} cannot be null", name)
+        changes[name] = value
     target = business()
     for name, value in changes.items():
         setattr(target, name, value)
@@ -409,7 +438,20 @@ def list_customers():
 @bp.get("/customers/<int:customer_id>")
 @authenticated
 def show_customer(customer_id: int):
-    return jsonify(customer_json(_customer_or_404(customer_id)))
+    customer = _customer_or_404(customer_id)
+    result = customer_json(customer)
+    if customer.unhappy_at is not None:
+        # The owner is offered a personal first answer to an unhappy customer.
+        result["suggested_reply"] = (
+            db()
+            .exec(
+                select(Feedback.suggested_reply)
+                .where(Feedback.customer_id == customer.id, Feedback.unhappy.is_(True))
+                .order_by(Feedback.id.desc())
+            )
+            .first()
+        )
+    return jsonify(result)
 
 
 @bp.get("/customers/<int:customer_id>/messages")
@@ -523,3 +565,65 @@ def count_segments():
     info = segment_info(text)
     return jsonify({"segments": info.segments, "encoding": info.encoding, "units": info.units,
                     "per_segment": info.per_segment})  # fmt: skip
+
+
+@bp.get("/metrics")
+@authenticated
+def metrics():
+    """CSAT, NPS, review-link opens and reply rate over ?from=&to= (default: last 30 days)."""
+    end = _query_time("to") or now()
+    start = _query_time("from") or end - timedelta(days=30)
+    if start >= end or end - start > timedelta(days=366):
+        raise ApiError(422, "invalid_field", "from must be before to, at most a year apart", "from")
+    result = business_metrics(db(), business().id, start, end)
+    result["from"], result["to"] = iso(start), iso(end)
+    return jsonify(result)
+
+
+def _query_time(name: str) -> datetime | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    return _datetime({name: raw}, name, business().timezone)
+
+
+@bp.get("/templates")
+@authenticated
+def list_templates():
+    items = []
+    for kind in texts.EDITABLE_KINDS:
+        source = texts.business_source(db(), business().id, kind)
+        items.append({"kind": kind, "body": source, "default": texts.default_source(kind),
+                      "customized": source != texts.default_source(kind),
+                      "merge_fields": list(texts.MERGE_FIELDS[kind])})  # fmt: skip
+    return jsonify({"items": items, "next_cursor": None})
+
+
+@bp.put("/templates/<kind>")
+@authenticated
+def put_template(kind: str):
+    if kind not in texts.MERGE_FIELDS:
+        raise ApiError(404, "not_found", f"No text called {kind!r}.")
+    data = body_json()
+    _unknown(data, {"body"})
+    source = _str(data, "body", required=True, max_len=texts.MAX_TEMPLATE_CHARS)
+    try:
+        texts.save_template(db(), business(), kind, source, now=now())
+    except texts.TemplateError as exc:
+        db().rollback()
+        raise ApiError(422, "invalid_template", str(exc), "body") from exc
+    db().commit()
+    preview = texts.validate_source(kind, source, business().name)
+    info = segment_info(preview)
+    return jsonify({"kind": kind, "body": source, "preview": preview, "segments": info.segments,
+                    "encoding": info.encoding})  # fmt: skip
+
+
+@bp.delete("/templates/<kind>")
+@authenticated
+def reset_template(kind: str):
+    if kind not in texts.MERGE_FIELDS:
+        raise ApiError(404, "not_found", f"No text called {kind!r}.")
+    texts.reset_template(db(), business(), kind)
+    db().commit()
+    return jsonify({"kind": kind, "body": texts.default_source(kind), "customized": False})

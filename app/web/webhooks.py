@@ -8,7 +8,7 @@ import logging
 from flask import Blueprint, Response, abort, request
 from twilio.request_validator import RequestValidator
 
-from app.care.inbound import BadInbound, UnknownBusiness, receive_text
+from app.care.inbound import BadInbound, UnknownBusiness, missed_call_text_back, receive_text
 from app.care.status import apply_status_callback
 from app.web.context import db, now, public_base, services
 
@@ -69,3 +69,26 @@ def delivery_status():
         db(), request.form, now=now(), message_id=request.args.get("mid", type=int)
     )
     return Response(status=204)
+
+
+CALLBACK_TWIML = (
+    '<?xml version="1.0" encoding="UTF-8"?><Response><Say>Sorry we missed your call. '
+    "We will text you right back.</Say><Hangup/></Response>"
+)
+MISSED_TWIML = (
+    '<?xml version="1.0" encoding="UTF-8"?><Response><Say>Sorry we missed your call. '
+    "Please try again later.</Say><Hangup/></Response>"
+)
+
+
+@bp.post("/voice")
+@twilio_signed
+def missed_call():
+    """A call nobody could take: short TwiML, and a text back to the caller once a day."""
+    try:
+        texted = missed_call_text_back(db(), request.form, now=now())
+    except UnknownBusiness as exc:
+        return Response(str(exc), status=404, mimetype="text/plain")
+    except BadInbound as exc:
+        return Response(str(exc), status=400, mimetype="text/plain")
+    return twiml(CALLBACK_TWIML if texted else MISSED_TWIML)

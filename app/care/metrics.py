@@ -1,0 +1,103 @@
+"""What the care is doing for a business: CSAT, NPS, review-link opens, reply rate."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, func
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, select
+
+from app.models import AUTOMATED_KINDS, Feedback, Message, TrackedLink
+
+REPLY_WITHIN = timedelta(days=7)
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(100.0 * part / whole, 1) if whole else None
+
+
+def satisfaction(rows: list[tuple[int | None, int | None]]) -> dict:
+    """CSAT (share of 4-5 on the 1-5 question) and NPS (promoters - detractors, 0-10)."""
+    five = [score for score, scale in rows if scale == 5 and score is not None]
+    ten = [score for score, scale in rows if scale == 10 and score is not None]
+    promoters = sum(1 for s in ten if s >= 9)
+    detractors = sum(1 for s in ten if s <= 6)
+    return {
+        "csat": _share(sum(1 for s in five if s >= 4), len(five)),
+        "csat_answers": len(five),
+        "nps": round(_share(promoters, len(ten)) - _share(detractors, len(ten)), 1)
+        if ten
+        else None,
+        "nps_answers": len(ten),
+    }
+
+
+def business_metrics(session: Session, business_id: int, start: datetime, end: datetime) -> dict:
+    """Every measure for one business over [start, end)."""
+    feedback = session.exec(
+        select(Feedback.score, Feedback.scale, Feedback.staff, Feedback.unhappy).where(
+            Feedback.business_id == business_id,
+            Feedback.created_at >= start,
+            Feedback.created_at < end,
+        )
+    ).all()
+    overall = satisfaction([(score, scale) for score, scale, _staff, _u in feedback])
+    by_staff: dict[str, list] = {}
+    for score, scale, staff, _unhappy in feedback:
+        by_staff.setdefault(staff or "", []).append((score, scale))
+    staff = [
+        {"staff": name or None, **satisfaction(rows)} for name, rows in sorted(by_staff.items())
+    ]
+    links = session.exec(
+        select(func.count(TrackedLink.id), func.count(TrackedLink.opened_at)).where(
+            TrackedLink.business_id == business_id,
+            TrackedLink.kind == "review",
+            TrackedLink.created_at >= start,
+            TrackedLink.created_at < end,
+        )
+    ).one()
+    reply = aliased(Message)
+    replied = exists().where(
+        and_(
+            reply.customer_id == Message.customer_id,
+            reply.direction == "inbound",
+            reply.created_at > Message.sent_at,
+            reply.created_at <= Message.sent_at + REPLY_WITHIN,
+        )
+    )
+    automated = (
+        Message.business_id == business_id,
+        Message.direction == "outbound",
+        Message.kind.in_(AUTOMATED_KINDS),
+        Message.status.in_(("sent", "delivered")),
+        Message.sent_at >= start,
+        Message.sent_at < end,
+    )
+    sent = session.exec(select(func.count(Message.id)).where(*automated)).one()
+    answered = session.exec(select(func.count(Message.id)).where(*automated, replied)).one()
+    texts = dict(
+        session.exec(
+            select(Message.status, func.count(Message.id))
+            .where(
+                Message.business_id == business_id,
+                Message.direction == "outbound",
+                Message.created_at >= start,
+                Message.created_at < end,
+            )
+            .group_by(Message.status)
+        ).all()
+    )
+    return {
+        "from": start,
+        "to": end,
+        **overall,
+        "unhappy_replies": sum(1 for *_rest, unhappy in feedback if unhappy),
+        "review_links_sent": links[0],
+        "review_links_opened": links[1],
+        "review_link_open_rate": _share(links[1], links[0]),
+        "automated_texts_sent": sent,
+        "reply_rate": _share(answered, sent),
+        "texts_by_status": texts,
+        "staff": staff,
+    }
