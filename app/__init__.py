@@ -84,6 +84,9 @@ def create_app(
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(public.bp)
+    from app.web import owner
+
+    owner.register(app)
     csrf.exempt(webhooks.bp)
     csrf.exempt(api.bp)
     if settings.sms_backend == "simulator":

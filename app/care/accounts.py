@@ -1,0 +1,426 @@
+"""The people who run a business's care: sign-in, throttling, the team, and the business's
+own settings as its owner edits them. Plain functions over a session; no Flask."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import delete, func
+from sqlmodel import Session, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.care.businesses import (
+    PASSWORD_METHOD,
+    InvalidSetting,
+    validate_timezone,
+    validate_window,
+)
+from app.models import ApiKey, Business, SignInAttempt, User
+from app.phones import InvalidPhone, normalize
+
+ROLES = ("owner", "staff")
+MIN_PASSWORD, MAX_PASSWORD = 10, 200
+THROTTLE_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_EMAIL = 5
+MAX_FAILURES_PER_ADDRESS = 30  # a shop's staff may share one address
+INVITE_MAX_AGE = timedelta(days=7)
+FORGET_ATTEMPTS_AFTER = timedelta(days=1)
+COMMON_PASSWORDS = frozenset(
+    {
+        "1234567890",
+        "0123456789",
+        "password12",
+        "password123",
+        "qwertyuiop",
+        "1111111111",
+        "iloveyou12",
+        "letmein123",
+        "welcome123",
+        "abc1234567",
+        "passw0rd12",
+        "qwerty1234",
+    }
+)
+
+
+class SignInFailed(Exception):
+    """Wrong email or password; the message never says which."""
+
+    message = "That email and password do not match an account."
+
+
+class SignInThrottled(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class AccountError(ValueError):
+    """A change to an account that cannot be made; the message is for the person."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+# ---- passwords ----------------------------------------------------------------------------
+
+
+def check_new_password(password: str, email: str = "") -> str:
+    """Raise AccountError unless `password` is acceptable as a new password."""
+    password = password or ""
+    if len(password) < MIN_PASSWORD:
+        raise AccountError("password", f"Use at least {MIN_PASSWORD} characters.")
+    if len(password) > MAX_PASSWORD:
+        raise AccountError("password", f"Use at most {MAX_PASSWORD} characters.")
+    lowered = password.lower()
+    if lowered in COMMON_PASSWORDS or len(set(password)) < 4:
+        raise AccountError("password", "That password is too easy to guess.")
+    if email and lowered == email.lower():
+        raise AccountError("password", "Your password cannot be your email address.")
+    return password
+
+
+def hash_password(password: str, method: str = PASSWORD_METHOD) -> str:
+    return generate_password_hash(password, method=method)
+
+
+@lru_cache(maxsize=4)
+def _decoy_hash(method: str) -> str:
+    # Checked when no account matches, so a wrong email costs as long as a wrong password.
+    return generate_password_hash(secrets.token_hex(16), method=method)
+
+
+def session_fingerprint(user: User) -> str:
+    """Kept in the session cookie: changes whenever the password changes, which signs the
+    user out everywhere."""
+    return hashlib.sha256(f"{user.id}:{user.password_hash}".encode()).hexdigest()[:24]
+
+
+# ---- signing in ---------------------------------------------------------------------------
+
+
+def normalize_email(email: str | None) -> str:
+    return " ".join((email or "").split()).lower()[:254]
+
+
+def _failures_since(session: Session, since: datetime, *, email=None, address=None) -> int:
+    query = select(func.count(SignInAttempt.id)).where(SignInAttempt.created_at >= since)
+    if email is not None:
+        query = query.where(SignInAttempt.email == email)
+    if address is not None:
+        query = query.where(SignInAttempt.remote_addr == address)
+    return session.exec(query).one()
+
+
+def check_throttle(session: Session, email: str, address: str, *, now: datetime) -> None:
+    """Raise SignInThrottled when this email or this address failed too often lately."""
+    since = now - THROTTLE_WINDOW
+    minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
+    if _failures_since(session, since, email=email) >= MAX_FAILURES_PER_EMAIL:
+        raise SignInThrottled(
+            f"Too many failed sign-ins for this email. Wait {minutes} minutes and try again."
+        )
+    if address and _failures_since(session, since, address=address) >= MAX_FAILURES_PER_ADDRESS:
+        raise SignInThrottled(
+            f"Too many failed sign-ins from this network. Wait {minutes} minutes and try again."
+        )
+
+
+def authenticate(
+    session: Session,
+    email: str,
+    password: str,
+    *,
+    remote_addr: str,
+    now: datetime,
+    password_method: str = PASSWORD_METHOD,
+) -> User:
+    """The active user with this email and password. Commits.
+
+    Raises SignInThrottled before checking anything when this email or address failed too
+    often in the last 15 minutes, and SignInFailed (recording the failure) otherwise.
+    """
+    email = normalize_email(email)
+    address = (remote_addr or "")[:64]
+    check_throttle(session, email, address, now=now)
+    user = session.exec(select(User).where(User.email == email)).first() if email else None
+    stored = user.password_hash if user is not None else _decoy_hash(password_method)
+    valid = check_password_hash(stored, password or "") if len(password or "") <= 1024 else False
+    if user is None or not valid or not user.active:
+        session.add(SignInAttempt(email=email, remote_addr=address, created_at=now))
+        session.exec(
+            delete(SignInAttempt).where(SignInAttempt.created_at < now - FORGET_ATTEMPTS_AFTER)
+        )
+        session.commit()
+        raise SignInFailed()
+    session.exec(delete(SignInAttempt).where(SignInAttempt.email == email))
+    if stored.split(":")[0].split("$")[0] != password_method.split(":")[0]:
+        user.password_hash = hash_password(password, password_method)  # move to the current method
+        session.add(user)
+    session.commit()
+    return user
+
+
+def user_for_session(session: Session, user_id, fingerprint) -> User | None:
+    """The signed-in user for a session cookie's contents, or None when it no longer holds."""
+    if not isinstance(user_id, int) or not isinstance(fingerprint, str):
+        return None
+    user = session.get(User, user_id)
+    if user is None or not user.active:
+        return None
+    if not hmac.compare_digest(session_fingerprint(user), fingerprint):
+        return None
+    return user
+
+
+def change_password(
+    session: Session,
+    user: User,
+    current: str,
+    new: str,
+    *,
+    password_method: str = PASSWORD_METHOD,
+) -> None:
+    """Change a user's own password (signs out their other sessions). Commits."""
+    if not check_password_hash(user.password_hash, current or ""):
+        raise AccountError("current_password", "Your current password is not right.")
+    check_new_password(new, user.email)
+    user.password_hash = hash_password(new, password_method)
+    session.add(user)
+    session.commit()
+
+
+# ---- the team -----------------------------------------------------------------------------
+
+
+def team(session: Session, business_id: int) -> list[User]:
+    return list(
+        session.exec(
+            select(User)
+            .where(User.business_id == business_id)
+            .order_by(User.active.desc(), User.role, User.name, User.email)
+        )
+    )
+
+
+def team_member(session: Session, business_id: int, user_id: int) -> User | None:
+    """A user of this business, or None: another business's id finds nothing."""
+    user = session.get(User, user_id)
+    return user if user is not None and user.business_id == business_id else None
+
+
+def invite(
+    session: Session,
+    business: Business,
+    *,
+    email: str,
+    name: str,
+    role: str,
+    now: datetime,
+    password_method: str = PASSWORD_METHOD,
+) -> User:
+    """Add a team member who signs in after choosing a password through an invite link.
+    Commits."""
+    email = normalize_email(email)
+    name = " ".join((name or "").split())
+    if "@" not in email or "." not in email.split("@")[-1] or len(email) > 254:
+        raise AccountError("email", "Enter an email address such as ana@example.com.")
+    if not name or len(name) > 80:
+        raise AccountError("name", "Enter a name of 1 to 80 characters.")
+    if role not in ROLES:
+        raise AccountError("role", "Choose owner or staff.")
+    if session.exec(select(User.id).where(User.email == email)).first() is not None:
+        raise AccountError("email", f"{email} already has an account.")
+    user = User(
+        business_id=business.id,
+        email=email,
+        name=name,
+        role=role,
+        # Nobody knows this password: the invite link sets a real one.
+        password_hash=hash_password(secrets.token_urlsafe(24), password_method),
+        created_at=now,
+    )
+    session.add(user)
+    session.commit()
+    return user
+
+
+def _invites(secret_key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt="regulars.invite")
+
+
+def invite_token(secret_key: str, user: User) -> str:
+    """A link token for this user to choose a password; it stops working once they do."""
+    return _invites(secret_key).dumps({"u": user.id, "f": session_fingerprint(user)})
+
+
+def user_for_invite(session: Session, secret_key: str, token: str) -> User | None:
+    try:
+        data = _invites(secret_key).loads(token, max_age=int(INVITE_MAX_AGE.total_seconds()))
+    except (SignatureExpired, BadSignature):
+        return None
+    if not isinstance(data, dict):
+        return None
+    return user_for_session(session, data.get("u"), data.get("f"))
+
+
+def reset_access(session: Session, user: User, *, password_method: str = PASSWORD_METHOD) -> None:
+    """Forget the user's password (signing them out everywhere) so a new invite link can set
+    one. Commits."""
+    user.password_hash = hash_password(secrets.token_urlsafe(24), password_method)
+    session.add(user)
+    session.commit()
+
+
+def set_password(
+    session: Session, user: User, password: str, *, password_method: str = PASSWORD_METHOD
+) -> None:
+    """Set a password through an invite link. Commits."""
+    check_new_password(password, user.email)
+    user.password_hash = hash_password(password, password_method)
+    session.add(user)
+    session.commit()
+
+
+def _active_owners(session: Session, business_id: int) -> int:
+    return session.exec(
+        select(func.count(User.id)).where(
+            User.business_id == business_id, User.role == "owner", User.active.is_(True)
+        )
+    ).one()
+
+
+def set_active(session: Session, actor: User, user: User, active: bool) -> None:
+    """Let a team member in again, or keep them out (their sessions end at once). Commits."""
+    if user.id == actor.id and not active:
+        raise AccountError("user", "You cannot remove yourself.")
+    if not active and user.role == "owner" and _active_owners(session, user.business_id) <= 1:
+        raise AccountError("user", "A business needs at least one owner.")
+    user.active = active
+    session.add(user)
+    session.commit()
+
+
+def set_role(session: Session, actor: User, user: User, role: str) -> None:
+    """Make a team member an owner or staff. Commits."""
+    if role not in ROLES:
+        raise AccountError("role", "Choose owner or staff.")
+    if user.id == actor.id and role != "owner":
+        raise AccountError("role", "You cannot take your own owner role away.")
+    if user.role == "owner" and role != "owner" and _active_owners(session, user.business_id) <= 1:
+        raise AccountError("role", "A business needs at least one owner.")
+    user.role = role
+    session.add(user)
+    session.commit()
+
+
+def update_profile(session: Session, user: User, *, name: str) -> None:
+    name = " ".join((name or "").split())
+    if len(name) > 80:
+        raise AccountError("name", "Use at most 80 characters.")
+    user.name = name
+    session.add(user)
+    session.commit()
+
+
+# ---- the business's settings --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BusinessChanges:
+    name: str
+    number: str
+    messaging_service_sid: str
+    timezone: str
+    window_start: str
+    window_end: str
+    review_url: str
+    alert_phone: str
+
+
+def update_business(session: Session, business: Business, changes: BusinessChanges) -> None:
+    """Check every field, then save them all or none. Raises InvalidSetting. Commits."""
+    name = " ".join((changes.name or "").split())
+    if not name or len(name) > 120:
+        raise InvalidSetting("name", "Enter a business name of 1 to 120 characters.")
+    number = (changes.number or "").strip() or None
+    if number:
+        try:
+            number = normalize(number)
+        except InvalidPhone as exc:
+            raise InvalidSetting("number", str(exc)) from exc
+        taken = session.exec(
+            select(Business.id).where(Business.number == number, Business.id != business.id)
+        ).first()
+        if taken is not None:
+            raise InvalidSetting("number", f"{number} belongs to another business.")
+    sid = (changes.messaging_service_sid or "").strip() or None
+    if sid:
+        if not (sid.startswith("MG") and len(sid) == 34 and sid[2:].isalnum()):
+            raise InvalidSetting(
+                "messaging_service_sid", "A Messaging Service SID is MG and 32 more characters."
+            )
+        taken = session.exec(
+            select(Business.id).where(
+                Business.messaging_service_sid == sid, Business.id != business.id
+            )
+        ).first()
+        if taken is not None:
+            raise InvalidSetting(
+                "messaging_service_sid", "That service belongs to another business."
+            )
+    if not number and not sid:
+        raise InvalidSetting("number", "Enter a sending number or a Messaging Service SID.")
+    timezone = validate_timezone((changes.timezone or "").strip())
+    start, end = validate_window(
+        (changes.window_start or "").strip(), (changes.window_end or "").strip()
+    )
+    review_url = (changes.review_url or "").strip() or None
+    if review_url and (
+        not review_url.startswith("https://") or len(review_url) > 500 or " " in review_url
+    ):
+        raise InvalidSetting("review_url", "Use the https:// link of your review page.")
+    alert_phone = (changes.alert_phone or "").strip() or None
+    if alert_phone:
+        try:
+            alert_phone = normalize(alert_phone)
+        except InvalidPhone as exc:
+            raise InvalidSetting("alert_phone", str(exc)) from exc
+    business.name, business.number, business.messaging_service_sid = name, number, sid
+    business.timezone, business.window_start, business.window_end = timezone, start, end
+    business.review_url, business.alert_phone = review_url, alert_phone
+    session.add(business)
+    session.commit()
+
+
+# ---- API keys -----------------------------------------------------------------------------
+
+
+def api_keys(session: Session, business_id: int) -> list[ApiKey]:
+    return list(
+        session.exec(
+            select(ApiKey)
+            .where(ApiKey.business_id == business_id)
+            .order_by(ApiKey.revoked_at.is_not(None), ApiKey.id.desc())
+        )
+    )
+
+
+def revoke_api_key(session: Session, business_id: int, key_id: int, *, now: datetime) -> bool:
+    """Revoke one of this business's keys; False when it has no such key. Commits."""
+    key = session.get(ApiKey, key_id)
+    if key is None or key.business_id != business_id:
+        return False
+    if key.revoked_at is None:
+        key.revoked_at = now
+        session.add(key)
+        session.commit()
+    return True

@@ -1,0 +1,534 @@
+"""The owner's inbox and conversations: the queries behind the pages, read and handled state,
+notes and tags, and what the composer should warn about. Plain functions over a session.
+
+The inbox never aggregates the message table: each customer row carries its last activity,
+a preview, an unread count and whether it needs a reply, kept up to date where texts are
+stored (care.inbound, care.outbound). Lists use keyset pagination on indexed columns, so a
+page costs the same with a hundred customers or a hundred thousand.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import and_, or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from app.care.customers import (
+    CONSENT_STATES,
+    MAX_NAME,
+    MAX_TAGS,
+    find_customer,
+    parse_tags,
+    set_consent,
+)
+from app.care.outbound import (
+    OutboundRefused,
+    cancel_pending,
+    check_allowed,
+    queue_text,
+    window_for,
+)
+from app.models import Business, ConsentEvent, Customer, Message, User, Visit
+from app.phones import InvalidPhone, normalize
+
+FILTERS = ("all", "needs_reply", "unread", "unhappy")
+MAX_NOTES = 5000
+THREAD_PAGE = 50
+INBOX_COLUMNS = (
+    Customer.id,
+    Customer.name,
+    Customer.phone,
+    Customer.last_activity_at,
+    Customer.last_message_preview,
+    Customer.unread_count,
+    Customer.needs_reply,
+    Customer.handled_at,
+    Customer.unhappy_at,
+    Customer.consent,
+)
+# Merge fields a typed text may use: {{ first_name }} and friends, never Jinja.
+COMPOSER_FIELDS = ("first_name", "name", "business_name", "staff_name", "review_link")
+_MERGE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+class InboxError(ValueError):
+    """Input the inbox cannot use; the message is for the person."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+# ---- lists --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """One row of the inbox."""
+
+    id: int
+    name: str
+    phone: str
+    last_activity_at: datetime
+    preview: str
+    unread_count: int
+    needs_reply: bool
+    handled_at: datetime | None
+    unhappy_at: datetime | None
+    consent: str
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.phone
+
+
+@dataclass
+class Page:
+    items: list
+    next_cursor: str | None
+
+
+def _search_clause(term: str):
+    """Name (any case) or phone digits."""
+    term = " ".join(term.split())[:80]
+    digits = re.sub(r"\D", "", term)
+    if len(digits) >= 3 and len(digits) >= len(re.sub(r"[\s()+.-]", "", term)):
+        return Customer.phone.contains(digits, autoescape=True)
+    clauses = [Customer.name.icontains(term, autoescape=True)]
+    if "@" in term:
+        clauses.append(Customer.email.icontains(term, autoescape=True))
+    return or_(*clauses)
+
+
+def _activity_cursor(raw: str | None) -> tuple[datetime, int] | None:
+    match = re.fullmatch(r"(\d{1,17})\.(\d{1,18})", raw or "")
+    if not match:
+        return None
+    micros, ident = int(match.group(1)), int(match.group(2))
+    try:
+        when = datetime.fromtimestamp(micros / 1_000_000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return when, ident
+
+
+def inbox_page(
+    session: Session,
+    business_id: int,
+    *,
+    filter: str = "all",
+    search: str = "",
+    cursor: str | None = None,
+    limit: int = 25,
+) -> Page:
+    """Conversations, newest activity first. `cursor` continues where the last page ended."""
+    query = select(*INBOX_COLUMNS).where(
+        Customer.business_id == business_id, Customer.last_activity_at.is_not(None)
+    )
+    if filter == "needs_reply":
+        query = query.where(Customer.needs_reply.is_(True))
+    elif filter == "unread":
+        query = query.where(Customer.unread_count > 0)
+    elif filter == "unhappy":
+        query = query.where(Customer.unhappy_at.is_not(None))
+    if search.strip():
+        query = query.where(_search_clause(search))
+    after = _activity_cursor(cursor)
+    if after is not None:
+        when, ident = after
+        query = query.where(
+            or_(
+                Customer.last_activity_at < when,
+                and_(Customer.last_activity_at == when, Customer.id < ident),
+            )
+        )
+    rows = session.exec(
+        query.order_by(Customer.last_activity_at.desc(), Customer.id.desc()).limit(limit + 1)
+    ).all()
+    items = [Conversation(*row) for row in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit and items:
+        last = items[-1]
+        micros = round(last.last_activity_at.timestamp() * 1_000_000)
+        next_cursor = f"{micros}.{last.id}"
+    return Page(items, next_cursor)
+
+
+def customers_page(
+    session: Session,
+    business_id: int,
+    *,
+    search: str = "",
+    cursor: str | None = None,
+    limit: int = 25,
+) -> Page:
+    """Every customer (texted or not), newest first, with search by name, phone or email."""
+    query = select(Customer).where(Customer.business_id == business_id)
+    if search.strip():
+        query = query.where(_search_clause(search))
+    if cursor and re.fullmatch(r"\d{1,18}", cursor):
+        query = query.where(Customer.id < int(cursor))
+    rows = list(session.exec(query.order_by(Customer.id.desc()).limit(limit + 1)))
+    items = rows[:limit]
+    next_cursor = str(items[-1].id) if len(rows) > limit and items else None
+    return Page(items, next_cursor)
+
+
+# ---- one conversation ---------------------------------------------------------------------
+
+
+@dataclass
+class Thread:
+    messages: list[Message]  # oldest first
+    older_than: int | None  # pass as `before_id` for the page before this one
+    scheduled: list[Message] = field(default_factory=list)  # still to go, soonest first
+
+
+def thread(
+    session: Session,
+    business_id: int,
+    customer_id: int,
+    *,
+    before_id: int | None = None,
+    limit: int = THREAD_PAGE,
+) -> Thread:
+    """The newest texts of a conversation (both directions), or those before `before_id`; and
+    the texts still scheduled, which belong after the newest whenever they were planned."""
+    mine = (
+        Message.business_id == business_id,
+        Message.customer_id == customer_id,
+        Message.kind != "alert",  # alerts about this customer went to the owner's phone
+    )
+    query = select(Message).where(*mine, Message.status != "scheduled")
+    if before_id is not None:
+        query = query.where(Message.id < before_id)
+    rows = list(session.exec(query.order_by(Message.id.desc()).limit(limit + 1)))
+    older = rows[limit - 1].id if len(rows) > limit else None
+    scheduled = []
+    if before_id is None:
+        scheduled = list(
+            session.exec(
+                select(Message)
+                .where(*mine, Message.status == "scheduled")
+                .order_by(Message.send_at, Message.id)
+                .limit(limit)
+            )
+        )
+    return Thread(rows[:limit][::-1], older, scheduled)
+
+
+@dataclass
+class CustomerFile:
+    """The conversation's side panel."""
+
+    visits: list[Visit]
+    consent_events: list[ConsentEvent]
+
+
+def customer_file(session: Session, customer: Customer, *, limit: int = 10) -> CustomerFile:
+    visits = session.exec(
+        select(Visit)
+        .where(Visit.business_id == customer.business_id, Visit.customer_id == customer.id)
+        .order_by(Visit.occurred_at.desc(), Visit.id.desc())
+        .limit(limit)
+    ).all()
+    events = session.exec(
+        select(ConsentEvent)
+        .where(ConsentEvent.customer_id == customer.id)
+        .order_by(ConsentEvent.id.desc())
+        .limit(limit)
+    ).all()
+    return CustomerFile(list(visits), list(events))
+
+
+def mark_read(session: Session, customer: Customer) -> None:
+    """The owner opened the conversation. Commits (only when there was something unread)."""
+    if customer.unread_count:
+        # One statement, so a text arriving at this moment is never lost from the count.
+        session.exec(
+            update(Customer)
+            .where(Customer.id == customer.id, Customer.business_id == customer.business_id)
+            .values(unread_count=0)
+        )
+        session.commit()
+        customer.unread_count = 0
+
+
+def mark_handled(session: Session, customer: Customer, *, now: datetime) -> None:
+    """Nothing more to do here for now: off the needs-reply list until the next text. Commits."""
+    customer.handled_at = now
+    customer.needs_reply = False
+    customer.unread_count = 0
+    session.add(customer)
+    session.commit()
+
+
+def reopen(session: Session, customer: Customer) -> None:
+    """Back on the needs-reply list. Commits."""
+    customer.handled_at = None
+    customer.needs_reply = True
+    session.add(customer)
+    session.commit()
+
+
+def save_notes_and_tags(session: Session, customer: Customer, *, notes: str, tags: str) -> None:
+    """Raises InboxError; commits."""
+    notes = (notes or "").replace("\r\n", "\n").strip()
+    if len(notes) > MAX_NOTES:
+        raise InboxError("notes", f"Keep notes under {MAX_NOTES} characters.")
+    parsed = parse_tags(tags or "")
+    if len(parsed) > MAX_TAGS:
+        raise InboxError("tags", f"Use at most {MAX_TAGS} tags.")
+    customer.notes = notes
+    customer.tags = parsed
+    session.add(customer)
+    session.commit()
+
+
+def find_message(
+    session: Session, business_id: int, customer_id: int, message_id: int
+) -> Message | None:
+    """A text of this conversation, or None: another business's id finds nothing."""
+    message = session.get(Message, message_id)
+    if message is None or (message.business_id, message.customer_id) != (business_id, customer_id):
+        return None
+    return message
+
+
+def cancel_scheduled(
+    session: Session, business_id: int, customer_id: int, message_id: int, *, by: User
+) -> bool:
+    """Cancel one scheduled text of this conversation; False when it is not (or no longer)
+    scheduled. One conditional update, so it never races the dispatcher's claim. Commits."""
+    result = session.exec(
+        update(Message)
+        .where(
+            Message.id == message_id,
+            Message.business_id == business_id,
+            Message.customer_id == customer_id,
+            Message.direction == "outbound",
+            Message.status == "scheduled",
+        )
+        .values(status="canceled", error_message=f"Canceled by {by.name or by.email}."[:300])
+    )
+    session.commit()
+    return result.rowcount == 1
+
+
+# ---- the composer -------------------------------------------------------------------------
+
+
+def composer_fields(business: Business, customer: Customer, user: User) -> dict[str, str]:
+    return {
+        "first_name": customer.first_name,
+        "name": customer.name or "",
+        "business_name": business.name,
+        "staff_name": (user.name or "").split(" ")[0],
+        "review_link": business.review_url or "",
+    }
+
+
+def apply_merge_fields(body: str, fields: dict[str, str]) -> str:
+    """Fill {{ first_name }} and the like; raises InboxError naming an unknown field."""
+
+    def fill(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in fields:
+            known = ", ".join("{{ " + f + " }}" for f in fields)
+            raise InboxError("body", f"There is no merge field {{{{ {name} }}}}. Use {known}.")
+        return fields[name]
+
+    return _MERGE.sub(fill, body or "")
+
+
+@dataclass
+class ComposerState:
+    blocked: str | None = None  # why no text can go at all
+    block_code: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    window_open: bool = True
+    recipient_now: datetime | None = None  # in the recipient's zone
+    next_opening: datetime | None = None  # in the recipient's zone
+
+
+def composer_state(business: Business, customer: Customer, *, now: datetime) -> ComposerState:
+    """What the owner must know before typing: the same rules queue_text applies, in words."""
+    state = ComposerState()
+    try:
+        check_allowed(business, customer, "manual")
+    except OutboundRefused as refused:
+        state.blocked, state.block_code = refused.message, refused.code
+        return state
+    if customer.consent != "granted":
+        state.warnings.append(
+            "No consent is recorded: you may answer their texts, but send nothing else until "
+            "they agree."
+        )
+    window = window_for(business, customer)
+    state.recipient_now = now.astimezone(window.zone)
+    if not window.is_open(now):
+        state.window_open = False
+        state.next_opening = window.next_opening(now).astimezone(window.zone)
+    return state
+
+
+def send_reply(
+    session: Session,
+    business: Business,
+    customer: Customer,
+    user: User,
+    body: str,
+    *,
+    now: datetime,
+) -> Message:
+    """Queue a text the owner typed (merge fields filled). Raises InboxError or OutboundRefused.
+    Commits."""
+    text = apply_merge_fields(body, composer_fields(business, customer, user)).strip()
+    message = queue_text(
+        session, business, customer, text, "manual", now=now, cause="user", user_id=user.id
+    )
+    session.commit()
+    return message
+
+
+# ---- customers as the owner edits them ----------------------------------------------------
+
+
+class CustomerInvalid(ValueError):
+    """Fields that cannot be saved: {field: message for the person}."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(errors.values()))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class CustomerEdit:
+    phone: str
+    name: str = ""
+    email: str = ""
+    tags: str = ""
+    notes: str = ""
+    consent: str = "unknown"  # granted | unknown | opted_out
+    consent_source: str = ""  # how they agreed, in the owner's words
+
+
+def save_customer(
+    session: Session,
+    business: Business,
+    customer: Customer | None,
+    edit: CustomerEdit,
+    *,
+    by: User,
+    now: datetime,
+) -> Customer:
+    """Add a customer (`customer` None) or change one. Every field is checked first; raises
+    CustomerInvalid and changes nothing, or saves everything. Commits.
+
+    Consent moves are recorded as events. An opt-out stays until the customer texts START.
+    """
+    errors: dict[str, str] = {}
+    phone = ""
+    try:
+        phone = normalize(edit.phone)
+    except InvalidPhone as exc:
+        errors["phone"] = f"Check the number: {exc}."
+    if phone:
+        other = find_customer(session, business.id, phone)
+        if other is not None and (customer is None or other.id != customer.id):
+            errors["phone"] = f"{phone} is already a customer: {other.name or 'no name'}."
+    name = " ".join((edit.name or "").split())
+    if len(name) > MAX_NAME:
+        errors["name"] = f"Use at most {MAX_NAME} characters."
+    email = (edit.email or "").strip() or None
+    if email and (len(email) > 254 or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email)):
+        errors["email"] = "Enter an email address such as sam@example.com."
+    tags = parse_tags(edit.tags or "")
+    if len(tags) > MAX_TAGS:
+        errors["tags"] = f"Use at most {MAX_TAGS} tags."
+    notes = (edit.notes or "").replace("\r\n", "\n").strip()
+    if len(notes) > MAX_NOTES:
+        errors["notes"] = f"Keep notes under {MAX_NOTES} characters."
+    if edit.consent not in CONSENT_STATES:
+        errors["consent"] = "Choose one of the consent choices."
+    elif customer is not None and customer.consent == "opted_out" and edit.consent != "opted_out":
+        errors["consent"] = "They opted out: only they can opt back in, by texting START."
+    source = " ".join((edit.consent_source or "").split())
+    if len(source) > 40:
+        errors["consent_source"] = "Use at most 40 characters."
+    if errors:
+        raise CustomerInvalid(errors)
+    if customer is None:
+        customer = Customer(business_id=business.id, phone=phone, created_at=now)
+        try:
+            with session.begin_nested():
+                session.add(customer)
+                session.flush()
+        except IntegrityError as exc:  # added by someone else a moment ago
+            raise CustomerInvalid({"phone": f"{phone} is already a customer."}) from exc
+    customer.phone, customer.name, customer.email = phone, name, email
+    customer.tags, customer.notes = tags, notes
+    who = f"by {by.name or by.email}"[:200]
+    if edit.consent != customer.consent:
+        if edit.consent == "granted":
+            set_consent(session, customer, "granted", source=source or "owner", now=now, detail=who)
+        elif edit.consent == "unknown":
+            set_consent(
+                session,
+                customer,
+                "unknown",
+                source=source or "owner",
+                now=now,
+                detail=f"withdrawn, recorded {who}",
+            )
+        else:
+            set_consent(
+                session,
+                customer,
+                "opted_out",
+                source=source or "owner",
+                now=now,
+                detail=f"recorded {who}",
+            )
+            cancel_pending(session, customer_id=customer.id, reason="the customer opted out")
+    session.add(customer)
+    session.commit()
+    return customer
+
+
+def existing_phones(session: Session, business_id: int, phones: list[str]) -> set[str]:
+    """Which of these numbers are customers already (for an import's preview)."""
+    found: set[str] = set()
+    for start in range(0, len(phones), 500):
+        chunk = phones[start : start + 500]
+        found.update(
+            session.exec(
+                select(Customer.phone).where(
+                    Customer.business_id == business_id, Customer.phone.in_(chunk)
+                )
+            ).all()
+        )
+    return found
+
+
+def export_rows(session: Session, business_id: int, *, batch: int = 1000):
+    """Every customer of the business, in batches by id, for a CSV export."""
+    after = 0
+    while True:
+        rows = list(
+            session.exec(
+                select(Customer)
+                .where(Customer.business_id == business_id, Customer.id > after)
+                .order_by(Customer.id)
+                .limit(batch)
+            )
+        )
+        if not rows:
+            return
+        yield from rows
+        after = rows[-1].id

@@ -1,0 +1,240 @@
+/* Regulars: a little JavaScript on top of pages that work without it.
+   - live updates: [data-live] regions re-fetch their own HTML (ETag, 304 when unchanged)
+   - the composer: merge-field preview and a character / segment / encoding counter that
+     counts exactly as the server does (app/sms/encoding.py, app/care/outbound.py)
+   - the template editor's live preview, the saved-text picker, confirmations, copy buttons
+   No build step: this file is served as it is. */
+(function () {
+  "use strict";
+
+  // ---- SMS segments: a port of app/sms/encoding.py -----------------------------------------
+  var GSM7_BASIC = new Set(Array.from(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?" +
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"));
+  var GSM7_EXTENDED = new Set(Array.from("\f^{}\\[~]|€"));
+  var MARK = /\p{M}/u;
+
+  function joinsPrevious(ch, prev) {
+    var cp = ch.codePointAt(0);
+    if (MARK.test(ch)) return true; // combining marks, enclosing keycap
+    if ((cp >= 0xFE00 && cp <= 0xFE0F) || (cp >= 0x1F3FB && cp <= 0x1F3FF) ||
+        (cp >= 0xE0020 && cp <= 0xE007F)) return true; // variation selectors, skin tones, tags
+    return cp === 0x200D || prev === "\u200d"; // zero-width joiner and what it joins
+  }
+
+  function segmentInfo(text) {
+    var chars = Array.from(text), sizes = [], single, part, encoding, i;
+    var gsm = chars.every(function (c) { return GSM7_BASIC.has(c) || GSM7_EXTENDED.has(c); });
+    if (gsm) {
+      sizes = chars.map(function (c) { return GSM7_EXTENDED.has(c) ? 2 : 1; });
+      single = 160; part = 153; encoding = "GSM-7";
+    } else {
+      var prev = "", regional = 0;
+      for (i = 0; i < chars.length; i++) {
+        var ch = chars[i], cp = ch.codePointAt(0), size = cp > 0xFFFF ? 2 : 1;
+        var isRegional = cp >= 0x1F1E6 && cp <= 0x1F1FF;
+        if (sizes.length && (joinsPrevious(ch, prev) || (isRegional && regional % 2 === 1))) {
+          sizes[sizes.length - 1] += size;
+        } else {
+          sizes.push(size);
+        }
+        regional = isRegional ? regional + 1 : 0;
+        prev = ch;
+      }
+      single = 70; part = 67; encoding = "UCS-2";
+    }
+    var units = sizes.reduce(function (a, b) { return a + b; }, 0);
+    if (units <= single) return { encoding: encoding, segments: 1, units: units, per_segment: single };
+    var segments = 1, used = 0;
+    for (i = 0; i < sizes.length; i++) {
+      if (used + sizes[i] > part) { segments += 1; used = 0; }
+      used += sizes[i];
+    }
+    return { encoding: encoding, segments: segments, units: units, per_segment: part };
+  }
+
+  // ---- what the customer receives: app/care/inbox.py and outbound.introduce ------------------
+  var MERGE = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
+
+  function applyMerge(body, fields) {
+    var unknown = null;
+    var text = body.replace(MERGE, function (whole, name) {
+      if (Object.prototype.hasOwnProperty.call(fields, name)) return fields[name];
+      unknown = unknown || name;
+      return whole;
+    });
+    return { text: text, unknown: unknown };
+  }
+
+  function introduce(body, businessName) {
+    if (!businessName) return body;
+    if (body.toLowerCase().indexOf(businessName.toLowerCase()) === -1) body = businessName + ": " + body;
+    if (body.toLowerCase().indexOf("stop") === -1) body = body.replace(/\s+$/, "") + " Reply STOP to opt out.";
+    return body;
+  }
+
+  function describe(text) {
+    var info = segmentInfo(text), n = Array.from(text).length;
+    return n + " character" + (n === 1 ? "" : "s") + " · " + info.segments + " text" +
+      (info.segments === 1 ? "" : "s") + " · " + info.encoding;
+  }
+
+  window.Regulars = { segmentInfo: segmentInfo, applyMerge: applyMerge, introduce: introduce,
+                      describe: describe };
+
+  // ---- the composer ---------------------------------------------------------------------------
+  function setUpComposer(form) {
+    var area = form.querySelector("textarea");
+    var counter = form.querySelector("[data-counter]");
+    var box = form.querySelector("[data-preview]");
+    var out = form.querySelector("[data-preview-text]");
+    var fields = JSON.parse(form.getAttribute("data-fields") || "{}");
+    var business = form.getAttribute("data-introduce") || "";
+    function update() {
+      var typed = area.value;
+      var merged = applyMerge(typed, fields);
+      var text = merged.text.trim();
+      if (text) text = introduce(text, business);
+      if (merged.unknown) {
+        out.textContent = "There is no merge field {{ " + merged.unknown + " }}.";
+        box.hidden = false;
+        box.classList.add("bad");
+      } else {
+        out.textContent = text;
+        box.hidden = !text || text === typed.trim();
+        box.classList.remove("bad");
+      }
+      counter.textContent = text ? describe(text) : "";
+    }
+    area.addEventListener("input", update);
+    update();
+    var picker = document.querySelector("[data-picker] select");
+    if (picker) {
+      picker.addEventListener("change", function () {
+        var option = picker.options[picker.selectedIndex];
+        if (!option || !option.getAttribute("data-text")) return;
+        area.value = option.getAttribute("data-text");
+        update();
+        area.focus();
+        picker.selectedIndex = 0;
+      });
+    }
+  }
+
+  // ---- the template editor's live preview -------------------------------------------------
+  function setUpTemplateEditor(form) {
+    var area = form.querySelector("textarea[name=source]");
+    var region = form.querySelector("[data-template-preview]");
+    var url = form.getAttribute("data-preview-url");
+    var token = form.querySelector("input[name=csrf_token]").value;
+    var timer = null, asked = 0;
+    if (!area || area.readOnly) return;
+    function show(result) {
+      var html = '<p class="preview-label">Preview with sample values</p>';
+      region.innerHTML = html;
+      var p = document.createElement("p");
+      if (result.ok) {
+        p.className = "preview-text";
+        p.setAttribute("data-preview-text", "");
+        p.textContent = result.text;
+        var count = document.createElement("p");
+        count.className = "counter";
+        count.setAttribute("data-preview-count", "");
+        count.textContent = result.characters + " characters · " + result.segments + " text" +
+          (result.segments === 1 ? "" : "s") + " · " + result.encoding;
+        region.appendChild(p);
+        region.appendChild(count);
+      } else {
+        p.className = "error";
+        p.setAttribute("data-preview-error", "");
+        p.textContent = result.error;
+        region.appendChild(p);
+      }
+    }
+    area.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        var mine = ++asked, body = new FormData();
+        body.append("source", area.value);
+        body.append("csrf_token", token);
+        fetch(url, { method: "POST", body: body, headers: { "X-CSRFToken": token },
+                     credentials: "same-origin" })
+          .then(function (r) { return r.ok ? r.json() : null; })
+          .then(function (result) { if (result && mine === asked) show(result); })
+          .catch(function () {});
+      }, 250);
+    });
+  }
+
+  // ---- live regions -------------------------------------------------------------------------
+  function setUpLive(region) {
+    var url = region.getAttribute("data-live");
+    var every = parseInt(document.body.getAttribute("data-live-ms") || "5000", 10);
+    var etag = region.getAttribute("data-etag"), busy = false, stopped = false;
+    function nearBottom() {
+      var doc = document.scrollingElement || document.documentElement;
+      return doc.scrollHeight - (doc.scrollTop + window.innerHeight) < 200;
+    }
+    function poll() {
+      if (busy || stopped || document.hidden) return;
+      busy = true;
+      var headers = { "X-Requested-With": "fetch" };
+      if (etag) headers["If-None-Match"] = etag;
+      fetch(url, { headers: headers, cache: "no-store", credentials: "same-origin" })
+        .then(function (r) {
+          if (r.status === 401 || r.status === 403 || r.status === 404) { stopped = true; return null; }
+          if (r.status !== 200) return null;
+          var tag = r.headers.get("ETag");
+          return r.text().then(function (html) {
+            etag = tag;
+            var stick = region.getAttribute("data-scroll") === "bottom" && nearBottom();
+            region.innerHTML = html;
+            region.setAttribute("data-updated", String(Date.now()));
+            if (stick) window.scrollTo(0, document.scrollingElement.scrollHeight);
+          });
+        })
+        .catch(function () {})
+        .then(function () { busy = false; });
+    }
+    setInterval(poll, every);
+    document.addEventListener("visibilitychange", function () { if (!document.hidden) poll(); });
+  }
+
+  function ready() {
+    document.querySelectorAll("[data-nojs]").forEach(function (el) { el.hidden = true; });
+    document.querySelectorAll("[data-composer]").forEach(setUpComposer);
+    document.querySelectorAll("[data-template-editor]").forEach(setUpTemplateEditor);
+    document.querySelectorAll("[data-live]").forEach(setUpLive);
+    document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        if (!window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
+      });
+    });
+    document.querySelectorAll("[data-select-on-focus]").forEach(function (input) {
+      input.addEventListener("focus", function () { input.select(); });
+    });
+    document.querySelectorAll("[data-copy]").forEach(function (button) {
+      var source = document.querySelector(button.getAttribute("data-copy"));
+      if (!source) return;
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        source.focus();
+        source.select();
+        var done = function () { button.textContent = "Copied"; };
+        if (navigator.clipboard && window.isSecureContext) {
+          navigator.clipboard.writeText(source.value).then(done, function () {});
+        } else if (document.execCommand("copy")) {
+          done();
+        }
+      });
+    });
+    var thread = document.querySelector("[data-scroll=bottom]");
+    if (thread && !location.hash) {
+      var latest = document.getElementById("latest");
+      if (latest) latest.scrollIntoView({ block: "end" });
+    }
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);
+  else ready();
+})();

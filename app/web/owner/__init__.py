@@ -1,0 +1,94 @@
+"""The owner's pages: sign-in and team, inbox, conversations, visits, customers, texts and
+settings. Thin blueprints over app.care; everything scoped to the signed-in user's business."""
+
+from __future__ import annotations
+
+from flask import Flask, g
+
+from app.care.texts import MERGE_FIELDS
+from app.sms.encoding import segment_info
+from app.sms.errors import reason_for
+from app.web.owner import (
+    auth,
+    conversation,
+    customers,
+    inbox,
+    settings,
+    templates,
+    visits,
+)
+from app.web.owner.common import SESSION_LIFETIME, load_user, local
+
+BLUEPRINTS = (
+    auth.bp,
+    inbox.bp,
+    conversation.bp,
+    visits.bp,
+    customers.bp,
+    templates.bp,
+    settings.bp,
+)
+
+STATE_LABELS = {
+    "scheduled": "Scheduled",
+    "sending": "Sending",
+    "sent": "Sent",
+    "delivered": "Delivered",
+    "failed": "Not delivered",
+    "undelivered": "Not delivered",
+    "canceled": "Canceled",
+    "received": "Received",
+}
+CONSENT_WORDS = {
+    "granted": "agreed to texts",
+    "unknown": "consent withdrawn",
+    "opted_out": "opted out",
+}
+
+
+def message_state(message) -> dict:
+    """How a text's state reads in a bubble: a label, a CSS class and, for failures, why."""
+    status = message.status
+    label = STATE_LABELS.get(status, status.capitalize())
+    detail = None
+    if status == "scheduled" and message.send_at is not None:
+        label = f"Scheduled for {local(message.send_at, 'full')}"
+    elif status in {"failed", "undelivered"}:
+        detail = (
+            reason_for(message.error_code)
+            or message.error_message
+            or ("The carrier did not deliver it.")
+        )
+    elif status == "canceled":
+        detail = message.error_message
+    cls = {
+        "failed": "failed",
+        "undelivered": "failed",
+        "canceled": "canceled",
+        "scheduled": "scheduled",
+    }.get(status, "")
+    return {"label": label, "cls": cls, "detail": detail}
+
+
+def kind_label(kind: str) -> str:
+    return templates.LABELS.get(kind, kind.replace("_", " ").capitalize())
+
+
+def register(app: Flask) -> None:
+    """Register every owner blueprint and the template helpers."""
+    app.permanent_session_lifetime = SESSION_LIFETIME
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+
+    @app.context_processor
+    def _owner_context():
+        if "user" not in g:
+            load_user()
+        return {"current_user": g.user, "current_business": g.business}
+
+    app.add_template_filter(local, "local")
+    app.add_template_global(message_state, "message_state")
+    app.add_template_global(kind_label, "kind_label")
+    app.add_template_global(segment_info, "segments")
+    app.add_template_global(lambda c: CONSENT_WORDS.get(c, c), "consent_words")
+    app.add_template_global(MERGE_FIELDS, "merge_fields")

@@ -1,0 +1,140 @@
+"""One conversation: the thread, the composer, and the customer's file beside it."""
+
+from __future__ import annotations
+
+from flask import abort, flash, g, redirect, render_template, request, url_for
+
+from app.care import accounts, texts
+from app.care import inbox as care_inbox
+from app.care.outbound import OutboundRefused
+from app.web.context import db, now
+from app.web.owner.common import customer_or_404, owner_blueprint, signed_in, wants_fragment
+from app.web.owner.live import conditional, embed
+from app.web.owner.templates import LABELS
+
+bp = owner_blueprint("conversation", __name__, url_prefix="/conversations")
+
+# Saved texts that make sense to send by hand, in the picker's order.
+PICKER_KINDS = ("thank_you", "review_request", "review_reminder", "feedback_question")
+
+
+def _picker(customer, fields) -> list[tuple[str, str, str]]:
+    """(kind, label, text) for each saved text, rendered for this customer."""
+    choices = []
+    for kind in PICKER_KINDS:
+        allowed = {k: v for k, v in fields.items() if k in texts.MERGE_FIELDS[kind]}
+        if "review_link" in texts.MERGE_FIELDS[kind] and not fields.get("review_link"):
+            continue  # no review page set: a review text would have no link
+        try:
+            text = texts.render_for(db(), g.business, kind, **allowed)
+        except Exception:  # noqa: BLE001 - a text that cannot render is left out, not fatal
+            continue
+        choices.append((kind, LABELS.get(kind, kind), text))
+    return choices
+
+
+def _thread_context(customer, before_id=None) -> dict:
+    thread = care_inbox.thread(db(), g.business.id, customer.id, before_id=before_id)
+    senders = {u.id: (u.name or u.email) for u in accounts.team(db(), g.business.id)}
+    return {"customer": customer, "thread": thread, "senders": senders, "before": before_id}
+
+
+def _render(customer, *, body: str = "", error: str | None = None, status: int = 200):
+    before = request.args.get("before", type=int)
+    fields = care_inbox.composer_fields(g.business, customer, g.user)
+    use = request.args.get("use")
+    picker = _picker(customer, fields)
+    if use and not body:
+        body = next((text for kind, _, text in picker if kind == use), "")
+    context = _thread_context(customer, before)
+    context.update(embed(render_template("owner/_thread.html", **context)))
+    return render_template(
+        "owner/conversation.html",
+        state=care_inbox.composer_state(g.business, customer, now=now()),
+        file=care_inbox.customer_file(db(), customer),
+        fields=fields,
+        picker=picker,
+        body=body,
+        error=error,
+        introduced=customer.introduced_at is not None,
+        **context,
+    ), status
+
+
+@bp.get("/<int:customer_id>")
+@signed_in
+def conversation(customer_id: int):
+    customer = customer_or_404(customer_id)
+    care_inbox.mark_read(db(), customer)
+    if wants_fragment():
+        return conditional(render_template("owner/_thread.html", **_thread_context(customer)))
+    return _render(customer)
+
+
+@bp.post("/<int:customer_id>/send")
+@signed_in
+def send(customer_id: int):
+    customer = customer_or_404(customer_id)
+    body = request.form.get("body", "")
+    state = care_inbox.composer_state(g.business, customer, now=now())
+    if state.blocked:
+        return _render(customer, body=body, error=state.blocked, status=409)
+    if not state.window_open and request.form.get("window_ack") != "1":
+        return _render(
+            customer,
+            body=body,
+            status=409,
+            error="It is outside this customer's usual hours now: check the warning "
+            "and send again if you still want to.",
+        )
+    try:
+        care_inbox.send_reply(db(), g.business, customer, g.user, body, now=now())
+    except care_inbox.InboxError as exc:
+        db().rollback()
+        return _render(customer, body=body, error=exc.message, status=422)
+    except OutboundRefused as refused:
+        db().rollback()
+        status = 409 if refused.code in {"opted_out", "no_consent", "bad_number"} else 422
+        return _render(customer, body=body, error=refused.message, status=status)
+    return redirect(url_for(".conversation", customer_id=customer.id, _anchor="latest"))
+
+
+@bp.post("/<int:customer_id>/messages/<int:message_id>/cancel")
+@signed_in
+def cancel(customer_id: int, message_id: int):
+    customer = customer_or_404(customer_id)
+    if care_inbox.cancel_scheduled(db(), g.business.id, customer.id, message_id, by=g.user):
+        flash("The scheduled text is canceled.", "info")
+    else:
+        if care_inbox.find_message(db(), g.business.id, customer.id, message_id) is None:
+            abort(404)
+        flash("That text is no longer scheduled: it may have been sent already.", "error")
+    return redirect(url_for(".conversation", customer_id=customer.id))
+
+
+@bp.post("/<int:customer_id>/handled")
+@signed_in
+def handled(customer_id: int):
+    customer = customer_or_404(customer_id)
+    if request.form.get("reopen") == "1":
+        care_inbox.reopen(db(), customer)
+        flash("Back on the needs-reply list.", "info")
+        return redirect(url_for(".conversation", customer_id=customer.id))
+    care_inbox.mark_handled(db(), customer, now=now())
+    flash(f"{customer.name or customer.phone} is marked as handled.", "info")
+    return redirect(url_for("inbox.inbox"))
+
+
+@bp.post("/<int:customer_id>/notes")
+@signed_in
+def notes(customer_id: int):
+    customer = customer_or_404(customer_id)
+    try:
+        care_inbox.save_notes_and_tags(
+            db(), customer, notes=request.form.get("notes", ""), tags=request.form.get("tags", "")
+        )
+    except care_inbox.InboxError as exc:
+        db().rollback()
+        return _render(customer, error=exc.message, status=422)
+    flash("Notes and tags are saved.", "info")
+    return redirect(url_for(".conversation", customer_id=customer.id, _anchor="about"))

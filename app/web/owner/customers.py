@@ -1,0 +1,251 @@
+"""Customers: list and search, add and edit, CSV import (preview first, then all or nothing)
+and CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import (
+    Response,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+
+from app.care import inbox as care_inbox
+from app.care.imports import COLUMNS, RowError, import_customers_csv, parse_rows
+from app.web.context import db, now
+from app.web.owner.common import PAGE_SIZE, customer_or_404, owner_blueprint, signed_in
+
+bp = owner_blueprint("customers", __name__, url_prefix="/customers")
+PREVIEW_ROWS = 50
+# The first five are the import's columns, so an export imports back as it is.
+EXPORT_COLUMNS = (
+    "phone",
+    "name",
+    "email",
+    "tags",
+    "consent",
+    "consent_state",
+    "consent_source",
+    "consent_at",
+    "opted_out_at",
+    "created_at",
+    "notes",
+)
+SOURCE_SUGGESTIONS = (
+    "in person",
+    "paper form",
+    "website form",
+    "booking system",
+    "texted us first",
+)
+
+
+@bp.get("/")
+@signed_in
+def customers():
+    search = (request.args.get("q") or "").strip()[:80]
+    cursor = request.args.get("after")
+    page = care_inbox.customers_page(
+        db(), g.business.id, search=search, cursor=cursor, limit=PAGE_SIZE
+    )
+    return render_template("owner/customers.html", page=page, q=search, after=cursor)
+
+
+def _edit_from_form() -> care_inbox.CustomerEdit:
+    form = request.form
+    return care_inbox.CustomerEdit(
+        phone=form.get("phone", ""),
+        name=form.get("name", ""),
+        email=form.get("email", ""),
+        tags=form.get("tags", ""),
+        notes=form.get("notes", ""),
+        consent=form.get("consent", "unknown"),
+        consent_source=form.get("consent_source", ""),
+    )
+
+
+def _form(customer, values, errors, status=200):
+    return render_template(
+        "owner/customer_form.html",
+        customer=customer,
+        values=values,
+        errors=errors,
+        sources=SOURCE_SUGGESTIONS,
+    ), status
+
+
+def _values(customer) -> dict:
+    return {
+        "phone": customer.phone,
+        "name": customer.name,
+        "email": customer.email or "",
+        "tags": ", ".join(customer.tags or []),
+        "notes": customer.notes,
+        "consent": customer.consent,
+        "consent_source": customer.consent_source or "",
+    }
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@signed_in
+def new():
+    if request.method == "GET":
+        return _form(None, {"consent": "unknown"}, {})
+    edit = _edit_from_form()
+    try:
+        customer = care_inbox.save_customer(db(), g.business, None, edit, by=g.user, now=now())
+    except care_inbox.CustomerInvalid as exc:
+        db().rollback()
+        return _form(None, edit.__dict__, exc.errors, 422)
+    flash(f"{customer.name or customer.phone} is added.", "info")
+    return redirect(url_for(".edit", customer_id=customer.id))
+
+
+@bp.route("/<int:customer_id>", methods=["GET", "POST"])
+@signed_in
+def edit(customer_id: int):
+    customer = customer_or_404(customer_id)
+    if request.method == "GET":
+        return _form(customer, _values(customer), {})
+    edit = _edit_from_form()
+    try:
+        care_inbox.save_customer(db(), g.business, customer, edit, by=g.user, now=now())
+    except care_inbox.CustomerInvalid as exc:
+        db().rollback()
+        return _form(customer, edit.__dict__, exc.errors, 422)
+    flash("Saved.", "info")
+    return redirect(url_for(".edit", customer_id=customer.id))
+
+
+# ---- CSV ----------------------------------------------------------------------------------
+
+
+def _uploaded_text() -> tuple[str | None, str | None]:
+    """The CSV as text, from the file field or the confirm step's hidden field."""
+    upload = request.files.get("file")
+    if upload is not None and upload.filename:
+        raw = upload.read()
+    else:
+        raw = (request.form.get("csv_text") or "").encode()
+    if not raw.strip():
+        return None, "Choose a CSV file first."
+    try:
+        return raw.decode("utf-8-sig"), None
+    except UnicodeDecodeError:
+        return None, "The file is not UTF-8 text. Save it as “CSV UTF-8” and try again."
+
+
+def _parse(text: str):
+    try:
+        return parse_rows(io.StringIO(text, newline=""))
+    except csv.Error as exc:
+        return [], [RowError(0, f"not a readable CSV file: {exc}")]
+
+
+@bp.get("/import")
+@signed_in
+def import_form():
+    return render_template("owner/import.html", columns=COLUMNS, preview=None)
+
+
+@bp.post("/import")
+@signed_in
+def import_preview():
+    text, problem = _uploaded_text()
+    if problem:
+        return render_template(
+            "owner/import.html", columns=COLUMNS, preview=None, problem=problem
+        ), 422
+    rows, errors = _parse(text)
+    known = care_inbox.existing_phones(db(), g.business.id, [r.phone for r in rows])
+    preview = {
+        "rows": rows[:PREVIEW_ROWS],
+        "count": len(rows),
+        "new": sum(1 for r in rows if r.phone not in known),
+        "known": known,
+        "errors": errors,
+        "text": text,
+    }
+    status = 422 if errors else 200
+    return render_template("owner/import.html", columns=COLUMNS, preview=preview), status
+
+
+@bp.post("/import/confirm")
+@signed_in
+def import_confirm():
+    text, problem = _uploaded_text()
+    if problem:
+        return render_template(
+            "owner/import.html", columns=COLUMNS, preview=None, problem=problem
+        ), 422
+    result = import_customers_csv(db(), g.business, io.StringIO(text, newline=""), now=now())
+    if result.errors:
+        db().rollback()
+        rows, _ = _parse(text)
+        preview = {
+            "rows": rows[:PREVIEW_ROWS],
+            "count": len(rows),
+            "new": 0,
+            "known": set(),
+            "errors": result.errors,
+            "text": text,
+        }
+        return render_template("owner/import.html", columns=COLUMNS, preview=preview), 422
+    flash(f"Imported: {result.created} new, {result.updated} updated.", "info")
+    return redirect(url_for(".customers"))
+
+
+def _cell(value) -> str:
+    """A cell a spreadsheet will not run as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@bp.get("/export.csv")
+@signed_in
+def export():
+    business_id = g.business.id
+    session = db()
+
+    def lines():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(EXPORT_COLUMNS)
+        for customer in care_inbox.export_rows(session, business_id):
+            writer.writerow(
+                [
+                    customer.phone,  # E.164 from us: a leading + is safe and re-imports as is
+                    _cell(customer.name),
+                    _cell(customer.email),
+                    _cell(", ".join(customer.tags or [])),
+                    "yes" if customer.consent == "granted" else "no",
+                    customer.consent,
+                    _cell(customer.consent_source),
+                    customer.consent_at.isoformat() if customer.consent_at else "",
+                    customer.opted_out_at.isoformat() if customer.opted_out_at else "",
+                    customer.created_at.isoformat(),
+                    _cell(customer.notes),
+                ]
+            )
+            if buffer.tell() > 16384:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    filename = f"customers-{now().date().isoformat()}.csv"
+    return Response(
+        stream_with_context(lines()),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )

@@ -1,0 +1,198 @@
+"""Settings, API keys and the team: owners only (staff get 403)."""
+
+from __future__ import annotations
+
+from flask import abort, flash, g, make_response, redirect, render_template, request, url_for
+
+from app.care import accounts
+from app.care.businesses import InvalidSetting, issue_api_key
+from app.web.context import db, now, services
+from app.web.owner.common import owner_blueprint, owner_only, password_method
+
+bp = owner_blueprint("settings", __name__, url_prefix="/settings")
+COMMON_ZONES = (
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Phoenix",
+    "America/Los_Angeles",
+    "America/Anchorage",
+    "Pacific/Honolulu",
+    "America/Puerto_Rico",
+)
+SETTING_FIELDS = (
+    "name",
+    "number",
+    "messaging_service_sid",
+    "timezone",
+    "window_start",
+    "window_end",
+    "review_url",
+    "alert_phone",
+)
+
+
+def _settings_page(values: dict, errors: dict, status: int = 200):
+    return render_template(
+        "owner/settings.html", values=values, errors=errors, zones=COMMON_ZONES
+    ), status
+
+
+@bp.get("/")
+@owner_only
+def settings():
+    b = g.business
+    values = {name: getattr(b, name) or "" for name in SETTING_FIELDS}
+    return _settings_page(values, {})
+
+
+@bp.post("/")
+@owner_only
+def save():
+    values = {name: request.form.get(name, "") for name in SETTING_FIELDS}
+    try:
+        accounts.update_business(db(), g.business, accounts.BusinessChanges(**values))
+    except InvalidSetting as exc:
+        db().rollback()
+        field = "window_start" if exc.field == "sending_window" else exc.field
+        return _settings_page(values, {field: exc.message}, 422)
+    flash("Settings saved.", "info")
+    return redirect(url_for(".settings"))
+
+
+# ---- API keys -----------------------------------------------------------------------------
+
+
+@bp.get("/keys")
+@owner_only
+def keys():
+    return render_template(
+        "owner/keys.html", keys=accounts.api_keys(db(), g.business.id), error=None
+    )
+
+
+@bp.post("/keys")
+@owner_only
+def create_key():
+    label = " ".join(request.form.get("label", "").split())
+    if not label or len(label) > 80:
+        error = "Name the key (1 to 80 characters), e.g. “Booking system”."
+        keys = accounts.api_keys(db(), g.business.id)
+        return render_template("owner/keys.html", keys=keys, error=error), 422
+    raw = issue_api_key(db(), g.business, label=label, now=now())
+    db().commit()
+    # Shown once, never stored in the clear: the page must not be cached anywhere.
+    response = make_response(render_template("owner/key_created.html", raw=raw, label=label))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/keys/<int:key_id>/revoke")
+@owner_only
+def revoke_key(key_id: int):
+    if not accounts.revoke_api_key(db(), g.business.id, key_id, now=now()):
+        abort(404)
+    flash("The key is revoked: requests with it are refused from now on.", "info")
+    return redirect(url_for(".keys"))
+
+
+# ---- the team -----------------------------------------------------------------------------
+
+
+def _member_or_404(user_id: int):
+    member = accounts.team_member(db(), g.business.id, user_id)
+    if member is None:
+        abort(404)
+    return member
+
+
+def _invite_link(user) -> str:
+    token = accounts.invite_token(services().settings.secret_key, user)
+    base = services().settings.public_base_url
+    if base:
+        return base.rstrip("/") + url_for("owner_auth.accept_invite", token=token)
+    return url_for("owner_auth.accept_invite", token=token, _external=True)
+
+
+def _team_page(values=None, errors=None, status=200):
+    members = accounts.team(db(), g.business.id)
+    values = values or {"role": "staff"}
+    return render_template(
+        "owner/team.html", members=members, values=values, errors=errors or {}
+    ), status
+
+
+@bp.get("/team")
+@owner_only
+def team():
+    return _team_page()
+
+
+def _link_page(member, fresh: bool):
+    response = make_response(
+        render_template(
+            "owner/team_link.html", member=member, link=_invite_link(member), fresh=fresh
+        )
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/team")
+@owner_only
+def invite():
+    values = {k: request.form.get(k, "") for k in ("email", "name", "role")}
+    try:
+        member = accounts.invite(
+            db(),
+            g.business,
+            email=values["email"],
+            name=values["name"],
+            role=values["role"],
+            now=now(),
+            password_method=password_method(),
+        )
+    except accounts.AccountError as exc:
+        db().rollback()
+        return _team_page(values, {exc.field: exc.message}, 422)
+    return _link_page(member, fresh=True)
+
+
+@bp.post("/team/<int:user_id>/link")
+@owner_only
+def new_link(user_id: int):
+    """A new sign-in link: the member's old password stops working."""
+    member = _member_or_404(user_id)
+    if member.id == g.user.id:
+        flash("Change your own password on your account page.", "error")
+        return redirect(url_for(".team"))
+    accounts.reset_access(db(), member, password_method=password_method())
+    return _link_page(member, fresh=False)
+
+
+@bp.post("/team/<int:user_id>/access")
+@owner_only
+def access(user_id: int):
+    member = _member_or_404(user_id)
+    active = request.form.get("active") == "1"
+    try:
+        accounts.set_active(db(), g.user, member, active)
+    except accounts.AccountError as exc:
+        flash(exc.message, "error")
+    else:
+        can = "can sign in again" if active else "can no longer sign in"
+        flash(f"{member.name or member.email} {can}.", "info")
+    return redirect(url_for(".team"))
+
+
+@bp.post("/team/<int:user_id>/role")
+@owner_only
+def role(user_id: int):
+    member = _member_or_404(user_id)
+    try:
+        accounts.set_role(db(), g.user, member, request.form.get("role", ""))
+    except accounts.AccountError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(f"{member.name or member.email} is now {member.role}.", "info")
+    return redirect(url_for(".team"))
