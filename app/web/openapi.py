@@ -69,6 +69,12 @@ OPENAPI = {
                     "review_url": NSTR,
                     "alert_phone": NSTR,
                     "provider_handles_opt_out": {"type": "boolean"},
+                    "review_mode": {"enum": ["direct", "ask_first"]},
+                    "review_cooldown_days": {"type": "integer"},
+                    "review_reminder_days": {"type": "integer"},
+                    "unanswered_alert_minutes": {"type": "integer"},
+                    "after_hours_reply": {"type": "boolean"},
+                    "missed_call_textback": {"type": "boolean"},
                     "created_at": TS,
                 },
             },
@@ -267,6 +273,54 @@ OPENAPI = {
                 "parameters": [ID],
                 "responses": {"200": _json(_ref("Message")), **ERRORS},
             }
+        },
+        "/api/v1/metrics": {
+            "get": {
+                "summary": "CSAT, NPS (overall and per staff), review-link open rate, reply rate",
+                "parameters": [
+                    {
+                        "name": "from",
+                        "in": "query",
+                        "schema": {"type": "string", "format": "date-time"},
+                    },
+                    {
+                        "name": "to",
+                        "in": "query",
+                        "schema": {"type": "string", "format": "date-time"},
+                    },
+                ],
+                "responses": {"200": _json({"type": "object"}), **ERRORS},
+            }
+        },
+        "/api/v1/templates": {
+            "get": {
+                "summary": "The business's texts: its own copies and the defaults",
+                "responses": {"200": _json({"type": "object"}), **ERRORS},
+            }
+        },
+        "/api/v1/templates/{kind}": {
+            "put": {
+                "summary": "Save the business's copy of a text (checked in the sandbox first)",
+                "parameters": [{"name": "kind", "in": "path", "required": True, "schema": STR}],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["body"],
+                                "properties": {"body": STR},
+                            }
+                        }
+                    },
+                },
+                "responses": {"200": _json({"type": "object"}), **ERRORS},
+            },
+            "delete": {
+                "summary": "Go back to the default text",
+                "parameters": [{"name": "kind", "in": "path", "required": True, "schema": STR}],
+                "responses": {"200": _json({"type": "object"}), **ERRORS},
+            },
         },
     },  # fmt: skip
 }
