@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import phonenumbers
-from phonenumbers import geocoder, timezone
+from phonenumbers import timezone
 
 DEFAULT_REGION = "US"
 
@@ -72,6 +72,9 @@ def locale_of(e164: str) -> Locale:
     zone = zones[0] if len(zones) == 1 else None
     state = None
     if phonenumbers.region_code_for_number(number) == "US":
+        # Imported here: the geocoder's data costs ~100 MiB, only worth it once it is needed.
+        from phonenumbers import geocoder
+
         place = geocoder.description_for_number(number, "en")
         if ", " in place and place.rsplit(", ", 1)[1] in STATE_CODES:
             state = place.rsplit(", ", 1)[1]
