@@ -94,13 +94,15 @@ def conversation_with(
         {"MessageSid": sid, "From": phone, "To": business.number, "Body": body, "NumMedia": "0"},
         now=when,
     )
-    return session.exec(
+    customer = session.exec(
         select(Customer).where(Customer.business_id == business.id, Customer.phone == phone)
     ).one()
+    session.commit()  # on SQLite a read holds the write lock until its transaction ends
+    return customer
 
 
 def messages_of(session: Session, customer_id: int) -> list[Message]:
-    session.expire_all()
-    return list(
-        session.exec(select(Message).where(Message.customer_id == customer_id).order_by(Message.id))
-    )
+    query = select(Message).where(Message.customer_id == customer_id).order_by(Message.id)
+    messages = list(session.exec(query.execution_options(populate_existing=True)))
+    session.commit()
+    return messages
