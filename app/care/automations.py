@@ -31,6 +31,7 @@ ALERT_EVERY = timedelta(hours=1)
 AFTER_HOURS_EVERY = timedelta(hours=12)
 MISSED_CALL_EVERY = timedelta(days=1)
 EARLIEST_UNANSWERED = timedelta(minutes=5)
+UNANSWERED_HORIZON = timedelta(hours=24)  # older silence is the inbox's job, not a page
 
 
 @dataclass
@@ -135,7 +136,11 @@ def plan_after_visit(
 def latest_visit(session: Session, customer_id: int, since: datetime) -> Visit | None:
     return session.exec(
         select(Visit)
-        .where(Visit.customer_id == customer_id, Visit.occurred_at >= since)
+        .where(
+            Visit.customer_id == customer_id,
+            Visit.occurred_at >= since,
+            Visit.status == "completed",
+        )
         .order_by(Visit.occurred_at.desc())
     ).first()
 
@@ -186,6 +191,8 @@ def handle_reply(
         with suppress(OutboundRefused):  # opted out meanwhile: the feedback is still kept
             queue_text(session, business, customer, body_text, "feedback_thanks", now=now,
                        cause="inbound", visit_id=visit.id if visit else None)  # fmt: skip
+    if answering and not unhappy:
+        customer.needs_reply = False  # a happy answer is thanked for the owner
     if unhappy:
         customer.unhappy_at = now
         feedback.suggested_reply = suggest_reply(customer.first_name, business.name)
@@ -280,6 +287,7 @@ def alert_unanswered(session: Session, *, now: datetime) -> int:
         .where(
             Customer.needs_reply.is_(True),
             Customer.last_inbound_at < now - EARLIEST_UNANSWERED,
+            Customer.last_inbound_at > now - UNANSWERED_HORIZON,
             Customer.consent != "opted_out",
             or_(
                 Customer.last_owner_alert_at.is_(None),
@@ -292,8 +300,8 @@ def alert_unanswered(session: Session, *, now: datetime) -> int:
     sent = 0
     for customer, business in candidates:
         waited = timedelta(minutes=business.unanswered_alert_minutes)
-        if customer.last_inbound_at > now - waited:
-            continue
+        if customer.last_inbound_at > now - waited or is_after_hours(business, now):
+            continue  # not yet, or the shop is closed: the owner hears about it at opening
         last = session.exec(
             select(Message.body)
             .where(Message.customer_id == customer.id, Message.direction == "inbound")

@@ -22,12 +22,33 @@ MAX_RATING_WORDS = 14
 UNHAPPY_SENTIMENT = -0.3
 # Phrases a general-purpose sentiment lexicon reads as neutral or positive, but an owner would not.
 COMPLAINTS = re.compile(
-    r"\b(never (coming|going) back|not coming back|won'?t be back|rude|refund|"
-    r"disappoint\w*|worst|terrible|horrible|awful|waited (over|for|an)|overcharg\w*|"
-    r"ruin\w*|complain\w*|unprofessional|dirty|burn(ed|t)|botched|not happy|unhappy)\b"
+    r"\b(never (coming|going) back|not coming back|won'?t be back|rude|refund|money back|"
+    r"disappoint\w*|worst|terrible|horrible|awful|waited (over|for|an|\d+)|overcharg\w*|"
+    r"overpriced|rushed|ruin\w*|complain\w*|unprofessional|dirty|burn(ed|t)|botched|"
+    r"not happy|unhappy)\b"
+)
+# A complaint word that is negated is praise: "no complaints", "not disappointed at all".
+NEGATED_COMPLAINT = re.compile(
+    r"\b(no|not|never|nothing to|can'?t|cannot|couldn'?t|wasn'?t|weren'?t|isn'?t|zero)\s+"
+    r"(\w+\s+)?(complain\w*|disappoint\w*|rude|dirty|worst|terrible|horrible|awful)\b"
+)
+# Praise that a general-purpose lexicon reads as negative.
+PRAISE = re.compile(
+    r"\b(couldn'?t|could not|can'?t|cannot) (be|have been) (any )?(happier|better)\b"
 )
 
 _N = r"(10|[0-9](?:\.5)?)"
+# A number that is a time, a duration, an amount or a head count, not a rating:
+# "1:30 tomorrow?", "5pm", "it was 10 minutes late", "it was 2 of us".
+_NOT_RATING = (
+    r"(?![.:]\d)(?!\s*(?:am|pm|a\.m|p\.m|min\w*|hours?|hrs?|days?|weeks?|months?|years?|"
+    r"people|persons?|kids|of us|dollars?|bucks|tickets?)\b)"
+)
+# What may follow a bare number at the start: punctuation, an emoji, a word of thanks or praise.
+_AFTER_BARE = (
+    r"(?:\s*[-:!.,)]|\s*$|\s+(?=[^\w\s])|\s+(?:thanks?|thank\s+you|thx|ty|great|good|"
+    r"loved?|amazing|awesome|excellent|perfect|bad|poor|terrible|awful)\b)"
+)
 PATTERNS = [
     (re.compile(rf"^{_N}\s*(?:/|out of|outta|of)\s*(5|10)\b"), "explicit"),
     (re.compile(rf"\b{_N}\s*(?:/|out of|outta)\s*(5|10)\b"), "explicit"),
@@ -35,12 +56,12 @@ PATTERNS = [
     (re.compile(rf"\b{_N}\s*(?:stars?)\b"), "stars"),
     (
         re.compile(
-            rf"\b(?:give|gave|rate|rated|rating|score|it'?s|its|was|a solid|solid|easy)\s+"
-            rf"(?:it|you|u|them|y'?all)?\s*(?:an?\s+)?{_N}\b"
+            rf"\b(?:give|gave|rate|rated|rating|score|it'?s|its|was|a solid|solid|easy)"
+            rf"(?:\s*:\s*|\s+)(?:it|you|u|them|y'?all)?\s*(?:an?\s+)?{_N}\b{_NOT_RATING}"
         ),
         "bare",
     ),  # fmt: skip
-    (re.compile(rf"^{_N}(?:\s*[-:!.,)]|\s*$)"), "bare"),
+    (re.compile(rf"^{_N}{_NOT_RATING}{_AFTER_BARE}"), "bare"),
 ]
 
 
@@ -69,6 +90,8 @@ def parse_rating(text: str, scale: int = 5) -> Rating | None:
     raw = (text or "").strip()
     if not raw:
         return None
+    if re.fullmatch(r"\*{1,5}[!.]*", raw):  # "*****": stars typed on a keyboard
+        return Rating(raw.count("*"), 5)
     stars = sum(raw.count(ch) for ch in STAR_CHARS)
     if stars and not re.search(r"\d", _normalise(raw)):
         return Rating(min(stars, 5), 5)
@@ -108,7 +131,10 @@ def _analyzer() -> SentimentIntensityAnalyzer:
 def sentiment(text: str) -> float:
     """-1 (very unhappy) .. 1 (delighted): VADER, pulled down by plain complaints."""
     score = _analyzer().polarity_scores(text or "")["compound"]
-    if COMPLAINTS.search((text or "").lower().replace("’", "'")):
+    lower = (text or "").lower().replace("’", "'")
+    if PRAISE.search(lower):
+        score = max(score, 0.5)
+    if COMPLAINTS.search(NEGATED_COMPLAINT.sub(" ", lower)):
         score = min(score, -0.5)
     return round(score, 3)
 

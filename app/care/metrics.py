@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, func
-from sqlalchemy.orm import aliased
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from app.models import AUTOMATED_KINDS, Feedback, Message, TrackedLink
@@ -26,9 +25,8 @@ def satisfaction(rows: list[tuple[int | None, int | None]]) -> dict:
     return {
         "csat": _share(sum(1 for s in five if s >= 4), len(five)),
         "csat_answers": len(five),
-        "nps": round(_share(promoters, len(ten)) - _share(detractors, len(ten)), 1)
-        if ten
-        else None,
+        # Subtract the counts, not two rounded shares (2 of 3 minus 1 of 3 is 33.3, not 33.4).
+        "nps": _share(promoters - detractors, len(ten)),
         "nps_answers": len(ten),
     }
 
@@ -57,25 +55,34 @@ def business_metrics(session: Session, business_id: int, start: datetime, end: d
             TrackedLink.created_at < end,
         )
     ).one()
-    reply = aliased(Message)
-    replied = exists().where(
-        and_(
-            reply.customer_id == Message.customer_id,
-            reply.direction == "inbound",
-            reply.created_at > Message.sent_at,
-            reply.created_at <= Message.sent_at + REPLY_WITHIN,
+    # A text counts as answered when its customer wrote back within REPLY_WITHIN. Date
+    # arithmetic differs between SQLite and PostgreSQL, so the window is checked here.
+    automated = session.exec(
+        select(Message.customer_id, Message.sent_at).where(
+            Message.business_id == business_id,
+            Message.direction == "outbound",
+            Message.kind.in_(AUTOMATED_KINDS),
+            Message.status.in_(("sent", "delivered")),
+            Message.sent_at >= start,
+            Message.sent_at < end,
         )
+    ).all()
+    replies: dict[int, list[datetime]] = {}
+    for customer_id, created_at in session.exec(
+        select(Message.customer_id, Message.created_at).where(
+            Message.business_id == business_id,
+            Message.direction == "inbound",
+            Message.created_at > start,
+            Message.created_at <= end + REPLY_WITHIN,
+        )
+    ):
+        replies.setdefault(customer_id, []).append(created_at)
+    sent = len(automated)
+    answered = sum(
+        1
+        for customer_id, sent_at in automated
+        if any(sent_at < at <= sent_at + REPLY_WITHIN for at in replies.get(customer_id, ()))
     )
-    automated = (
-        Message.business_id == business_id,
-        Message.direction == "outbound",
-        Message.kind.in_(AUTOMATED_KINDS),
-        Message.status.in_(("sent", "delivered")),
-        Message.sent_at >= start,
-        Message.sent_at < end,
-    )
-    sent = session.exec(select(func.count(Message.id)).where(*automated)).one()
-    answered = session.exec(select(func.count(Message.id)).where(*automated, replied)).one()
     texts = dict(
         session.exec(
             select(Message.status, func.count(Message.id))

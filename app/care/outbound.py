@@ -152,6 +152,26 @@ def automated_slot(
     raise OutboundRefused("no_slot", "No sending slot in the next two months for this customer.")
 
 
+def _introduction_pending(session: Session, customer: Customer, send_at: datetime) -> bool:
+    """A text to this not-yet-introduced customer goes before `send_at` and introduces them.
+
+    Only that one carries the business name and the STOP line; if it never goes, the
+    dispatcher introduces whichever text does go first (Dispatcher._prepare).
+    """
+    if customer.introduced_at is not None or customer.id is None:
+        return False
+    earlier = session.exec(
+        select(Message.id).where(
+            Message.customer_id == customer.id,
+            Message.direction == "outbound",
+            Message.kind.not_in(TO_OWNER),
+            Message.status.in_(("scheduled", "sending")),
+            Message.send_at < send_at,
+        )
+    ).first()
+    return earlier is not None
+
+
 def queue_text(
     session: Session,
     business: Business,
@@ -173,14 +193,15 @@ def queue_text(
     if not body:
         raise OutboundRefused("empty_body", "The text is empty.")
     check_allowed(business, customer, kind)
-    body = introduce(body, business, customer, kind)
+    earliest = max(send_at or now, now)
+    if is_automated(kind):
+        earliest = automated_slot(session, business, customer, earliest)
+    if not _introduction_pending(session, customer, earliest):
+        body = introduce(body, business, customer, kind)
     if len(body) > MAX_BODY_CHARS:
         raise OutboundRefused(
             "body_too_long", f"A text can be at most {MAX_BODY_CHARS} characters."
         )
-    earliest = max(send_at or now, now)
-    if is_automated(kind):
-        earliest = automated_slot(session, business, customer, earliest)
     info = segment_info(body)
     message = Message(
         business_id=business.id,

@@ -6,7 +6,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from sqlmodel import select
@@ -16,12 +16,19 @@ from app.models import BusinessTemplate
 SMS_TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "sms"
 
 
+class _TextSandbox(ImmutableSandboxedEnvironment):
+    """No arithmetic: a text needs none, and `'x' * 10**9` would allocate a gigabyte."""
+
+    intercepted_binops = frozenset({"*", "**", "//", "%"})
+
+    def call_binop(self, context, operator, left, right):
+        raise SecurityError("templates cannot do arithmetic")
+
+
 @lru_cache(maxsize=1)
 def _environment() -> ImmutableSandboxedEnvironment:
     # autoescape off: these are texts, not HTML; undefined fields fail loudly at render time.
-    return ImmutableSandboxedEnvironment(
-        autoescape=False, undefined=StrictUndefined, keep_trailing_newline=False
-    )
+    return _TextSandbox(autoescape=False, undefined=StrictUndefined, keep_trailing_newline=False)
 
 
 @lru_cache(maxsize=64)
@@ -67,6 +74,7 @@ MERGE_FIELDS: dict[str, tuple[str, ...]] = {
 }
 EDITABLE_KINDS = tuple(MERGE_FIELDS)
 MAX_TEMPLATE_CHARS = 640
+MAX_RENDERED_CHARS = 640  # about four segments with the long sample values (Twilio allows 1600)
 
 
 class TemplateError(ValueError):
@@ -103,7 +111,12 @@ def validate_source(kind: str, source: str, business_name: str = "Bloom Hair Stu
     allowed = set(MERGE_FIELDS[kind])
     fields = {k: v for k, v in sample_fields(business_name).items() if k in allowed}
     try:
+        tree = _environment().parse(source)
+        if any(True for _ in tree.find_all((nodes.For, nodes.Macro, nodes.CallBlock))):
+            raise TemplateError("Texts can use merge fields and if/else, but not loops or macros.")
         rendered = render_source(source, **fields)
+    except TemplateError:
+        raise
     except TemplateSyntaxError as exc:
         raise TemplateError(f"Line {exc.lineno}: {exc.message}") from exc
     except UndefinedError as exc:
@@ -115,6 +128,11 @@ def validate_source(kind: str, source: str, business_name: str = "Bloom Hair Stu
         raise TemplateError(f"This template cannot be rendered: {exc}") from exc
     if not rendered:
         raise TemplateError("The text renders as nothing.")
+    if len(rendered) > MAX_RENDERED_CHARS:
+        raise TemplateError(
+            f"With long names this text is {len(rendered)} characters; keep it under "
+            f"{MAX_RENDERED_CHARS} so it can be sent."
+        )
     return rendered
 
 
