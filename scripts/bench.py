@@ -60,6 +60,7 @@ from queue import Empty
 
 import bench_dispatch
 import bench_load
+import bench_pages
 import bench_reference
 import phonenumbers
 import sqlalchemy as sa
@@ -740,6 +741,7 @@ def print_table(summary: dict) -> None:
             + ", ".join(memory["per_run"])
             + ")"
         )
+    bench_pages.print_results(summary.get("pages", []))
     others = [p[t]["other_load"] for p in summary.get("inbound", {}).values() for t in TARGETS]
     others += [r["other_load"] for r in summary.get("dispatcher", [])]
     if others and max(others) > NOISY:
@@ -752,7 +754,7 @@ def print_table(summary: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", choices=["inbound", "dispatcher"], help="run one part")
+    parser.add_argument("--only", choices=["inbound", "dispatcher", "pages"], help="run one part")
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--pg-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG))
     parser.add_argument("--duration", type=float, default=6.0, help="measured seconds per run")
@@ -840,6 +842,8 @@ def main(argv: list[str] | None = None) -> int:
                         f"{r['db']}/{r['workers']}w {max(r['max_rss_mib']):.0f} MiB" for r in runs
                     ],
                 }
+        if opts.only in (None, "pages"):
+            summary["pages"] = bench_pages.bench_pages(kinds, opts.pg_url, workdir)
     except KeyboardInterrupt:
         say("interrupted: stopping the servers")
         return 130
@@ -864,6 +868,7 @@ def main(argv: list[str] | None = None) -> int:
         for r in summary.get("dispatcher", [])
         if r["target_texts_per_second"]
     ]
+    targets += [r["meets_targets"] for r in summary.get("pages", [])]
     summary["ok"] = all(checks)
     summary["targets_met"] = all(targets)
     summary["elapsed_s"] = round(time.monotonic() - started, 1)

@@ -1,0 +1,359 @@
+"""Server time of the owner's busiest pages on a big shop: the inbox and a long conversation
+with 100,000 customers and 1,000,000 messages in the database, on SQLite and PostgreSQL.
+
+Run by scripts/bench (`scripts/bench --only pages`) or alone: `python scripts/bench_pages.py`.
+The database is filled with bulk inserts (COPY on PostgreSQL), then each page is requested
+in-process through the WSGI app (no network, no browser: the server's own time), after a
+warm-up, by a signed-in owner. Reports the median and p90 in milliseconds against the
+issue's target (median under 50 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+
+from app import build_services, create_app  # noqa: E402
+from app.care.businesses import create_business  # noqa: E402
+from app.db import session_scope  # noqa: E402
+from app.migrate import upgrade  # noqa: E402
+from app.models import Customer, Message  # noqa: E402
+
+TARGET_MEDIAN_MS = 50.0
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_pages"
+OWNER_EMAIL = "owner@bench.example"
+OWNER_PASSWORD = "bench owner password"
+FAST_HASH = "pbkdf2:sha256:1000"
+SECRET_KEY = "bench-pages-secret-key-0123456789abcdef"
+NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
+WORDS = [
+    "thanks",
+    "see",
+    "you",
+    "friday",
+    "color",
+    "cut",
+    "booked",
+    "great",
+    "can",
+    "I",
+    "move",
+    "my",
+    "appointment",
+    "to",
+    "next",
+    "week",
+]
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _column_values(table: sa.Table, row: dict) -> list:
+    """Every column but the id, with the model's scalar default where the row has none."""
+    values = []
+    for column in table.columns:
+        if column.primary_key:
+            continue
+        if column.name in row:
+            values.append(row[column.name])
+        elif column.default is not None and column.default.is_scalar:
+            values.append(column.default.arg)
+        elif column.default is not None and column.default.is_callable and column.name == "tags":
+            values.append([])
+        else:
+            values.append(None)
+    return values
+
+
+def _insert(connection, table: sa.Table, rows: list[dict]) -> None:
+    if connection.dialect.name == "postgresql":
+        columns = [c for c in table.columns if not c.primary_key]
+        names = ", ".join(c.name for c in columns)
+        raw = connection.connection.dbapi_connection
+        with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                values = _column_values(table, row)
+                copy.write_row([json.dumps(v) if isinstance(v, list | dict) else v for v in values])
+    else:
+        connection.execute(table.insert(), rows)
+
+
+def fill(engine, customers: int, messages: int, long_thread: int, seed: int = 7) -> dict:
+    """One business with `customers` customers and `messages` texts; one customer has a
+    conversation of `long_thread` texts. Returns ids to request."""
+    rng = random.Random(seed)
+    with session_scope(engine) as session:
+        business, _ = create_business(
+            session,
+            name="Bench Salon",
+            number="+12125550100",
+            timezone="America/New_York",
+            owner_email=OWNER_EMAIL,
+            owner_password=OWNER_PASSWORD,
+            now=NOW,
+            password_method=FAST_HASH,
+        )
+        business_id = business.id
+    customer_table, message_table = Customer.__table__, Message.__table__
+    started = time.monotonic()
+    batch = 20_000
+    with engine.begin() as connection:
+        for start in range(0, customers, batch):
+            rows = []
+            for n in range(start, min(start + batch, customers)):
+                activity = NOW - timedelta(minutes=(customers - n) * 3)
+                rows.append(
+                    {
+                        "business_id": business_id,
+                        "phone": f"+1212{n:07d}",
+                        "name": f"Customer {n:06d}",
+                        "tags": [],
+                        "consent": "granted",
+                        "consent_source": "import",
+                        "consent_at": activity,
+                        "number_status": "ok",
+                        "last_activity_at": activity,
+                        "last_inbound_at": activity,
+                        "last_message_preview": " ".join(rng.choice(WORDS) for _ in range(8)),
+                        "unread_count": rng.choice((0, 0, 0, 1, 2)),
+                        "needs_reply": rng.random() < 0.2,
+                        "notes": "",
+                        "created_at": activity,
+                    }
+                )
+            _insert(connection, customer_table, rows)
+        first_id = connection.execute(
+            sa.select(sa.func.min(customer_table.c.id)).where(
+                customer_table.c.business_id == business_id
+            )
+        ).scalar_one()
+    say(f"  {customers:,} customers in {time.monotonic() - started:.1f} s")
+    long_id = first_id + customers - 1  # the newest conversation is also the longest
+    started = time.monotonic()
+    with engine.begin() as connection:
+        written = 0
+        while written < messages:
+            rows = []
+            for _ in range(min(batch, messages - written)):
+                if written < long_thread:
+                    customer_id = long_id
+                else:
+                    customer_id = first_id + rng.randrange(customers)
+                inbound = rng.random() < 0.45
+                when = NOW - timedelta(seconds=(messages - written) * 7)
+                rows.append(
+                    {
+                        "business_id": business_id,
+                        "customer_id": customer_id,
+                        "direction": "inbound" if inbound else "outbound",
+                        "body": " ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 24))),
+                        "kind": "manual" if inbound or rng.random() < 0.5 else "thank_you",
+                        "status": "received"
+                        if inbound
+                        else rng.choice(("delivered", "sent", "failed")),
+                        "segments": 1,
+                        "encoding": "GSM-7",
+                        "cause": "inbound" if inbound else "user",
+                        "attempts": 0 if inbound else 1,
+                        "created_at": when,
+                        "send_at": None if inbound else when,
+                        "sent_at": None if inbound else when,
+                    }
+                )
+                written += 1
+            _insert(connection, message_table, rows)
+    say(f"  {messages:,} messages in {time.monotonic() - started:.1f} s")
+    with engine.connect() as connection:
+        connection.execute(sa.text("ANALYZE"))
+        connection.commit()
+    return {"business_id": business_id, "long_customer_id": long_id}
+
+
+def measure(client, path: str, rounds: int, warmup: int, headers=None, status=200) -> dict:
+    for _ in range(warmup):
+        response = client.get(path, headers=headers)
+        assert response.status_code == status, (path, response.status_code)
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        response = client.get(path, headers=headers)
+        response.get_data()
+        times.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == status, (path, response.status_code)
+    times.sort()
+    return {
+        "path": path,
+        "median_ms": round(statistics.median(times), 2),
+        "p90_ms": round(times[int(len(times) * 0.9) - 1], 2),
+        "requests": rounds,
+    }
+
+
+def run(
+    kind: str,
+    database_url: str,
+    *,
+    customers: int,
+    messages: int,
+    long_thread: int,
+    rounds: int,
+    warmup: int,
+) -> dict:
+    say(f"pages on {kind}: filling the database")
+    services = build_services(
+        {
+            "ignore_environment": True,
+            "env": "test",
+            "database_url": database_url,
+            "secret_key": SECRET_KEY,
+            "sms_backend": "simulator",
+            "extra": {"password_method": FAST_HASH},
+        }
+    )
+    engine = services.engine
+    if kind == "postgresql":
+        with engine.begin() as connection:
+            connection.execute(sa.text("DROP SCHEMA public CASCADE"))
+            connection.execute(sa.text("CREATE SCHEMA public"))
+    upgrade(engine)
+    ids = fill(engine, customers, messages, long_thread)
+    app = create_app(services=services)
+    client = app.test_client()
+    page = client.get("/sign-in").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    signed = client.post(
+        "/sign-in", data={"csrf_token": token, "email": OWNER_EMAIL, "password": OWNER_PASSWORD}
+    )
+    assert signed.status_code == 302, "the bench owner could not sign in"
+    inbox = client.get("/inbox").get_data(as_text=True)
+    older = re.search(r'href="([^"]+)" rel="next"', inbox).group(1).replace("&amp;", "&")
+    conversation = f"/conversations/{ids['long_customer_id']}"
+    assert f"Customer {customers - 1:06d}" in inbox, "the newest conversation is not first"
+    pages = {
+        "inbox": "/inbox",
+        "conversation": conversation,
+        "inbox_page_2": older,
+        "inbox_needs_reply": "/inbox?filter=needs_reply",
+        "inbox_search_name": "/inbox?q=customer+04242",
+        "inbox_search_phone": "/inbox?q=0004242",
+        "conversation_older": None,
+        "customers": "/customers/",
+    }
+    thread = client.get(conversation).get_data(as_text=True)
+    earlier = re.search(r'href="([^"]+before=\d+)"', thread)
+    pages["conversation_older"] = earlier.group(1).replace("&amp;", "&") if earlier else None
+    results = {}
+    for name, path in pages.items():
+        if path:
+            results[name] = measure(client, path, rounds, warmup)
+    # What every open inbox costs every few seconds when nothing changed: a 304.
+    etag = client.get("/inbox", headers={"X-Requested-With": "fetch"}).headers["ETag"]
+    live = {"X-Requested-With": "fetch", "If-None-Match": etag}
+    results["inbox_live_poll"] = measure(client, "/inbox", rounds, warmup, headers=live, status=304)
+    engine.dispose()
+    return {
+        "db": kind,
+        "customers": customers,
+        "messages": messages,
+        "long_conversation": long_thread,
+        "pages": results,
+        "meets_targets": all(
+            results[k]["median_ms"] < TARGET_MEDIAN_MS for k in ("inbox", "conversation")
+        ),
+    }
+
+
+def bench_pages(
+    kinds: list[str],
+    pg_url: str,
+    workdir: Path,
+    *,
+    customers=100_000,
+    messages=1_000_000,
+    long_thread=5_000,
+    rounds=60,
+    warmup=10,
+) -> list[dict]:
+    """Entry point for scripts/bench.py: one result per database kind."""
+    results = []
+    for kind in kinds:
+        url = pg_url if kind == "postgresql" else f"sqlite:///{workdir / 'pages.db'}"
+        results.append(
+            run(
+                kind,
+                url,
+                customers=customers,
+                messages=messages,
+                long_thread=long_thread,
+                rounds=rounds,
+                warmup=warmup,
+            )
+        )
+    return results
+
+
+def print_results(results: list[dict]) -> None:
+    for result in results:
+        label = "postgres" if result["db"] == "postgresql" else result["db"]
+        print(
+            f"  owner pages      {label + ':':<9} {result['customers']:,} customers, "
+            f"{result['messages']:,} messages "
+            f"(longest conversation {result['long_conversation']:,})  "
+            f"{'OK  ' if result['meets_targets'] else 'MISS'} (median < {TARGET_MEDIAN_MS:g} ms)"
+        )
+        for name, page in result["pages"].items():
+            print(
+                f"    {name:<20} median {page['median_ms']:6.1f} ms   p90 {page['p90_ms']:6.1f} ms"
+                f"   {page['path']}"
+            )
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--pg-url", default=os.environ.get("BENCH_PAGES_DATABASE_URL", DEFAULT_PG))
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--long-conversation", type=int, default=5_000)
+    parser.add_argument("--rounds", type=int, default=60)
+    parser.add_argument("--json", default=str(ROOT / "artifacts" / "bench_pages.json"))
+    opts = parser.parse_args(argv)
+    kinds = ["sqlite", "postgresql"] if opts.db == "both" else [opts.db]
+    if "postgresql" in kinds and sa.engine.make_url(opts.pg_url).database in {"test", None, ""}:
+        parser.error("refusing to use that PostgreSQL database: give --pg-url")
+    with tempfile.TemporaryDirectory(prefix="regulars-bench-pages-") as workdir:
+        results = bench_pages(
+            kinds,
+            opts.pg_url,
+            Path(workdir),
+            customers=opts.customers,
+            messages=opts.messages,
+            long_thread=opts.long_conversation,
+            rounds=opts.rounds,
+        )
+    print()
+    print_results(results)
+    out = Path(opts.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
