@@ -85,7 +85,10 @@ class SignInAttempt(SQLModel, table=True):
     """Failed sign-ins, shared by every web process, for throttling."""
 
     __tablename__ = "sign_in_attempt"
-    __table_args__ = (sa.Index("ix_sign_in_attempt_email_time", "email", "created_at"),)
+    __table_args__ = (
+        sa.Index("ix_sign_in_attempt_email_time", "email", "created_at"),
+        sa.Index("ix_sign_in_attempt_addr_time", "remote_addr", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=254)

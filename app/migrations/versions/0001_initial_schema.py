@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 11:41:43.294082
+Create Date: 2026-11-22 12:05:10.226430
 """
 
 from collections.abc import Sequence
@@ -64,6 +64,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("sign_in_attempt", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_sign_in_attempt_addr_time", ["remote_addr", "created_at"], unique=False
+        )
         batch_op.create_index(
             "ix_sign_in_attempt_email_time", ["email", "created_at"], unique=False
         )
@@ -441,6 +444,7 @@ def downgrade() -> None:
     op.drop_table("simulated_text")
     with op.batch_alter_table("sign_in_attempt", schema=None) as batch_op:
         batch_op.drop_index("ix_sign_in_attempt_email_time")
+        batch_op.drop_index("ix_sign_in_attempt_addr_time")
 
     op.drop_table("sign_in_attempt")
     op.drop_table("sender_pace")
