@@ -9,7 +9,7 @@ from sqlmodel import select
 from app.care.inbound import BadInbound, UnknownBusiness, receive_text
 from app.models import Business, Customer, Message, SimulatedText
 from app.phones import InvalidPhone, normalize
-from app.web.context import db, now, services
+from app.web.context import db, now, public_base, services
 
 bp = Blueprint("simulator", __name__, url_prefix="/simulator")
 MAX_BODY = 1600
@@ -92,7 +92,7 @@ def send():
             "MessagingServiceSid": business.messaging_service_sid or "", "Body": body,
             "NumMedia": "0"}  # fmt: skip
     try:
-        receive_text(db(), form, now=now())
+        receive_text(db(), form, now=now(), base_url=public_base())
     except (UnknownBusiness, BadInbound) as exc:
         flash(str(exc), "error")
     return redirect(url_for(".phone", handset=handset))

@@ -9,7 +9,7 @@ from app.care.customers import find_customer
 from app.care.visits import planned_for, record_visit
 from app.models import Customer, Visit
 from app.phones import InvalidPhone, normalize
-from app.web.context import db, now
+from app.web.context import db, now, public_base
 from app.web.owner.common import owner_blueprint, signed_in
 
 bp = owner_blueprint("visits", __name__, url_prefix="/visits")
@@ -66,6 +66,7 @@ def create():
         staff=values["staff"] or None,
         source="web",
         now=now(),
+        base_url=public_base(),
     )
     for reason in recorded.skipped:
         flash(reason.split(": ", 1)[-1], "warning")
