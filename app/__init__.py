@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, g
@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app.care.inbound import BusinessDirectory
 from app.clock import Clock, SystemClock
 from app.config import Settings, load_settings
 from app.db import make_engine
@@ -27,6 +28,7 @@ class Services:
     engine: Engine
     gateway: SmsGateway
     clock: Clock
+    directory: BusinessDirectory = field(default_factory=BusinessDirectory)
 
 
 def build_services(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -170,8 +171,47 @@ def _statements(dialect: str) -> dict:
     }
 
 
+class BusinessDirectory:
+    """Who owns a receiving number, remembered for a few seconds per process.
+
+    The webhook's first question on every text; numbers rarely change hands, and a change
+    is seen everywhere within `ttl` seconds.
+    """
+
+    def __init__(self, ttl: float = 30.0, clock=time.monotonic):
+        self.ttl = ttl
+        self.clock = clock
+        self._known: dict[tuple[str, str], tuple[float, object]] = {}
+
+    def lookup(self, connection, statements, to: str, service: str):
+        key = (to, service)
+        hit = self._known.get(key)
+        if hit is not None and hit[0] > self.clock():
+            return hit[1]
+        business = _find_business(connection, statements, to, service)
+        if business is not None:
+            if len(self._known) > 10_000:
+                self._known.clear()
+            self._known[key] = (self.clock() + self.ttl, business)
+        return business
+
+
+def _find_business(connection, statements, to: str, service: str):
+    business = None
+    if to:
+        business = connection.execute(statements["business_by_number"], {"key": to}).first()
+    if business is None and service:
+        business = connection.execute(statements["business_by_service"], {"key": service}).first()
+    return business
+
+
 def receive_text(
-    session: Session, form: Mapping[str, str], *, now: datetime, base_url: str = ""
+    session: Session,
+    form: Mapping[str, str],
+    *,
+    now: datetime,
+    base_url: str = "",
+    directory: BusinessDirectory | None = None,
 ) -> InboundResult:
     """Store an inbound text exactly once and act on it. Commits.
 
@@ -194,11 +234,10 @@ def receive_text(
     info, media, keyword = segment_info(body), _media(form), keyword_of(body)
     connection = session.connection()
     statements = _statements(connection.dialect.name)
-    business = None
-    if to:
-        business = connection.execute(statements["business_by_number"], {"key": to}).first()
-    if business is None and service:
-        business = connection.execute(statements["business_by_service"], {"key": service}).first()
+    if directory is not None:
+        business = directory.lookup(connection, statements, to, service)
+    else:
+        business = _find_business(connection, statements, to, service)
     if business is None:
         raise UnknownBusiness(f"no business owns {to or 'that number'}")
     if bad_phone is not None:

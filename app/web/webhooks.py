@@ -51,7 +51,13 @@ def twiml(body: str = EMPTY_TWIML, status: int = 200) -> Response:
 @twilio_signed
 def inbound_sms():
     try:
-        receive_text(db(), request.form, now=now(), base_url=public_base())
+        receive_text(
+            db(),
+            request.form,
+            now=now(),
+            base_url=public_base(),
+            directory=services().directory,
+        )
     except UnknownBusiness as exc:
         return Response(str(exc), status=404, mimetype="text/plain")
     except BadInbound as exc:

@@ -626,3 +626,23 @@ def test_inbound_texts_keep_the_inbox_state_on_the_customer(client, business, se
     session.expire_all()
     customer = session.exec(select(Customer)).one()
     assert (customer.unread_count, customer.needs_reply, customer.handled_at) == (3, True, None)
+
+
+def test_business_directory_remembers_owners_for_its_ttl_only(session, business, engine):
+    from app.care.inbound import BusinessDirectory, _statements
+
+    ticks = [0.0]
+    directory = BusinessDirectory(ttl=30, clock=lambda: ticks[0])
+    with engine.connect() as conn:
+        statements = _statements(conn.dialect.name)
+        assert directory.lookup(conn, statements, BUSINESS_NUMBER, "").id == business.id
+        conn.rollback()
+    business.number = "+13125550177"  # the number moves to a new line
+    session.add(business)
+    session.commit()
+    with engine.connect() as conn:
+        assert directory.lookup(conn, statements, BUSINESS_NUMBER, "").id == business.id
+        ticks[0] = 31.0
+        assert directory.lookup(conn, statements, BUSINESS_NUMBER, "") is None
+        assert directory.lookup(conn, statements, "+13125550177", "").id == business.id
+        conn.rollback()
