@@ -284,6 +284,15 @@ def count_rows(url: str, sql: str) -> int:
         engine.dispose()
 
 
+def execute_sql(url: str, sql: str) -> None:
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(sql))
+    finally:
+        engine.dispose()
+
+
 def app_env(database_url: str, public_base_url: str, workdir: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in APP_ENV_NAMES}
     env.update(
@@ -351,6 +360,9 @@ def inbound_run(target: str, kind: str, opts, workdir: Path, clients, phones, se
         )  # fmt: skip
         if not created.get("business_id"):
             raise BenchError(f"regulars business create printed {created}")
+        # Measure the plain-reply path at any hour: the after-hours answer (once per customer
+        # per 12 h) would otherwise make the figures depend on the time of day of the run.
+        execute_sql(url, "UPDATE business SET after_hours_reply = false")
         app_spec = ["--pythonpath", opts.app_path, opts.app] if opts.app_path else [opts.app]
         count_sql = "SELECT count(*) FROM message WHERE direction = 'inbound'"
     else:
