@@ -10,7 +10,10 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from sqlmodel import select
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+from app.models import Feedback
 
 NUMBER_WORDS = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
@@ -153,3 +156,12 @@ def suggest_reply(first_name: str, business_name: str, owner_name: str = "") -> 
         f"{hello}, {who}. I'm so sorry your visit wasn't what it should have been. "
         "I'd like to make it right - may I call you today, or is texting easier?"
     )
+
+
+def latest_unhappy(session, customer_id: int):
+    """The customer's most recent unhappy feedback (with its suggested reply), or None."""
+    return session.exec(
+        select(Feedback)
+        .where(Feedback.customer_id == customer_id, Feedback.unhappy.is_(True))
+        .order_by(Feedback.id.desc())
+    ).first()

@@ -417,3 +417,24 @@ def test_long_conversations_page_back(owner, maria, session, business, clock):
     earlier = re.search(r'href="([^"]+before=\d+)"', page).group(1).replace("&amp;", "&")
     older = owner.get(earlier).get_data(as_text=True)
     assert "Text number 9<" in older and "Text number 59" not in older
+
+
+def test_unhappy_customer_conversation_offers_the_suggested_reply(owner, business, session, clock):
+    business.review_mode = "ask_first"
+    session.add(business)
+    session.commit()
+    record_visit(session, business, phone="+12125550166", name="Dana Reyes", consent=True,
+                 now=clock.now())  # fmt: skip
+    customer = session.exec(select(Customer).where(Customer.phone == "+12125550166")).one()
+    customer.awaiting_rating_until = clock.now() + timedelta(days=7)  # the 1-5 question went
+    session.add(customer)
+    session.commit()
+    conversation_with(session, business, "+12125550166", "1", clock=clock, sid="SM" + "5" * 32)
+    page = owner.get(f"/conversations/{customer.id}").get_data(as_text=True)
+    assert "Dana is unhappy" in page and "rated 1 of 5" in page
+    assert "I&#39;m so sorry your visit" in page
+    prefilled = owner.get(f"/conversations/{customer.id}?use=suggested").get_data(as_text=True)
+    composer = re.search(r'<textarea id="body"[^>]*>([^<]*)</textarea>', prefilled).group(1)
+    assert composer.startswith("Hi Dana, it&#39;s Bloom Hair Studio.")
+    inbox = owner.get("/inbox?filter=unhappy").get_data(as_text=True)
+    assert "Dana Reyes" in inbox

@@ -6,6 +6,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from app.care import accounts, texts
 from app.care import inbox as care_inbox
+from app.care.feedback import latest_unhappy
 from app.care.outbound import OutboundRefused
 from app.web.context import db, now
 from app.web.owner.common import customer_or_404, owner_blueprint, signed_in, wants_fragment
@@ -44,7 +45,10 @@ def _render(customer, *, body: str = "", error: str | None = None, status: int =
     fields = care_inbox.composer_fields(g.business, customer, g.user)
     use = request.args.get("use")
     picker = _picker(customer, fields)
-    if use and not body:
+    unhappy = latest_unhappy(db(), customer.id) if customer.unhappy_at else None
+    if use == "suggested" and unhappy and not body:
+        body = unhappy.suggested_reply or ""
+    elif use and not body:
         body = next((text for kind, _, text in picker if kind == use), "")
     context = _thread_context(customer, before)
     context.update(embed(render_template("owner/_thread.html", **context)))
@@ -57,6 +61,7 @@ def _render(customer, *, body: str = "", error: str | None = None, status: int =
         body=body,
         error=error,
         introduced=customer.introduced_at is not None,
+        unhappy=unhappy,
         **context,
     ), status
 
