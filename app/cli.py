@@ -115,8 +115,8 @@ def cmd_demo(args) -> int:
     return 0
 
 
-def cmd_import_customers(args) -> int:
-    from app.care.imports import import_customers_csv
+def _run_import(args, importer, summary) -> int:
+    """Run one all-or-nothing CSV import for a business; per-row errors go to stderr."""
     from app.db import session_scope
     from app.models import Business
 
@@ -127,37 +127,42 @@ def cmd_import_customers(args) -> int:
             print(f"error: no business {args.business}", file=sys.stderr)
             return 2
         with open(args.file, encoding="utf-8-sig", newline="") as handle:
-            result = import_customers_csv(session, business, handle, now=services.clock.now())
+            result = importer(session, business, handle, services)
     if result.errors:
         for error in result.errors:
             print(f"row {error.row}: {error.message}", file=sys.stderr)
         print(f"nothing imported: {len(result.errors)} row(s) need fixing", file=sys.stderr)
         return 1
-    print(json.dumps({"created": result.created, "updated": result.updated}))
+    print(json.dumps(summary(result)))
     return 0
+
+
+def cmd_import_customers(args) -> int:
+    from app.care.imports import import_customers_csv
+
+    return _run_import(
+        args,
+        lambda session, business, handle, services: import_customers_csv(
+            session, business, handle, now=services.clock.now()
+        ),
+        lambda result: {"created": result.created, "updated": result.updated},
+    )
 
 
 def cmd_import_visits(args) -> int:
     from app.care.imports import import_visits_csv
-    from app.db import session_scope
-    from app.models import Business
 
-    services = _services()
-    with session_scope(services.engine) as session:
-        business = session.get(Business, args.business)
-        if business is None:
-            print(f"error: no business {args.business}", file=sys.stderr)
-            return 2
-        with open(args.file, encoding="utf-8-sig", newline="") as handle:
-            result = import_visits_csv(session, business, handle, now=services.clock.now(),
-                                       base_url=services.settings.public_base_url)  # fmt: skip
-    if result.errors:
-        for error in result.errors:
-            print(f"row {error.row}: {error.message}", file=sys.stderr)
-        print(f"nothing imported: {len(result.errors)} row(s) need fixing", file=sys.stderr)
-        return 1
-    print(json.dumps({"visits": result.created}))
-    return 0
+    return _run_import(
+        args,
+        lambda session, business, handle, services: import_visits_csv(
+            session,
+            business,
+            handle,
+            now=services.clock.now(),
+            base_url=services.settings.public_base_url,
+        ),  # fmt: skip
+        lambda result: {"visits": result.created},
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -43,17 +43,19 @@ class CustomerRow:
     consent: bool
 
 
-def parse_rows(handle: TextIO) -> tuple[list[CustomerRow], list[RowError]]:
+def _rows(handle: TextIO, errors: list[RowError]):
+    """(line, cleaned values, E.164 phone) for each row with a usable phone; the rest become
+    errors. Nothing is yielded when the header has no phone column."""
     reader = csv.DictReader(handle)
     header = [(h or "").strip().lower() for h in (reader.fieldnames or [])]
     if "phone" not in header:
-        return [], [RowError(1, "the header must have a 'phone' column")]
+        errors.append(RowError(1, "the header must have a 'phone' column"))
+        return
     reader.fieldnames = header
-    rows, errors, seen = [], [], {}
     for index, raw in enumerate(reader, start=2):
         if index - 1 > MAX_ROWS:
             errors.append(RowError(index, f"at most {MAX_ROWS} rows per file"))
-            break
+            return
         if None in raw:
             errors.append(RowError(index, "more fields than the header has"))
             continue
@@ -63,6 +65,12 @@ def parse_rows(handle: TextIO) -> tuple[list[CustomerRow], list[RowError]]:
         except InvalidPhone as exc:
             errors.append(RowError(index, str(exc)))
             continue
+        yield index, values, phone
+
+
+def parse_rows(handle: TextIO) -> tuple[list[CustomerRow], list[RowError]]:
+    rows, errors, seen = [], [], {}
+    for index, values, phone in _rows(handle, errors):
         if phone in seen:
             errors.append(RowError(index, f"{phone} is also on row {seen[phone]}"))
             continue
@@ -136,25 +144,8 @@ class VisitRow:
 
 def parse_visit_rows(handle: TextIO, zone: str) -> tuple[list[VisitRow], list[RowError]]:
     """Every row checked; times without a zone are the business's own."""
-    reader = csv.DictReader(handle)
-    header = [(h or "").strip().lower() for h in (reader.fieldnames or [])]
-    if "phone" not in header:
-        return [], [RowError(1, "the header must have a 'phone' column")]
-    reader.fieldnames = header
     rows, errors = [], []
-    for index, raw in enumerate(reader, start=2):
-        if index - 1 > MAX_ROWS:
-            errors.append(RowError(index, f"at most {MAX_ROWS} rows per file"))
-            break
-        if None in raw:
-            errors.append(RowError(index, "more fields than the header has"))
-            continue
-        values = {k: (v or "").strip() for k, v in raw.items()}
-        try:
-            phone = normalize(values.get("phone"))
-        except InvalidPhone as exc:
-            errors.append(RowError(index, str(exc)))
-            continue
+    for index, values, phone in _rows(handle, errors):
         consent_text = values.get("consent", "").lower()
         if consent_text not in YES | NO:
             errors.append(RowError(index, f"consent must be yes or no, not {consent_text!r}"))
