@@ -60,6 +60,7 @@ class Business(SQLModel, table=True):
     provider_handles_opt_out: bool = Field(default=True)
     # care automation
     review_mode: str = Field(default="direct", max_length=10)  # direct | ask_first
+    rating_scale: int = Field(default=5)  # ask-first question: 5 (1-5 stars) or 10 (0-10, NPS)
     review_cooldown_days: int = Field(default=180)
     review_reminder_days: int = Field(default=3)
     unanswered_alert_minutes: int = Field(default=30)

@@ -112,7 +112,8 @@ def plan_after_visit(
         return plan
     ask_at = max(visit.occurred_at, now - timedelta(hours=12)) + timedelta(days=1)
     if business.review_mode == "ask_first":
-        _queue(session, business, customer, "feedback_question", fields, now=now, visit=visit,
+        question = {**fields, "scale": business.rating_scale}
+        _queue(session, business, customer, "feedback_question", question, now=now, visit=visit,
                send_at=ask_at, plan=plan)  # fmt: skip
         return plan
     if not business.review_url:
@@ -163,7 +164,7 @@ def handle_reply(
     recent = customer.last_visit_at is not None and customer.last_visit_at > now - REPLY_CONTEXT
     if not (answering or recent):
         return None
-    rating = parse_rating(body) if answering else None
+    rating = parse_rating(body, business.rating_scale) if answering else None
     mood = sentiment(body)
     unhappy = is_unhappy(rating, mood)
     visit = latest_visit(session, customer.id, now - REPLY_CONTEXT)

@@ -63,7 +63,7 @@ MERGE_FIELDS: dict[str, tuple[str, ...]] = {
     "thank_you": ("first_name", "business_name", "staff_name"),
     "review_request": ("first_name", "business_name", "staff_name", "review_link"),
     "review_reminder": ("first_name", "business_name", "staff_name", "review_link"),
-    "feedback_question": ("first_name", "business_name", "staff_name"),
+    "feedback_question": ("first_name", "business_name", "staff_name", "scale"),
     "feedback_thanks": ("first_name", "business_name", "review_link", "unhappy"),
     "referral_ask": ("first_name", "business_name", "referral_link"),
     "referral_reward": ("first_name", "business_name", "reward"),
@@ -97,6 +97,7 @@ def sample_fields(business_name: str = "Bloom Hair Studio") -> dict:
         "reason": "unhappy reply from",
         "excerpt": "The color came out much darker than we agreed and nobody called me back",
         "unhappy": False,
+        "scale": 5,
     }
 
 

@@ -169,6 +169,7 @@ def business_json(b: Business) -> dict:
         "alert_phone": b.alert_phone,
         "provider_handles_opt_out": b.provider_handles_opt_out,
         "review_mode": b.review_mode,
+        "rating_scale": b.rating_scale,
         "review_cooldown_days": b.review_cooldown_days,
         "review_reminder_days": b.review_reminder_days,
         "unanswered_alert_minutes": b.unanswered_alert_minutes,
@@ -285,7 +286,7 @@ CARE_FIELDS = {  # name: (low, high) for whole numbers, None for true/false
     "after_hours_reply": None,
     "missed_call_textback": None,
 }
-BUSINESS_FIELDS = {"review_mode", *CARE_FIELDS} | {
+BUSINESS_FIELDS = {"review_mode", "rating_scale", *CARE_FIELDS} | {
     "name", "messaging_service_sid", "timezone", "sending_window", "send_rate_per_second",
     "thank_you_delay_minutes", "daily_automated_cap", "review_url", "alert_phone",
     "provider_handles_opt_out",
@@ -365,6 +366,10 @@ def patch_business():
             raise ApiError(
                 422, "invalid_field", "must be true or false", "provider_handles_opt_out"
             )
+    if "rating_scale" in data:
+        if data["rating_scale"] not in (5, 10) or isinstance(data["rating_scale"], bool):
+            raise ApiError(422, "invalid_field", "rating_scale is 5 or 10", "rating_scale")
+        changes["rating_scale"] = data["rating_scale"]
     if "review_mode" in data:
         if data["review_mode"] not in ("direct", "ask_first"):
             raise ApiError(

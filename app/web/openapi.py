@@ -70,6 +70,7 @@ OPENAPI = {
                     "alert_phone": NSTR,
                     "provider_handles_opt_out": {"type": "boolean"},
                     "review_mode": {"enum": ["direct", "ask_first"]},
+                    "rating_scale": {"enum": [5, 10]},
                     "review_cooldown_days": {"type": "integer"},
                     "review_reminder_days": {"type": "integer"},
                     "unanswered_alert_minutes": {"type": "integer"},

@@ -459,3 +459,34 @@ def test_template_with_loops_is_refused_at_save_without_running_them(client, aut
     response = client.put("/api/v1/templates/thank_you", json={"body": nested}, headers=auth)
     assert response.status_code == 422
     assert "loops" in response.json["error"]["message"]
+
+
+def test_ask_first_on_a_0_to_10_scale_feeds_nps(client, auth, session, business, clock):
+    from app.care.automations import handle_reply
+    from app.care.customers import find_or_create, set_consent
+    from app.care.metrics import business_metrics
+
+    response = client.patch(
+        "/api/v1/business", json={"review_mode": "ask_first", "rating_scale": 10}, headers=auth
+    )
+    assert response.status_code == 200 and response.json["rating_scale"] == 10
+    assert (
+        client.patch("/api/v1/business", json={"rating_scale": 7}, headers=auth).status_code == 422
+    )
+    visit = client.post(
+        "/api/v1/visits", json={"phone": "+12125550177", "consent": True}, headers=auth
+    ).json
+    question = [m for m in visit["planned"] if m["kind"] == "feedback_question"][0]
+    assert "0 (not at all) to 10" in question["body"]
+    session.refresh(business)
+    answers = {"+12125550177": "9", "+12125550178": "10", "+12125550179": "3"}
+    for phone, answer in answers.items():
+        customer, _ = find_or_create(session, business, phone, now=clock.now())
+        set_consent(session, customer, "granted", source="api", now=clock.now())
+        customer.awaiting_rating_until = clock.now() + timedelta(days=1)
+        handle_reply(session, business, customer, None, answer, now=clock.now(), base_url="")
+    session.commit()
+    metrics = business_metrics(session, business.id, clock.now() - timedelta(days=1),
+                               clock.now() + timedelta(days=1))  # fmt: skip
+    assert metrics["nps_answers"] == 3
+    assert metrics["nps"] == 33.3  # 2 promoters, 1 detractor

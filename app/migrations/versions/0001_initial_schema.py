@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 12:05:10.226430
+Create Date: 2026-11-22 12:18:42.805434
 """
 
 from collections.abc import Sequence
@@ -39,6 +39,7 @@ def upgrade() -> None:
         sa.Column("alert_phone", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
         sa.Column("provider_handles_opt_out", sa.Boolean(), nullable=False),
         sa.Column("review_mode", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+        sa.Column("rating_scale", sa.Integer(), nullable=False),
         sa.Column("review_cooldown_days", sa.Integer(), nullable=False),
         sa.Column("review_reminder_days", sa.Integer(), nullable=False),
         sa.Column("unanswered_alert_minutes", sa.Integer(), nullable=False),
