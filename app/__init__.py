@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +31,9 @@ class Services:
     gateway: SmsGateway
     clock: Clock
     directory: BusinessDirectory = field(default_factory=BusinessDirectory)
+    # SQLite takes one writer at a time: threads of one process queue here, in order, instead
+    # of sleeping in SQLite's busy handler (whose back-off is what makes the slow tail).
+    write_gate: AbstractContextManager = field(default_factory=nullcontext)
 
 
 def build_services(
@@ -50,7 +55,8 @@ def build_services(
             )
         else:
             gateway = SimulatorGateway(engine)
-    return Services(settings, engine, gateway, clock or SystemClock())
+    gate = threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
+    return Services(settings, engine, gateway, clock or SystemClock(), write_gate=gate)
 
 
 def create_app(

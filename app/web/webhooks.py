@@ -51,13 +51,14 @@ def twiml(body: str = EMPTY_TWIML, status: int = 200) -> Response:
 @twilio_signed
 def inbound_sms():
     try:
-        receive_text(
-            db(),
-            request.form,
-            now=now(),
-            base_url=public_base(),
-            directory=services().directory,
-        )
+        with services().write_gate:
+            receive_text(
+                db(),
+                request.form,
+                now=now(),
+                base_url=public_base(),
+                directory=services().directory,
+            )
     except UnknownBusiness as exc:
         return Response(str(exc), status=404, mimetype="text/plain")
     except BadInbound as exc:
