@@ -97,14 +97,15 @@ def create_app(
     owner.register(app)
     csrf.exempt(webhooks.bp)
     csrf.exempt(api.bp)
-    if settings.sms_backend == "simulator":
+    # The simulated phone shows every business's texts and needs no sign-in: never in production.
+    if settings.sms_backend == "simulator" and not settings.is_production:
         from app.web import simulator
 
         app.register_blueprint(simulator.bp)
 
     @app.context_processor
     def _navigation():
-        return {"simulator_on": settings.sms_backend == "simulator"}
+        return {"simulator_on": "simulator" in app.blueprints}
 
     @app.teardown_appcontext
     def _close_session(_exc):

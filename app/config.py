@@ -60,6 +60,10 @@ class Settings:
         return self.env == "development"
 
     @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 

@@ -103,9 +103,6 @@ def plan_after_visit(
     if customer.consent != "granted":
         plan.skipped.append("review: the customer has not agreed to texts")
         return plan
-    if customer.unhappy_at and customer.unhappy_at > now - timedelta(days=30):
-        plan.skipped.append("review: the customer was unhappy recently; the owner follows up")
-        return plan
     if _recently_asked(session, business, customer, now):
         days = business.review_cooldown_days
         plan.skipped.append(f"review: already asked in the last {days} days")

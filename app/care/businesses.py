@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session, select
@@ -66,6 +66,9 @@ def validate_window(start: str, end: str) -> tuple[str, str]:
         raise InvalidSetting("sending_window", "use HH:MM times, e.g. 09:00 and 20:00") from exc
     if start_t >= end_t:
         raise InvalidSetting("sending_window", "start must be before end")
+    if start_t >= time(20) or end_t <= time(9):
+        # Anything else never overlaps some state's legal hours, and its texts would never go.
+        raise InvalidSetting("sending_window", "the window must overlap 09:00 to 20:00")
     return start_t.strftime("%H:%M"), end_t.strftime("%H:%M")
 
 
@@ -129,3 +132,44 @@ def create_business(
     key = issue_api_key(session, business, label="created with the business", now=now)
     session.commit()
     return business, key
+
+
+# Care settings: name -> (lowest, highest) for whole numbers.
+CARE_NUMBERS = {
+    "thank_you_delay_minutes": (0, 1440),
+    "review_reminder_days": (1, 30),
+    "review_cooldown_days": (0, 3650),
+    "unanswered_alert_minutes": (5, 1440),
+}
+CARE_SWITCHES = ("after_hours_reply", "missed_call_textback")
+REVIEW_MODES = ("direct", "ask_first")
+RATING_SCALES = (5, 10)
+
+
+def update_care_settings(session: Session, business: Business, values: dict) -> None:
+    """Check the care settings from a form (text values), then save all or none. Commits.
+
+    Switches missing from `values` are off, as an unticked checkbox sends nothing.
+    """
+    mode = values.get("review_mode", business.review_mode)
+    if mode not in REVIEW_MODES:
+        raise InvalidSetting("review_mode", "Choose how to ask for reviews.")
+    try:
+        scale = int(values.get("rating_scale", business.rating_scale))
+    except (TypeError, ValueError):
+        scale = 0
+    if scale not in RATING_SCALES:
+        raise InvalidSetting("rating_scale", "The question is 1 to 5 or 0 to 10.")
+    numbers = {}
+    for name, (low, high) in CARE_NUMBERS.items():
+        raw = str(values.get(name, getattr(business, name))).strip()
+        if not raw.isdigit() or not low <= int(raw) <= high:
+            raise InvalidSetting(name, f"Enter a whole number from {low} to {high}.")
+        numbers[name] = int(raw)
+    business.review_mode, business.rating_scale = mode, scale
+    for name, number in numbers.items():
+        setattr(business, name, number)
+    for name in CARE_SWITCHES:
+        setattr(business, name, values.get(name) in ("on", "true", "1", True))
+    session.add(business)
+    session.commit()

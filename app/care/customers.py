@@ -68,17 +68,18 @@ def set_consent(
     source: str,
     now: datetime,
     detail: str = "",
+    by_customer: bool = False,
 ) -> bool:
     """Move the customer's consent and record the event; returns False when nothing changed.
 
-    An opt-out is never undone by a mere "granted" from an import or API call: only the
-    customer's own START (source "keyword") brings them back.
+    An opt-out is never undone by an import, the API or the owner, whatever source they name:
+    only the customer's own START (`by_customer`, from the inbound path) brings them back.
     """
     if consent not in CONSENT_STATES:
         raise ValueError(f"unknown consent state {consent!r}")
     if customer.consent == consent:
         return False
-    if customer.consent == "opted_out" and source != "keyword":
+    if customer.consent == "opted_out" and not by_customer:
         return False
     customer.consent = consent
     customer.consent_source = source

@@ -59,6 +59,7 @@ class Job:
     sender: str = ""
     rate: float = 1.0  # the sender's texts per second
     lease_until: float = 0.0  # unix time: past it, another worker may take the text over
+    known_sids: frozenset[str] = frozenset()  # texts to the same number we already hold
 
 
 @dataclass
@@ -235,7 +236,18 @@ class Dispatcher:
             message.leased_by = self.worker_id
             session.add(message)
             stats.reconciled += 1
-            return self._job(message, business, reconcile_since=message.last_attempt_at or now)
+            job = self._job(message, business, reconcile_since=message.last_attempt_at or now)
+            # An identical earlier text to the same number must not be taken for this one.
+            job.known_sids = frozenset(
+                session.exec(
+                    select(Message.provider_sid).where(
+                        Message.to_number == message.to_number,
+                        Message.provider_sid.is_not(None),
+                        Message.created_at > now - timedelta(days=2),
+                    )
+                ).all()
+            )
+            return job
         verdict = check_before_send(session, message, business, customer, now)
         if verdict.action == "cancel":
             message.status, message.error_message = "canceled", verdict.reason
@@ -367,7 +379,9 @@ class Dispatcher:
             return Outcome(job, skipped=True)
         try:
             if job.reconcile_since is not None:
-                found = self.gateway.find_sent(job.text.to, job.text.body, job.reconcile_since)
+                found = self.gateway.find_sent(
+                    job.text.to, job.text.body, job.reconcile_since, exclude=job.known_sids
+                )
                 if found is not None:
                     return Outcome(job, accepted=found)
                 return Outcome(job, not_found=True)

@@ -338,7 +338,8 @@ def _act_on_keyword(session, business, customer, keyword, body, form, now) -> No
         was_opted_out = customer.consent == "opted_out"
         word = re.sub(r"[^A-Za-z]", "", body).upper()
         if was_opted_out or (word != "YES" and customer.consent == "unknown"):
-            set_consent(session, customer, "granted", source="keyword", now=now, detail=body)
+            set_consent(session, customer, "granted", source="keyword", now=now, detail=body,
+                        by_customer=True)  # fmt: skip
             if was_opted_out and not provider_confirmed:
                 _reply(session, business, customer, "opt_in_confirmation", fields, now)
     elif keyword == "help" and (

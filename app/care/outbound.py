@@ -129,7 +129,10 @@ def automated_slot(
     per_day = max(1, min(business.daily_automated_cap, ROLLING_DAY_LIMIT))
     candidate = earliest
     for _ in range(60):
-        candidate = window.next_opening(candidate)
+        try:
+            candidate = window.next_opening(candidate)
+        except ValueError as exc:
+            raise OutboundRefused("no_window", str(exc)) from exc
         local = candidate.astimezone(window.zone)
         day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
         next_day = day_start + timedelta(days=1)
@@ -245,14 +248,17 @@ def check_before_send(
     ):
         return Verdict("cancel", reason="the review link was opened")
     if is_automated(message.kind):
-        slot = automated_slot(
-            session,
-            business,
-            customer,
-            now,
-            states=("sending", "sent", "delivered"),
-            exclude_id=message.id,
-        )
+        try:
+            slot = automated_slot(
+                session,
+                business,
+                customer,
+                now,
+                states=("sending", "sent", "delivered"),
+                exclude_id=message.id,
+            )
+        except OutboundRefused as refused:
+            return Verdict("fail", reason=refused.message)
         if slot > now:
             return Verdict("reschedule", send_at=slot, reason="outside the sending window or cap")
     return Verdict("send")

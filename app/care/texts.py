@@ -74,6 +74,7 @@ MERGE_FIELDS: dict[str, tuple[str, ...]] = {
 }
 EDITABLE_KINDS = tuple(MERGE_FIELDS)
 MAX_TEMPLATE_CHARS = 640
+SAFE_FILTERS = frozenset({"default", "d", "upper", "lower", "title", "capitalize", "trim"})
 MAX_RENDERED_CHARS = 640  # about four segments with the long sample values (Twilio allows 1600)
 
 
@@ -115,6 +116,11 @@ def validate_source(kind: str, source: str, business_name: str = "Bloom Hair Stu
         tree = _environment().parse(source)
         if any(True for _ in tree.find_all((nodes.For, nodes.Macro, nodes.CallBlock))):
             raise TemplateError("Texts can use merge fields and if/else, but not loops or macros.")
+        # Calls and most filters can allocate without bound ('x'|center(2000000000)).
+        if any(True for _ in tree.find_all(nodes.Call)) or any(
+            f.name not in SAFE_FILTERS for f in tree.find_all(nodes.Filter)
+        ):
+            raise TemplateError("Templates can only use merge fields, if/else and simple filters.")
         rendered = render_source(source, **fields)
     except TemplateError:
         raise

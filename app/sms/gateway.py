@@ -65,11 +65,17 @@ class SmsGateway(Protocol):
     def send(self, text: OutgoingText) -> Accepted:
         """Hand one text to the provider; raise SendFailed when it was not taken."""
 
-    def find_sent(self, to: str, body: str, since: datetime) -> Accepted | None:
-        """Look for a text with this body already sent to `to` since `since` (reconciliation)."""
+    def find_sent(
+        self, to: str, body: str, since: datetime, exclude: frozenset[str] = frozenset()
+    ) -> Accepted | None:
+        """Look for a text with this body sent to `to` since `since` whose SID is not one of
+        `exclude` (texts we already know about): reconciliation."""
 
     def drain_events(self) -> list[dict[str, str]]:
         """Status callbacks the gateway itself produced (the simulator); Twilio posts its own."""
+
+
+RECONCILE_SLACK = timedelta(minutes=5)  # clocks differ; an attempt is no older than this
 
 
 class TwilioGateway:
@@ -120,7 +126,9 @@ class TwilioGateway:
         segments = int(created.num_segments) if created.num_segments else None
         return Accepted(sid=created.sid, status=created.status or "queued", segments=segments)
 
-    def find_sent(self, to: str, body: str, since: datetime) -> Accepted | None:
+    def find_sent(
+        self, to: str, body: str, since: datetime, exclude: frozenset[str] = frozenset()
+    ) -> Accepted | None:
         try:
             found = self._client().messages.list(
                 to=to, date_sent_after=since - timedelta(days=1), limit=50
@@ -130,8 +138,14 @@ class TwilioGateway:
                 f"could not reconcile: {exc}", http_status=getattr(exc, "status", None)
             ) from exc
         wanted = _loose(body)
+        earliest = since - RECONCILE_SLACK
         for message in found:
-            if message.direction != "inbound" and _loose(message.body or "") == wanted:
+            created = message.date_created
+            if created is not None and created < earliest:
+                continue  # an older text with the same words, not this attempt
+            if message.sid in exclude or message.direction == "inbound":
+                continue
+            if _loose(message.body or "") == wanted:
                 return Accepted(sid=message.sid, status=message.status or "sent")
         return None
 
@@ -186,14 +200,17 @@ class SimulatorGateway:
             )  # fmt: skip
         return Accepted(sid=sid, status="queued")
 
-    def find_sent(self, to: str, body: str, since: datetime) -> Accepted | None:
+    def find_sent(
+        self, to: str, body: str, since: datetime, exclude: frozenset[str] = frozenset()
+    ) -> Accepted | None:
         with Session(self.engine) as session:
             row = session.exec(
                 select(SimulatedText).where(
                     SimulatedText.handset == to,
                     SimulatedText.direction == "to_handset",
                     SimulatedText.body == body,
-                    SimulatedText.created_at >= since - timedelta(minutes=1),
+                    SimulatedText.created_at >= since - RECONCILE_SLACK,
+                    SimulatedText.sid.not_in(exclude),
                 )
             ).first()
         return Accepted(sid=row.sid, status="sent") if row else None

@@ -9,11 +9,20 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, g, jsonify, request
+from jinja2 import UndefinedError
 from sqlmodel import select
 from werkzeug.exceptions import HTTPException
 
 from app.care import texts
-from app.care.businesses import InvalidSetting, business_for_key, validate_timezone, validate_window
+from app.care.automations import review_link
+from app.care.businesses import (
+    CARE_NUMBERS,
+    CARE_SWITCHES,
+    InvalidSetting,
+    business_for_key,
+    validate_timezone,
+    validate_window,
+)
 from app.care.customers import (
     MAX_TAGS,
     find_customer,
@@ -144,7 +153,10 @@ def _datetime(data, name, zone: str) -> datetime | None:
         raise ApiError(422, "invalid_field", f"{name} must be an ISO 8601 time", name) from exc
     if value.tzinfo is None:
         value = value.replace(tzinfo=ZoneInfo(zone))
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ApiError(422, "invalid_field", f"{name} is out of range", name) from exc
 
 
 def iso(value: datetime | None) -> str | None:
@@ -279,13 +291,14 @@ def get_business():
     return jsonify(business_json(business()))
 
 
-CARE_FIELDS = {  # name: (low, high) for whole numbers, None for true/false
-    "review_cooldown_days": (0, 3650),
-    "review_reminder_days": (1, 30),
-    "unanswered_alert_minutes": (5, 1440),
-    "after_hours_reply": None,
-    "missed_call_textback": None,
+# name: (low, high) for whole numbers, None for true/false; the owner's page shares the limits.
+CARE_FIELDS = {
+    **{k: v for k, v in CARE_NUMBERS.items() if k != "thank_you_delay_minutes"},
+    **dict.fromkeys(CARE_SWITCHES),
 }
+# Texts an integration may send by name as a manual text (the rest answer keywords or events).
+MANUAL_TEMPLATES = ("thank_you", "review_request", "review_reminder", "feedback_question",
+                    "missed_call")  # fmt: skip
 BUSINESS_FIELDS = {"review_mode", "rating_scale", *CARE_FIELDS} | {
     "name", "messaging_service_sid", "timezone", "sending_window", "send_rate_per_second",
     "thank_you_delay_minutes", "daily_automated_cap", "review_url", "alert_phone",
@@ -534,13 +547,24 @@ def send_message():
     template = _str(data, "template", max_len=40)
     if bool(body) == bool(template):
         raise ApiError(422, "missing_field", "send exactly one of body or template", "body")
+    if template and template not in MANUAL_TEMPLATES:
+        names = ", ".join(MANUAL_TEMPLATES)
+        raise ApiError(422, "invalid_field", f"template must be one of {names}", "template")
     if template:
+        fields = {"first_name": customer.first_name, "business_name": business().name,
+                  "staff_name": "", "scale": business().rating_scale}  # fmt: skip
+        if "review_link" in texts.MERGE_FIELDS[template]:
+            if not business().review_url:
+                raise ApiError(422, "invalid_field", "set review_url before sending a review text",
+                               "template")  # fmt: skip
+            fields["review_link"] = review_link(session, business(), customer, None,
+                                                base_url=public_base(), now=now())  # fmt: skip
+        allowed = {k: v for k, v in fields.items() if k in texts.MERGE_FIELDS[template]}
         try:
-            body = texts.render(template, first_name=customer.first_name,
-                                business_name=business().name, staff_name="",
-                                business_phone=business().number)  # fmt: skip
-        except KeyError as exc:
-            raise ApiError(422, "invalid_field", f"no template {template!r}", "template") from exc
+            body = texts.render_for(session, business(), template, **allowed)
+        except (KeyError, UndefinedError) as exc:
+            raise ApiError(422, "invalid_field", f"{template!r} cannot be sent this way",
+                           "template") from exc  # fmt: skip
     try:
         message = queue_text(session, business(), customer, body, "manual", now=now(),
                              cause="user")  # fmt: skip

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, current_app, jsonify, render_template
 from sqlalchemy import text
 
-from app.web.context import db, services
+from app.web.context import db
 
 bp = Blueprint("pages", __name__)
 
 
 @bp.get("/")
 def index():
-    return render_template("index.html", simulator=services().settings.sms_backend == "simulator")
+    return render_template("index.html", simulator="simulator" in current_app.blueprints)
 
 
 @bp.get("/healthz")

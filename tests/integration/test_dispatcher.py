@@ -806,9 +806,12 @@ class FakeGateway:
         self.known.setdefault(text.body, accepted)  # what the provider would list later
         return accepted
 
-    def find_sent(self, to: str, body: str, since: datetime) -> Accepted | None:
+    def find_sent(
+        self, to: str, body: str, since: datetime, exclude=frozenset()
+    ) -> Accepted | None:
         self.lookups.append((to, body, since))
-        return self.known.get(body)
+        found = self.known.get(body)
+        return None if found is None or found.sid in exclude else found
 
     def drain_events(self) -> list[dict[str, str]]:
         drained, self.events = self.events, []

@@ -213,3 +213,28 @@ def test_staff_may_read_texts_but_not_change_them(app, session, business):
     token = token_for(staff, "/templates/thank_you")
     response = staff.post("/templates/thank_you/preview", data={"csrf_token": token, "source": "x"})
     assert response.status_code == 403
+
+
+def test_owner_sets_care_after_a_visit_and_bad_values_change_nothing(owner, business, session):
+    page = owner.get("/settings/").get_data(as_text=True)
+    assert 'action="/settings/care"' in page
+    bad = post(owner, "/settings/care", {"review_mode": "ask_first", "rating_scale": "10",
+               "thank_you_delay_minutes": "-5", "review_reminder_days": "3",
+               "review_cooldown_days": "180", "unanswered_alert_minutes": "30"},
+               token_path="/settings/")  # fmt: skip
+    assert bad.status_code == 422
+    assert "0 to 1440" in bad.get_data(as_text=True)
+    session.refresh(business)
+    assert (business.review_mode, business.thank_you_delay_minutes) == ("direct", 30)
+    session.rollback()  # end the read: SQLite lets one writer at a time
+    good = post(owner, "/settings/care", {"review_mode": "ask_first", "rating_scale": "10",
+                "thank_you_delay_minutes": "15", "review_reminder_days": "4",
+                "review_cooldown_days": "90", "unanswered_alert_minutes": "20",
+                "missed_call_textback": "on"}, token_path="/settings/")  # fmt: skip
+    assert good.status_code == 302
+    session.refresh(business)
+    assert (business.review_mode, business.rating_scale) == ("ask_first", 10)
+    assert (business.thank_you_delay_minutes, business.review_reminder_days) == (15, 4)
+    assert (business.review_cooldown_days, business.unanswered_alert_minutes) == (90, 20)
+    assert business.missed_call_textback is True
+    assert business.after_hours_reply is False  # an unticked box is off

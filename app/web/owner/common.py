@@ -125,7 +125,13 @@ def local(value: datetime | None, style: str = "short") -> str:
 
 def safe_next(target: str | None) -> str | None:
     """Only a path on this site: never an open redirect."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    if (
+        not target
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in target)  # tabs, newlines: browsers
+    ):  # drop them, so "/\t/evil" would become "//evil"
         return None
     return target
 

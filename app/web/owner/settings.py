@@ -5,7 +5,13 @@ from __future__ import annotations
 from flask import abort, flash, g, make_response, redirect, render_template, request, url_for
 
 from app.care import accounts
-from app.care.businesses import InvalidSetting, issue_api_key
+from app.care.businesses import (
+    CARE_NUMBERS,
+    CARE_SWITCHES,
+    InvalidSetting,
+    issue_api_key,
+    update_care_settings,
+)
 from app.web.context import db, now, services
 from app.web.owner.common import owner_blueprint, owner_only, password_method
 
@@ -32,9 +38,20 @@ SETTING_FIELDS = (
 )
 
 
-def _settings_page(values: dict, errors: dict, status: int = 200):
+CARE_FIELDS = ("review_mode", "rating_scale", *CARE_NUMBERS, *CARE_SWITCHES)
+
+
+def _care_values() -> dict:
+    return {name: getattr(g.business, name) for name in CARE_FIELDS}
+
+
+def _settings_page(values: dict, errors: dict, status: int = 200, care=None):
     return render_template(
-        "owner/settings.html", values=values, errors=errors, zones=COMMON_ZONES
+        "owner/settings.html",
+        values=values,
+        errors=errors,
+        zones=COMMON_ZONES,
+        care=care or _care_values(),
     ), status
 
 
@@ -58,6 +75,21 @@ def save():
         return _settings_page(values, {field: exc.message}, 422)
     flash("Settings saved.", "info")
     return redirect(url_for(".settings"))
+
+
+@bp.post("/care")
+@owner_only
+def save_care():
+    form = {name: request.form.get(name) for name in CARE_FIELDS if name in request.form}
+    try:
+        update_care_settings(db(), g.business, form)
+    except InvalidSetting as exc:
+        db().rollback()
+        values = {name: getattr(g.business, name) or "" for name in SETTING_FIELDS}
+        care = {**_care_values(), **form}
+        return _settings_page(values, {exc.field: exc.message}, 422, care=care)
+    flash("Care settings saved.", "info")
+    return redirect(url_for(".settings") + "#care")
 
 
 # ---- API keys -----------------------------------------------------------------------------
