@@ -477,7 +477,9 @@ def show_customer(customer_id: int):
 def conversation(customer_id: int):
     customer = _customer_or_404(customer_id)
     query = select(Message).where(
-        Message.business_id == business().id, Message.customer_id == customer.id
+        Message.business_id == business().id,
+        Message.customer_id == customer.id,
+        Message.kind != "alert",  # alerts about this customer went to the owner's phone
     )
     return jsonify(page(query, Message.id, message_json))
 
