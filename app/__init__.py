@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -44,6 +45,12 @@ def build_services(
     engine: Engine | None = None,
 ) -> Services:
     settings = load_settings(config)
+    if settings.sms_backend == "twilio" and not settings.public_base_url:
+        # Without a public origin the worker cannot ask Twilio for delivery callbacks.
+        logging.getLogger("regulars").warning(
+            "PUBLIC_BASE_URL is not set: texts are sent without status callbacks, so they "
+            "stay 'sent' and are never marked delivered or failed"
+        )
     engine = engine or make_engine(settings.database_url)
     if gateway is None:
         if settings.sms_backend == "twilio":
