@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_
@@ -309,7 +309,3 @@ def alert_unanswered(session: Session, *, now: datetime) -> int:
             sent += 1
     session.commit()
     return sent
-
-
-def after_hours_start(business: Business) -> time:
-    return parse_hhmm(business.window_end)
