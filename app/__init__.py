@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, current_app, g
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -66,6 +67,31 @@ def build_services(
     return Services(settings, engine, gateway, clock or SystemClock(), write_gate=gate)
 
 
+def unit_of_work(view):
+    """A request commits once, at its edge: when its answer is a success (below 400); an
+    error answer or an exception rolls back everything it wrote. Nothing in app.care commits.
+    """
+
+    @functools.wraps(view)
+    def run(*args, **kwargs):
+        try:
+            response = current_app.make_response(view(*args, **kwargs))
+        except BaseException:
+            session = g.get("db_session")
+            if session is not None:
+                session.rollback()
+            raise
+        session = g.get("db_session")
+        if session is not None:
+            if response.status_code < 400:
+                session.commit()
+            else:
+                session.rollback()
+        return response
+
+    return run
+
+
 def create_app(
     config: dict[str, Any] | None = None,
     *,
@@ -109,6 +135,10 @@ def create_app(
         from app.web import simulator
 
         app.register_blueprint(simulator.bp)
+
+    for endpoint, view in list(app.view_functions.items()):
+        if endpoint != "static":
+            app.view_functions[endpoint] = unit_of_work(view)
 
     @app.context_processor
     def _navigation():

@@ -33,11 +33,12 @@ def cmd_db_upgrade(args) -> int:
 
 
 def cmd_business_create(args) -> int:
-    from app.care.businesses import InvalidSetting, create_business
-    from app.db import session_scope
+    from app.care.businesses import create_business
+    from app.db import unit_of_work
+    from app.errors import Invalid, Refused
 
     services = _services()
-    with session_scope(services.engine) as session:
+    with unit_of_work(services.engine) as session:
         try:
             business, key = create_business(
                 session,
@@ -50,8 +51,9 @@ def cmd_business_create(args) -> int:
                 messaging_service_sid=args.messaging_service_sid,
                 now=services.clock.now(),
             )
-        except InvalidSetting as exc:
-            print(f"error: {exc}", file=sys.stderr)
+        except (Invalid, Refused) as exc:
+            session.rollback()
+            print(f"error: {exc.field}: {exc.message}", file=sys.stderr)
             return 2
     print(json.dumps({"business_id": business.id, "api_key": key}))
     return 0
@@ -106,10 +108,10 @@ def cmd_serve(args) -> int:
 
 def cmd_demo(args) -> int:
     from app.care.demo import load_demo
-    from app.db import session_scope
+    from app.db import unit_of_work
 
     services = _services()
-    with session_scope(services.engine) as session:
+    with unit_of_work(services.engine) as session:
         summary = load_demo(session, now=services.clock.now())
     print(json.dumps(summary))
     return 0
@@ -118,6 +120,7 @@ def cmd_demo(args) -> int:
 def _run_import(args, importer, summary) -> int:
     """Run one all-or-nothing CSV import for a business; per-row errors go to stderr."""
     from app.db import session_scope
+    from app.errors import Invalid
     from app.models import Business
 
     services = _services()
@@ -127,7 +130,14 @@ def _run_import(args, importer, summary) -> int:
             print(f"error: no business {args.business}", file=sys.stderr)
             return 2
         with open(args.file, encoding="utf-8-sig", newline="") as handle:
-            result = importer(session, business, handle, services)
+            try:
+                result = importer(session, business, handle, services)
+            except Invalid as exc:  # the database refused a row: nothing is kept
+                session.rollback()
+                print(f"{exc.message}\nnothing imported", file=sys.stderr)
+                return 1
+        if not result.errors:
+            session.commit()
     if result.errors:
         for error in result.errors:
             print(f"row {error.row}: {error.message}", file=sys.stderr)

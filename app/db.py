@@ -57,3 +57,11 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def unit_of_work(engine: Engine) -> Iterator[Session]:
+    """One job's transaction: committed when the body finishes, rolled back if it raises."""
+    with session_scope(engine) as session:
+        yield session
+        session.commit()

@@ -3,6 +3,7 @@ Twilio faked at the HTTP level with `responses`, and a signed-webhook helper."""
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 from datetime import UTC, datetime
@@ -133,7 +134,7 @@ def session(engine):
 
 @pytest.fixture
 def business_and_key(session, clock):
-    return create_business(
+    created = create_business(
         session,
         name="Bloom Hair Studio",
         number=BUSINESS_NUMBER,
@@ -144,6 +145,8 @@ def business_and_key(session, clock):
         now=clock.now(),
         password_method=FAST_PASSWORD_METHOD,
     )
+    session.commit()
+    return created
 
 
 @pytest.fixture
@@ -214,3 +217,36 @@ def inbound_form(body: str, *, sid: str, frm: str = CUSTOMER_PHONE, to: str = BU
         "Body": body,
         "NumMedia": "0",
     }
+
+
+@pytest.fixture
+def cli_environment(database_url) -> dict:
+    """The environment a `cli` command sees; override in a module to change it."""
+    return {"DATABASE_URL": database_url, "SMS_BACKEND": "simulator",
+            "REGULARS_ENV": "development", "PUBLIC_BASE_URL": PUBLIC_BASE}  # fmt: skip
+
+
+@pytest.fixture
+def cli(monkeypatch, tmp_path, cli_environment, capsys):
+    """Run `regulars ...` in-process with a clean environment; returns (code, stdout, stderr)."""
+    from app.cli import main
+    from app.config import ENV_NAMES
+
+    for name in ENV_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env is read
+    for name, value in cli_environment.items():
+        monkeypatch.setenv(name, value)
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        gc.freeze()  # what existed before the command is left alone by the collection below
+        try:
+            code = main(list(argv))
+            gc.collect()  # a connection the command leaked is reported here, not later
+        finally:
+            gc.unfreeze()
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

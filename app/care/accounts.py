@@ -1,12 +1,11 @@
-"""The people who run a business's care: sign-in, throttling, the team, and the business's
-own settings as its owner edits them. Plain functions over a session; no Flask."""
+"""The people who run a business's care: sign-in, throttling, the team and API keys. Plain
+functions over a session; no Flask, and no commits (the request that called them commits)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -15,38 +14,17 @@ from sqlalchemy import delete, func
 from sqlmodel import Session, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.care.businesses import (
-    PASSWORD_METHOD,
-    InvalidSetting,
-    validate_timezone,
-    validate_window,
-)
+from app.care.businesses import PASSWORD_METHOD
+from app.contract import parse
+from app.contract.commands import ROLES, Invite, NewPassword, Profile
+from app.errors import Invalid
 from app.models import ApiKey, Business, SignInAttempt, User
-from app.phones import InvalidPhone, normalize
 
-ROLES = ("owner", "staff")
-MIN_PASSWORD, MAX_PASSWORD = 10, 200
 THROTTLE_WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_EMAIL = 5
 MAX_FAILURES_PER_ADDRESS = 30  # a shop's staff may share one address
 INVITE_MAX_AGE = timedelta(days=7)
 FORGET_ATTEMPTS_AFTER = timedelta(days=1)
-COMMON_PASSWORDS = frozenset(
-    {
-        "1234567890",
-        "0123456789",
-        "password12",
-        "password123",
-        "qwertyuiop",
-        "1111111111",
-        "iloveyou12",
-        "letmein123",
-        "welcome123",
-        "abc1234567",
-        "passw0rd12",
-        "qwerty1234",
-    }
-)
 
 
 class SignInFailed(Exception):
@@ -61,31 +39,12 @@ class SignInThrottled(Exception):
         self.message = message
 
 
-class AccountError(ValueError):
-    """A change to an account that cannot be made; the message is for the person."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
-
-
 # ---- passwords ----------------------------------------------------------------------------
 
 
 def check_new_password(password: str, email: str = "") -> str:
-    """Raise AccountError unless `password` is acceptable as a new password."""
-    password = password or ""
-    if len(password) < MIN_PASSWORD:
-        raise AccountError("password", f"Use at least {MIN_PASSWORD} characters.")
-    if len(password) > MAX_PASSWORD:
-        raise AccountError("password", f"Use at most {MAX_PASSWORD} characters.")
-    lowered = password.lower()
-    if lowered in COMMON_PASSWORDS or len(set(password)) < 4:
-        raise AccountError("password", "That password is too easy to guess.")
-    if email and lowered == email.lower():
-        raise AccountError("password", "Your password cannot be your email address.")
-    return password
+    """Raise Invalid (field "password") unless `password` is acceptable as a new password."""
+    return parse(NewPassword, {"password": password or "", "email": email}).password
 
 
 def hash_password(password: str, method: str = PASSWORD_METHOD) -> str:
@@ -143,10 +102,11 @@ def authenticate(
     now: datetime,
     password_method: str = PASSWORD_METHOD,
 ) -> User:
-    """The active user with this email and password. Commits.
+    """The active user with this email and password.
 
     Raises SignInThrottled before checking anything when this email or address failed too
-    often in the last 15 minutes, and SignInFailed (recording the failure) otherwise.
+    often in the last 15 minutes, and SignInFailed otherwise, after recording the failure
+    (the caller keeps that record even though the sign-in failed).
     """
     email = normalize_email(email)
     address = (remote_addr or "")[:64]
@@ -159,13 +119,11 @@ def authenticate(
         session.exec(
             delete(SignInAttempt).where(SignInAttempt.created_at < now - FORGET_ATTEMPTS_AFTER)
         )
-        session.commit()
         raise SignInFailed()
     session.exec(delete(SignInAttempt).where(SignInAttempt.email == email))
     if stored.split(":")[0].split("$")[0] != password_method.split(":")[0]:
         user.password_hash = hash_password(password, password_method)  # move to the current method
         session.add(user)
-    session.commit()
     return user
 
 
@@ -189,13 +147,12 @@ def change_password(
     *,
     password_method: str = PASSWORD_METHOD,
 ) -> None:
-    """Change a user's own password (signs out their other sessions). Commits."""
+    """Change a user's own password (signs out their other sessions)."""
     if not check_password_hash(user.password_hash, current or ""):
-        raise AccountError("current_password", "Your current password is not right.")
+        raise Invalid("current_password", "Your current password is not right.")
     check_new_password(new, user.email)
     user.password_hash = hash_password(new, password_method)
     session.add(user)
-    session.commit()
 
 
 # ---- the team -----------------------------------------------------------------------------
@@ -227,18 +184,11 @@ def invite(
     now: datetime,
     password_method: str = PASSWORD_METHOD,
 ) -> User:
-    """Add a team member who signs in after choosing a password through an invite link.
-    Commits."""
-    email = normalize_email(email)
-    name = " ".join((name or "").split())
-    if "@" not in email or "." not in email.split("@")[-1] or len(email) > 254:
-        raise AccountError("email", "Enter an email address such as ana@example.com.")
-    if not name or len(name) > 80:
-        raise AccountError("name", "Enter a name of 1 to 80 characters.")
-    if role not in ROLES:
-        raise AccountError("role", "Choose owner or staff.")
+    """Add a team member who signs in after choosing a password through an invite link."""
+    command = parse(Invite, {"email": email or "", "name": name or "", "role": role})
+    email, name, role = command.email, command.name, command.role
     if session.exec(select(User.id).where(User.email == email)).first() is not None:
-        raise AccountError("email", f"{email} already has an account.")
+        raise Invalid("email", f"{email} already has an account.")
     user = User(
         business_id=business.id,
         email=email,
@@ -249,7 +199,7 @@ def invite(
         created_at=now,
     )
     session.add(user)
-    session.commit()
+    session.flush()  # the invite link carries the new member's id
     return user
 
 
@@ -274,20 +224,18 @@ def user_for_invite(session: Session, secret_key: str, token: str) -> User | Non
 
 def reset_access(session: Session, user: User, *, password_method: str = PASSWORD_METHOD) -> None:
     """Forget the user's password (signing them out everywhere) so a new invite link can set
-    one. Commits."""
+    one."""
     user.password_hash = hash_password(secrets.token_urlsafe(24), password_method)
     session.add(user)
-    session.commit()
 
 
 def set_password(
     session: Session, user: User, password: str, *, password_method: str = PASSWORD_METHOD
 ) -> None:
-    """Set a password through an invite link. Commits."""
+    """Set a password through an invite link."""
     check_new_password(password, user.email)
     user.password_hash = hash_password(password, password_method)
     session.add(user)
-    session.commit()
 
 
 def _active_owners(session: Session, business_id: int) -> int:
@@ -299,106 +247,30 @@ def _active_owners(session: Session, business_id: int) -> int:
 
 
 def set_active(session: Session, actor: User, user: User, active: bool) -> None:
-    """Let a team member in again, or keep them out (their sessions end at once). Commits."""
+    """Let a team member in again, or keep them out (their sessions end at once)."""
     if user.id == actor.id and not active:
-        raise AccountError("user", "You cannot remove yourself.")
+        raise Invalid("user", "You cannot remove yourself.")
     if not active and user.role == "owner" and _active_owners(session, user.business_id) <= 1:
-        raise AccountError("user", "A business needs at least one owner.")
+        raise Invalid("user", "A business needs at least one owner.")
     user.active = active
     session.add(user)
-    session.commit()
 
 
 def set_role(session: Session, actor: User, user: User, role: str) -> None:
-    """Make a team member an owner or staff. Commits."""
+    """Make a team member an owner or staff."""
     if role not in ROLES:
-        raise AccountError("role", "Choose owner or staff.")
+        raise Invalid("role", "Choose owner or staff.")
     if user.id == actor.id and role != "owner":
-        raise AccountError("role", "You cannot take your own owner role away.")
+        raise Invalid("role", "You cannot take your own owner role away.")
     if user.role == "owner" and role != "owner" and _active_owners(session, user.business_id) <= 1:
-        raise AccountError("role", "A business needs at least one owner.")
+        raise Invalid("role", "A business needs at least one owner.")
     user.role = role
     session.add(user)
-    session.commit()
 
 
 def update_profile(session: Session, user: User, *, name: str) -> None:
-    name = " ".join((name or "").split())
-    if len(name) > 80:
-        raise AccountError("name", "Use at most 80 characters.")
-    user.name = name
+    user.name = parse(Profile, {"name": name or ""}).name
     session.add(user)
-    session.commit()
-
-
-# ---- the business's settings --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BusinessChanges:
-    name: str
-    number: str
-    messaging_service_sid: str
-    timezone: str
-    window_start: str
-    window_end: str
-    review_url: str
-    alert_phone: str
-
-
-def update_business(session: Session, business: Business, changes: BusinessChanges) -> None:
-    """Check every field, then save them all or none. Raises InvalidSetting. Commits."""
-    name = " ".join((changes.name or "").split())
-    if not name or len(name) > 120:
-        raise InvalidSetting("name", "Enter a business name of 1 to 120 characters.")
-    number = (changes.number or "").strip() or None
-    if number:
-        try:
-            number = normalize(number)
-        except InvalidPhone as exc:
-            raise InvalidSetting("number", str(exc)) from exc
-        taken = session.exec(
-            select(Business.id).where(Business.number == number, Business.id != business.id)
-        ).first()
-        if taken is not None:
-            raise InvalidSetting("number", f"{number} belongs to another business.")
-    sid = (changes.messaging_service_sid or "").strip() or None
-    if sid:
-        if not (sid.startswith("MG") and len(sid) == 34 and sid[2:].isalnum()):
-            raise InvalidSetting(
-                "messaging_service_sid", "A Messaging Service SID is MG and 32 more characters."
-            )
-        taken = session.exec(
-            select(Business.id).where(
-                Business.messaging_service_sid == sid, Business.id != business.id
-            )
-        ).first()
-        if taken is not None:
-            raise InvalidSetting(
-                "messaging_service_sid", "That service belongs to another business."
-            )
-    if not number and not sid:
-        raise InvalidSetting("number", "Enter a sending number or a Messaging Service SID.")
-    timezone = validate_timezone((changes.timezone or "").strip())
-    start, end = validate_window(
-        (changes.window_start or "").strip(), (changes.window_end or "").strip()
-    )
-    review_url = (changes.review_url or "").strip() or None
-    if review_url and (
-        not review_url.startswith("https://") or len(review_url) > 500 or " " in review_url
-    ):
-        raise InvalidSetting("review_url", "Use the https:// link of your review page.")
-    alert_phone = (changes.alert_phone or "").strip() or None
-    if alert_phone:
-        try:
-            alert_phone = normalize(alert_phone)
-        except InvalidPhone as exc:
-            raise InvalidSetting("alert_phone", str(exc)) from exc
-    business.name, business.number, business.messaging_service_sid = name, number, sid
-    business.timezone, business.window_start, business.window_end = timezone, start, end
-    business.review_url, business.alert_phone = review_url, alert_phone
-    session.add(business)
-    session.commit()
 
 
 # ---- API keys -----------------------------------------------------------------------------
@@ -415,12 +287,11 @@ def api_keys(session: Session, business_id: int) -> list[ApiKey]:
 
 
 def revoke_api_key(session: Session, business_id: int, key_id: int, *, now: datetime) -> bool:
-    """Revoke one of this business's keys; False when it has no such key. Commits."""
+    """Revoke one of this business's keys; False when it has no such key."""
     key = session.get(ApiKey, key_id)
     if key is None or key.business_id != business_id:
         return False
     if key.revoked_at is None:
         key.revoked_at = now
         session.add(key)
-        session.commit()
     return True

@@ -1,24 +1,22 @@
-"""Customers and their consent: every change of consent is recorded as an event."""
+"""Customers and their consent: every change of consent is recorded as an event. Nothing here
+commits: the request or job that called it does."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from app.models import Business, ConsentEvent, Customer
+from app.care.outbound import cancel_pending
+from app.contract import parse
+from app.contract.commands import CONSENT_STATES, CustomerEdit, CustomerUpsert
+from app.contract.rules import MAX_NAME
+from app.errors import Invalid
+from app.models import Business, ConsentEvent, Customer, User
 from app.phones import normalize
-
-CONSENT_STATES = ("granted", "unknown", "opted_out")
-MAX_NAME = 120
-MAX_TAGS = 20
-
-
-def parse_tags(text: str) -> list[str]:
-    """Tags from "vip; color, Tuesday" -> ["color", "tuesday", "vip"]: lower case, no repeats."""
-    parts = text.replace(";", ",").split(",")
-    return sorted({" ".join(p.split()).lower()[:40] for p in parts if p.strip()})
 
 
 def find_customer(session: Session, business_id: int, phone: str) -> Customer | None:
@@ -98,3 +96,124 @@ def set_consent(
         )
     )
     return True
+
+
+def upsert_customer(
+    session: Session, business: Business, command: CustomerUpsert, *, now: datetime,
+    source: str = "api",
+) -> tuple[Customer, bool]:  # fmt: skip
+    """Create the customer with this phone or update the one there is; returns (customer,
+    created). Consent given is recorded; `consent: false` withdraws a consent, never an
+    opt-out (only the customer's START undoes that)."""
+    customer, created = find_or_create(session, business, command.phone, now=now)
+    given = command.model_fields_set
+    if command.name is not None:
+        customer.name = command.name
+    if "email" in given:
+        customer.email = command.email
+    if command.tags is not None and source == "import":
+        customer.tags = sorted(set(customer.tags or []) | set(command.tags))  # a file adds tags
+    elif command.tags is not None:
+        customer.tags = command.tags
+    how = command.consent_source or source
+    if command.consent is True:
+        set_consent(session, customer, "granted", source=how, now=now)
+    elif command.consent is False and customer.consent == "granted" and source != "import":
+        set_consent(session, customer, "unknown", source=how, now=now, detail="withdrawn")
+    session.add(customer)
+    return customer, created
+
+
+def save_customer(
+    session: Session,
+    business: Business,
+    customer: Customer | None,
+    values: Mapping[str, Any],
+    *,
+    by: User,
+    now: datetime,
+) -> Customer:
+    """Add a customer (`customer` None) or change one from the owner's form (a
+    `CustomerEdit`). Raises Invalid with every field's problem at once and changes nothing,
+    or saves everything. Consent moves are recorded as events; an opt-out stays until the
+    customer texts START."""
+    errors: dict[str, str] = {}
+    edit = None
+    try:
+        edit = parse(CustomerEdit, values)
+    except Invalid as exc:
+        errors = dict(exc.errors)
+    phone = edit.phone if edit else None
+    if phone is None and "phone" not in errors:
+        phone = normalize(str(values.get("phone")))
+    other = find_customer(session, business.id, phone) if phone else None
+    if other is not None and (customer is None or other.id != customer.id):
+        errors["phone"] = f"{phone} is already a customer: {other.name or 'no name'}."
+    wanted = edit.consent if edit else None
+    if (
+        customer is not None
+        and customer.consent == "opted_out"
+        and wanted not in (None, "opted_out")
+    ):
+        errors["consent"] = "They opted out: only they can opt back in, by texting START."
+    if errors or edit is None:
+        raise Invalid.many(errors)
+    if customer is None:
+        customer = Customer(business_id=business.id, phone=edit.phone, created_at=now)
+        try:
+            with session.begin_nested():
+                session.add(customer)
+                session.flush()
+        except IntegrityError as exc:  # added by someone else a moment ago
+            raise Invalid("phone", f"{edit.phone} is already a customer.") from exc
+    customer.phone, customer.name, customer.email = edit.phone, edit.name, edit.email
+    customer.tags, customer.notes = edit.tags, edit.notes
+    who = f"by {by.name or by.email}"[:200]
+    source = edit.consent_source or "owner"
+    if edit.consent != customer.consent:
+        detail = {"granted": who, "unknown": f"withdrawn, recorded {who}"}.get(
+            edit.consent, f"recorded {who}"
+        )
+        set_consent(session, customer, edit.consent, source=source, now=now, detail=detail)
+        if edit.consent == "opted_out":
+            cancel_pending(session, customer_id=customer.id, reason="the customer opted out")
+    session.add(customer)
+    return customer
+
+
+def existing_phones(session: Session, business_id: int, phones: list[str]) -> set[str]:
+    """Which of these numbers are customers already (for an import's preview)."""
+    found: set[str] = set()
+    for start in range(0, len(phones), 500):
+        chunk = phones[start : start + 500]
+        found.update(
+            session.exec(
+                select(Customer.phone).where(
+                    Customer.business_id == business_id, Customer.phone.in_(chunk)
+                )
+            ).all()
+        )
+    return found
+
+
+EXPORT_COLUMNS = (
+    Customer.id, Customer.phone, Customer.name, Customer.email, Customer.tags, Customer.consent,
+    Customer.consent_source, Customer.consent_at, Customer.opted_out_at, Customer.created_at,
+    Customer.notes,
+)  # fmt: skip
+
+
+def export_rows(session: Session, business_id: int, *, batch: int = 1000):
+    """Every customer of the business as rows of EXPORT_COLUMNS, in batches by id. Each batch
+    is its own short read, so a long export never holds up the texts being stored."""
+    after = 0
+    while True:
+        query = select(*EXPORT_COLUMNS).where(
+            Customer.business_id == business_id, Customer.id > after
+        )
+        rows = session.exec(query.order_by(Customer.id).limit(batch)).all()
+        session.rollback()  # end the read: on SQLite it would hold the write lock
+        if not rows:
+            return
+        yield from rows
+        after = rows[-1].id

@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 from app.care.businesses import create_business
 from app.care.inbound import receive_text
 from app.care.visits import record_visit
+from app.contract.commands import VisitCreate
 from app.models import Business
 
 DEMO_NUMBER = "+12125550100"
@@ -21,7 +22,8 @@ DEMO_CUSTOMERS = [
 
 
 def load_demo(session: Session, *, now: datetime) -> dict:
-    """Create the demo salon (once) with visits and a reply; returns its id and API key."""
+    """Create the demo salon (once) with visits and a reply; returns its id and API key.
+    Not committed: the command that loads it commits."""
     existing = session.exec(select(Business).where(Business.number == DEMO_NUMBER)).first()
     if existing is not None:
         return {"business_id": existing.id, "api_key": None, "note": "demo already loaded"}
@@ -37,11 +39,16 @@ def load_demo(session: Session, *, now: datetime) -> dict:
     )
     business.thank_you_delay_minutes = 1  # so a newcomer sees the thank-you arrive
     session.add(business)
-    session.commit()
     for index, (phone, name, staff) in enumerate(DEMO_CUSTOMERS):
-        record_visit(session, business, phone=phone, name=name, consent=True,
-                     consent_source="demo", staff=staff, now=now,
-                     occurred_at=now - timedelta(hours=3 + index), source="demo")  # fmt: skip
+        visit = VisitCreate(
+            phone=phone,
+            name=name,
+            consent=True,
+            consent_source="demo",
+            staff=staff,
+            occurred_at=now - timedelta(hours=3 + index),
+        )
+        record_visit(session, business, visit, now=now, source="demo")
     receive_text(
         session,
         {"MessageSid": "SMdemo0000000000000000000000000001", "From": DEMO_CUSTOMERS[0][0],

@@ -1,4 +1,10 @@
-"""CSV import of customers: every row checked first, then all imported or none."""
+"""CSV imports of customers and of visits: every row checked first with the same commands the
+API builds, then all imported or none.
+
+Nothing here commits. Rows are written in the caller's transaction; if the database refuses
+one half-way, the transaction is rolled back (every row before it too) and `ImportRefused`
+says which row.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +12,19 @@ import csv
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TextIO
-from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-from app.care.customers import MAX_TAGS, find_customer, find_or_create, parse_tags, set_consent
+from app.care.customers import find_customer, upsert_customer
+from app.contract import parse
+from app.contract.commands import CustomerUpsert, VisitCreate
+from app.errors import Invalid
 from app.models import Business
-from app.phones import InvalidPhone, normalize
 
 COLUMNS = ("phone", "name", "email", "tags", "consent")
+VISIT_COLUMNS = ("phone", "name", "consent", "occurred_at", "staff", "amount")
 MAX_ROWS = 50_000
-YES = {"yes", "y", "true", "1", "granted", "opted in", "opt-in"}
-NO = {"", "no", "n", "false", "0", "unknown"}
 
 
 @dataclass(frozen=True)
@@ -33,19 +40,27 @@ class ImportResult:
     errors: list[RowError] = field(default_factory=list)
 
 
+class ImportRefused(Invalid):
+    """The database refused a row part-way: nothing of the import may be kept."""
+
+    def __init__(self, error: RowError):
+        super().__init__("file", f"row {error.row}: {error.message}", code="import_refused")
+        self.row_error = error
+
+
 @dataclass(frozen=True)
-class CustomerRow:
+class Row:
     line: int
-    phone: str
-    name: str
-    email: str | None
-    tags: list[str]
-    consent: bool
+    command: CustomerUpsert | VisitCreate
+
+    def __getattr__(self, name: str):
+        """The command's fields read as the row's own (a preview shows row.phone, row.name)."""
+        return getattr(self.command, name)
 
 
-def _rows(handle: TextIO, errors: list[RowError]):
-    """(line, cleaned values, E.164 phone) for each row with a usable phone; the rest become
-    errors. Nothing is yielded when the header has no phone column."""
+def _cells(handle: TextIO, columns: tuple[str, ...], errors: list[RowError]):
+    """(line, {column: cell}) for each row, only the import's columns and only non-empty
+    cells (an empty cell changes nothing). Nothing when the header has no phone column."""
     reader = csv.DictReader(handle)
     header = [(h or "").strip().lower() for h in (reader.fieldnames or [])]
     if "phone" not in header:
@@ -59,124 +74,87 @@ def _rows(handle: TextIO, errors: list[RowError]):
         if None in raw:
             errors.append(RowError(index, "more fields than the header has"))
             continue
-        values = {k: (v or "").strip() for k, v in raw.items()}
-        try:
-            phone = normalize(values.get("phone"))
-        except InvalidPhone as exc:
-            errors.append(RowError(index, str(exc)))
+        yield index, {k: v.strip() for k, v in raw.items() if k in columns and (v or "").strip()}
+
+
+def _build(model, line: int, cells: dict, errors: list[RowError], **context) -> Row | None:
+    try:
+        return Row(line, parse(model, cells, **context))
+    except Invalid as exc:
+        # "consent must be yes or no" names its column; "Check the number" is told which.
+        named = bool(exc.field) and exc.field.lower() in exc.message.lower()
+        errors.append(RowError(line, exc.message if named else str(exc)))
+        return None
+
+
+def parse_rows(handle: TextIO) -> tuple[list[Row], list[RowError]]:
+    """Customer rows checked as `CustomerUpsert` commands; a phone twice is an error."""
+    rows: list[Row] = []
+    errors: list[RowError] = []
+    seen: dict[str, int] = {}
+    for line, cells in _cells(handle, COLUMNS, errors):
+        row = _build(CustomerUpsert, line, cells, errors)
+        if row is None:
             continue
-        yield index, values, phone
-
-
-def parse_rows(handle: TextIO) -> tuple[list[CustomerRow], list[RowError]]:
-    rows, errors, seen = [], [], {}
-    for index, values, phone in _rows(handle, errors):
+        phone = row.command.phone
         if phone in seen:
-            errors.append(RowError(index, f"{phone} is also on row {seen[phone]}"))
+            errors.append(RowError(line, f"{phone} is also on row {seen[phone]}"))
             continue
-        seen[phone] = index
-        consent_text = values.get("consent", "").lower()
-        if consent_text not in YES | NO:
-            errors.append(RowError(index, f"consent must be yes or no, not {consent_text!r}"))
-            continue
-        email = values.get("email") or None
-        if email and ("@" not in email or len(email) > 254):
-            errors.append(RowError(index, f"{email!r} is not an email address"))
-            continue
-        name = values.get("name", "")
-        if len(name) > 120:
-            errors.append(RowError(index, "name is longer than 120 characters"))
-            continue
-        tags = parse_tags(values.get("tags", ""))
-        if len(tags) > MAX_TAGS:
-            errors.append(RowError(index, f"at most {MAX_TAGS} tags"))
-            continue
-        rows.append(CustomerRow(index, phone, name, email, tags, consent_text in YES))
+        seen[phone] = line
+        rows.append(row)
     return rows, errors
+
+
+def parse_visit_rows(handle: TextIO, zone: str, now: datetime) -> tuple[list[Row], list[RowError]]:
+    """Visit rows checked as `VisitCreate` commands; times without a zone are the business's."""
+    rows: list[Row] = []
+    errors: list[RowError] = []
+    for line, cells in _cells(handle, VISIT_COLUMNS, errors):
+        row = _build(VisitCreate, line, cells, errors, zone=zone, now=now)
+        if row is not None:
+            rows.append(row)
+    return rows, errors
+
+
+def _read(parser, handle, *args) -> tuple[list[Row], list[RowError]]:
+    try:
+        return parser(handle, *args)
+    except (csv.Error, UnicodeDecodeError) as exc:
+        return [], [RowError(0, f"not a readable CSV file: {exc}")]
+
+
+def _write(session: Session, row: Row, action) -> bool:
+    try:
+        result = action()
+        session.flush()
+    except DBAPIError as exc:
+        reason = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+        # The transaction is dead after a refused statement; undo every row of the import
+        # now so the caller can still answer (and knows nothing was kept).
+        session.rollback()
+        raise ImportRefused(RowError(row.line, f"the database refused it ({reason})")) from exc
+    return result
 
 
 def import_customers_csv(
     session: Session, business: Business, handle: TextIO, *, now: datetime
 ) -> ImportResult:
     """Import customers; with any bad row nothing is imported and every error is returned."""
-    try:
-        rows, errors = parse_rows(handle)
-    except (csv.Error, UnicodeDecodeError) as exc:
-        return ImportResult(errors=[RowError(0, f"not a readable CSV file: {exc}")])
+    rows, errors = _read(parse_rows, handle)
     result = ImportResult(errors=errors)
     if errors:
         return result
     for row in rows:
-        existed = find_customer(session, business.id, row.phone) is not None
-        customer, _ = find_or_create(session, business, row.phone, name=row.name, now=now)
-        if row.name:
-            customer.name = row.name
-        if row.email:
-            customer.email = row.email
-        if row.tags:
-            customer.tags = sorted(set(customer.tags or []) | set(row.tags))
-        if row.consent:
-            set_consent(session, customer, "granted", source="import", now=now)
-        session.add(customer)
+        command = row.command
+        assert isinstance(command, CustomerUpsert)
+        existed = find_customer(session, business.id, command.phone) is not None
+        _write(session, row, lambda c=command: upsert_customer(session, business, c, now=now,
+                                                               source="import"))  # fmt: skip
         if existed:
             result.updated += 1
         else:
             result.created += 1
-    session.commit()
     return result
-
-
-# ---- visits exported from a point-of-sale or booking system ---------------------------------
-
-VISIT_COLUMNS = ("phone", "name", "consent", "occurred_at", "staff", "amount")
-
-
-@dataclass(frozen=True)
-class VisitRow:
-    line: int
-    phone: str
-    name: str
-    consent: bool
-    occurred_at: datetime | None
-    staff: str | None
-    amount_cents: int | None
-
-
-def parse_visit_rows(handle: TextIO, zone: str) -> tuple[list[VisitRow], list[RowError]]:
-    """Every row checked; times without a zone are the business's own."""
-    rows, errors = [], []
-    for index, values, phone in _rows(handle, errors):
-        consent_text = values.get("consent", "").lower()
-        if consent_text not in YES | NO:
-            errors.append(RowError(index, f"consent must be yes or no, not {consent_text!r}"))
-            continue
-        occurred_at = None
-        if values.get("occurred_at"):
-            try:
-                occurred_at = datetime.fromisoformat(values["occurred_at"].replace("Z", "+00:00"))
-            except ValueError:
-                errors.append(RowError(index, "occurred_at must look like 2026-03-10 14:30"))
-                continue
-            if occurred_at.tzinfo is None:
-                occurred_at = occurred_at.replace(tzinfo=ZoneInfo(zone))
-        amount_cents = None
-        if values.get("amount"):
-            try:
-                amount = float(values["amount"].lstrip("$").replace(",", ""))
-            except ValueError:
-                errors.append(RowError(index, f"amount {values['amount']!r} is not a number"))
-                continue
-            if not 0 <= amount < 1e7:
-                errors.append(RowError(index, "amount must not be negative"))
-                continue
-            amount_cents = round(amount * 100)
-        name, staff = values.get("name", ""), values.get("staff") or None
-        if len(name) > 120 or (staff and len(staff) > 80):
-            errors.append(RowError(index, "name or staff is too long"))
-            continue
-        rows.append(VisitRow(index, phone, name, consent_text in YES, occurred_at, staff,
-                             amount_cents))  # fmt: skip
-    return rows, errors
 
 
 def import_visits_csv(
@@ -185,19 +163,13 @@ def import_visits_csv(
     """Record each visit and plan its follow-ups; with any bad row nothing is recorded."""
     from app.care.visits import record_visit  # visits plan care; imports stay light otherwise
 
-    try:
-        rows, errors = parse_visit_rows(handle, business.timezone)
-    except (csv.Error, UnicodeDecodeError) as exc:
-        return ImportResult(errors=[RowError(0, f"not a readable CSV file: {exc}")])
-    future = [RowError(r.line, "occurred_at is in the future") for r in rows
-              if r.occurred_at and r.occurred_at > now]  # fmt: skip
-    result = ImportResult(errors=errors + future)
-    if result.errors:
+    rows, errors = _read(parse_visit_rows, handle, business.timezone, now)
+    result = ImportResult(errors=errors)
+    if errors:
         return result
     for row in rows:
-        record_visit(session, business, phone=row.phone, name=row.name, consent=row.consent,
-                     consent_source="import", occurred_at=row.occurred_at, staff=row.staff,
-                     amount_cents=row.amount_cents, source="import", now=now,
-                     base_url=base_url)  # fmt: skip
+        command = row.command
+        _write(session, row, lambda c=command: record_visit(
+            session, business, c, now=now, source="import", base_url=base_url))  # fmt: skip
         result.created += 1
     return result

@@ -14,26 +14,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import and_, or_, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from app.care.customers import (
-    CONSENT_STATES,
-    MAX_NAME,
-    MAX_TAGS,
-    find_customer,
-    parse_tags,
-    set_consent,
-)
 from app.care.outbound import (
     OutboundRefused,
-    cancel_pending,
     check_allowed,
     queue_text,
     window_for,
 )
+from app.contract import parse
+from app.contract.commands import NotesAndTags
+from app.errors import Invalid
 from app.models import Business, ConsentEvent, Customer, Message, User, Visit
-from app.phones import InvalidPhone, normalize
 
 FILTERS = ("all", "needs_reply", "unread", "unhappy")
 MAX_NOTES = 5000
@@ -55,13 +47,7 @@ COMPOSER_FIELDS = ("first_name", "name", "business_name", "staff_name", "review_
 _MERGE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
-class InboxError(ValueError):
-    """Input the inbox cannot use; the message is for the person."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
+InboxError = Invalid  # the composer's refusals (app.care.composer takes them over)
 
 
 # ---- lists --------------------------------------------------------------------------------
@@ -247,7 +233,7 @@ def customer_file(session: Session, customer: Customer, *, limit: int = 10) -> C
 
 
 def mark_read(session: Session, customer: Customer) -> None:
-    """The owner opened the conversation. Commits (only when there was something unread)."""
+    """The owner opened the conversation."""
     if customer.unread_count:
         # One statement, so a text arriving at this moment is never lost from the count.
         session.exec(
@@ -255,39 +241,30 @@ def mark_read(session: Session, customer: Customer) -> None:
             .where(Customer.id == customer.id, Customer.business_id == customer.business_id)
             .values(unread_count=0)
         )
-        session.commit()
         customer.unread_count = 0
 
 
 def mark_handled(session: Session, customer: Customer, *, now: datetime) -> None:
-    """Nothing more to do here for now: off the needs-reply list until the next text. Commits."""
+    """Nothing more to do here for now: off the needs-reply list until the next text."""
     customer.handled_at = now
     customer.needs_reply = False
     customer.unread_count = 0
     session.add(customer)
-    session.commit()
 
 
 def reopen(session: Session, customer: Customer) -> None:
-    """Back on the needs-reply list. Commits."""
+    """Back on the needs-reply list."""
     customer.handled_at = None
     customer.needs_reply = True
     session.add(customer)
-    session.commit()
 
 
 def save_notes_and_tags(session: Session, customer: Customer, *, notes: str, tags: str) -> None:
-    """Raises InboxError; commits."""
-    notes = (notes or "").replace("\r\n", "\n").strip()
-    if len(notes) > MAX_NOTES:
-        raise InboxError("notes", f"Keep notes under {MAX_NOTES} characters.")
-    parsed = parse_tags(tags or "")
-    if len(parsed) > MAX_TAGS:
-        raise InboxError("tags", f"Use at most {MAX_TAGS} tags.")
-    customer.notes = notes
-    customer.tags = parsed
+    """Raises Invalid naming the field."""
+    edit = parse(NotesAndTags, {"notes": notes or "", "tags": tags or ""})
+    customer.notes = edit.notes
+    customer.tags = edit.tags
     session.add(customer)
-    session.commit()
 
 
 def find_message(
@@ -304,7 +281,7 @@ def cancel_scheduled(
     session: Session, business_id: int, customer_id: int, message_id: int, *, by: User
 ) -> bool:
     """Cancel one scheduled text of this conversation; False when it is not (or no longer)
-    scheduled. One conditional update, so it never races the dispatcher's claim. Commits."""
+    scheduled. One conditional update, so it never races the dispatcher's claim."""
     result = session.exec(
         update(Message)
         .where(
@@ -316,7 +293,6 @@ def cancel_scheduled(
         )
         .values(status="canceled", error_message=f"Canceled by {by.name or by.email}."[:300])
     )
-    session.commit()
     return result.rowcount == 1
 
 
@@ -386,154 +362,9 @@ def send_reply(
     *,
     now: datetime,
 ) -> Message:
-    """Queue a text the owner typed (merge fields filled). Raises InboxError or OutboundRefused.
-    Commits."""
+    """Queue a text the owner typed (merge fields filled). Raises InboxError or OutboundRefused."""
     text = apply_merge_fields(body, composer_fields(business, customer, user)).strip()
     message = queue_text(
         session, business, customer, text, "manual", now=now, cause="user", user_id=user.id
     )
-    session.commit()
     return message
-
-
-# ---- customers as the owner edits them ----------------------------------------------------
-
-
-class CustomerInvalid(ValueError):
-    """Fields that cannot be saved: {field: message for the person}."""
-
-    def __init__(self, errors: dict[str, str]):
-        super().__init__("; ".join(errors.values()))
-        self.errors = errors
-
-
-@dataclass(frozen=True)
-class CustomerEdit:
-    phone: str
-    name: str = ""
-    email: str = ""
-    tags: str = ""
-    notes: str = ""
-    consent: str = "unknown"  # granted | unknown | opted_out
-    consent_source: str = ""  # how they agreed, in the owner's words
-
-
-def save_customer(
-    session: Session,
-    business: Business,
-    customer: Customer | None,
-    edit: CustomerEdit,
-    *,
-    by: User,
-    now: datetime,
-) -> Customer:
-    """Add a customer (`customer` None) or change one. Every field is checked first; raises
-    CustomerInvalid and changes nothing, or saves everything. Commits.
-
-    Consent moves are recorded as events. An opt-out stays until the customer texts START.
-    """
-    errors: dict[str, str] = {}
-    phone = ""
-    try:
-        phone = normalize(edit.phone)
-    except InvalidPhone as exc:
-        errors["phone"] = f"Check the number: {exc}."
-    if phone:
-        other = find_customer(session, business.id, phone)
-        if other is not None and (customer is None or other.id != customer.id):
-            errors["phone"] = f"{phone} is already a customer: {other.name or 'no name'}."
-    name = " ".join((edit.name or "").split())
-    if len(name) > MAX_NAME:
-        errors["name"] = f"Use at most {MAX_NAME} characters."
-    email = (edit.email or "").strip() or None
-    if email and (len(email) > 254 or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email)):
-        errors["email"] = "Enter an email address such as sam@example.com."
-    tags = parse_tags(edit.tags or "")
-    if len(tags) > MAX_TAGS:
-        errors["tags"] = f"Use at most {MAX_TAGS} tags."
-    notes = (edit.notes or "").replace("\r\n", "\n").strip()
-    if len(notes) > MAX_NOTES:
-        errors["notes"] = f"Keep notes under {MAX_NOTES} characters."
-    if edit.consent not in CONSENT_STATES:
-        errors["consent"] = "Choose one of the consent choices."
-    elif customer is not None and customer.consent == "opted_out" and edit.consent != "opted_out":
-        errors["consent"] = "They opted out: only they can opt back in, by texting START."
-    source = " ".join((edit.consent_source or "").split())
-    if len(source) > 40:
-        errors["consent_source"] = "Use at most 40 characters."
-    if errors:
-        raise CustomerInvalid(errors)
-    if customer is None:
-        customer = Customer(business_id=business.id, phone=phone, created_at=now)
-        try:
-            with session.begin_nested():
-                session.add(customer)
-                session.flush()
-        except IntegrityError as exc:  # added by someone else a moment ago
-            raise CustomerInvalid({"phone": f"{phone} is already a customer."}) from exc
-    customer.phone, customer.name, customer.email = phone, name, email
-    customer.tags, customer.notes = tags, notes
-    who = f"by {by.name or by.email}"[:200]
-    if edit.consent != customer.consent:
-        if edit.consent == "granted":
-            set_consent(session, customer, "granted", source=source or "owner", now=now, detail=who)
-        elif edit.consent == "unknown":
-            set_consent(
-                session,
-                customer,
-                "unknown",
-                source=source or "owner",
-                now=now,
-                detail=f"withdrawn, recorded {who}",
-            )
-        else:
-            set_consent(
-                session,
-                customer,
-                "opted_out",
-                source=source or "owner",
-                now=now,
-                detail=f"recorded {who}",
-            )
-            cancel_pending(session, customer_id=customer.id, reason="the customer opted out")
-    session.add(customer)
-    session.commit()
-    return customer
-
-
-def existing_phones(session: Session, business_id: int, phones: list[str]) -> set[str]:
-    """Which of these numbers are customers already (for an import's preview)."""
-    found: set[str] = set()
-    for start in range(0, len(phones), 500):
-        chunk = phones[start : start + 500]
-        found.update(
-            session.exec(
-                select(Customer.phone).where(
-                    Customer.business_id == business_id, Customer.phone.in_(chunk)
-                )
-            ).all()
-        )
-    return found
-
-
-EXPORT_COLUMNS = (
-    Customer.id, Customer.phone, Customer.name, Customer.email, Customer.tags, Customer.consent,
-    Customer.consent_source, Customer.consent_at, Customer.opted_out_at, Customer.created_at,
-    Customer.notes,
-)  # fmt: skip
-
-
-def export_rows(session: Session, business_id: int, *, batch: int = 1000):
-    """Every customer of the business as rows of EXPORT_COLUMNS, in batches by id. Each batch
-    is its own short read, so a long export never holds up the texts being stored."""
-    after = 0
-    while True:
-        query = select(*EXPORT_COLUMNS).where(
-            Customer.business_id == business_id, Customer.id > after
-        )
-        rows = session.exec(query.order_by(Customer.id).limit(batch)).all()
-        session.rollback()  # end the read: on SQLite it would hold the write lock
-        if not rows:
-            return
-        yield from rows
-        after = rows[-1].id

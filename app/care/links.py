@@ -39,7 +39,7 @@ def create_link(
 
 
 def open_link(session: Session, token: str, *, now: datetime) -> str | None:
-    """Record an open and return where to go; None for an unknown token. Commits.
+    """Record an open and return where to go; None for an unknown token.
 
     The first open cancels the pending review reminder: they already went to the page.
     """
@@ -62,7 +62,6 @@ def open_link(session: Session, token: str, *, now: datetime) -> str | None:
         if link.visit_id is not None:
             query = query.where(Message.visit_id == link.visit_id)
         session.execute(query.values(status="canceled", error_message="the review link was opened"))
-    session.commit()
     return link.target_url
 
 

@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 
 from app.care.links import review_link_opened
 from app.care.windows import Window, recipient_window
+from app.errors import Refused
 from app.models import AUTOMATED_KINDS, KINDS, Business, Customer, Message
 from app.sms.encoding import segment_info
 
@@ -27,13 +28,15 @@ TO_OWNER = frozenset({"alert"})  # texts to the business's own alert phone
 ROLLING_DAY_LIMIT = 3  # never more than 3 automated texts in 24 hours (FL, OK, MD law)
 
 
-class OutboundRefused(Exception):
+# Refusals about the customer's state are conflicts (409); the rest are the input's fault.
+CONFLICTS = frozenset({"opted_out", "no_consent", "bad_number"})
+
+
+class OutboundRefused(Refused):
     """This text may not be sent; `code` is stable for the API, the message is for people."""
 
     def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, message, status=409 if code in CONFLICTS else 422)
 
 
 @dataclass(frozen=True)

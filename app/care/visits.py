@@ -1,4 +1,6 @@
-"""Recording a visit, and the follow-ups it plans."""
+"""Recording a visit, and the follow-ups it plans. Nothing here commits: the request, the
+import or the command that recorded it does, so a visit and its plan land together or not
+at all."""
 
 from __future__ import annotations
 
@@ -10,9 +12,9 @@ from sqlmodel import Session, select
 from app.care.automations import plan_after_visit
 from app.care.customers import find_or_create, set_consent
 from app.care.outbound import cancel_pending
+from app.contract.commands import VisitCreate
+from app.contract.rules import cents
 from app.models import Business, Customer, Message, Visit
-
-MAX_STAFF = 80
 
 
 @dataclass
@@ -26,32 +28,29 @@ class RecordedVisit:
 def record_visit(
     session: Session,
     business: Business,
+    command: VisitCreate,
     *,
-    phone: str,
     now: datetime,
-    name: str = "",
-    consent: bool | None = None,
-    consent_source: str = "api",
-    occurred_at: datetime | None = None,
-    staff: str | None = None,
-    amount_cents: int | None = None,
     source: str = "api",
     base_url: str = "",
 ) -> RecordedVisit:
-    """Record a visit and plan its follow-ups. Commits. `base_url` is the app's public origin,
-    for the tracked review link."""
-    customer, _ = find_or_create(session, business, phone, name=name, now=now)
+    """Record a visit and plan its follow-ups. `source` is the door (api, web, import);
+    `base_url` is the app's public origin, for the tracked review link."""
+    customer, _ = find_or_create(session, business, command.phone, name=command.name, now=now)
+    name = command.name
+    if name and customer.name and customer.first_name.lower() == name.lower():
+        name = ""  # "Maria" typed for Maria Lopez: keep the full name on file
     if name and customer.name != name:
-        customer.name = name[:120]
-    if consent:
-        set_consent(session, customer, "granted", source=consent_source or source, now=now,
-                    detail="recorded with a visit")  # fmt: skip
+        customer.name = name
+    if command.consent:
+        set_consent(session, customer, "granted", source=command.consent_source or source,
+                    now=now, detail="recorded with a visit")  # fmt: skip
     visit = Visit(
         business_id=business.id,
         customer_id=customer.id,
-        occurred_at=occurred_at or now,
-        staff=(staff or None) and staff[:MAX_STAFF],
-        amount_cents=amount_cents,
+        occurred_at=command.occurred_at or now,
+        staff=command.staff or None,
+        amount_cents=cents(command.amount),
         source=source,
         created_at=now,
     )
@@ -62,18 +61,14 @@ def record_visit(
         customer.last_visit_at = visit.occurred_at
         session.add(customer)
     plan = plan_after_visit(session, business, customer, visit, now=now, base_url=base_url)
-    planned, skipped = plan.planned, plan.skipped
-    session.commit()
-    return RecordedVisit(visit, customer, planned, skipped)
+    return RecordedVisit(visit, customer, plan.planned, plan.skipped)
 
 
 def cancel_visit(session: Session, visit: Visit, *, now: datetime) -> int:
-    """A cancelled or refunded visit: its pending follow-ups are canceled. Commits."""
+    """A cancelled or refunded visit: its pending follow-ups are canceled."""
     visit.status = "canceled"
     session.add(visit)
-    count = cancel_pending(session, visit_id=visit.id, reason="the visit was cancelled")
-    session.commit()
-    return count
+    return cancel_pending(session, visit_id=visit.id, reason="the visit was cancelled")
 
 
 def planned_for(session: Session, visit_id: int) -> list[Message]:

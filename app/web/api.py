@@ -1,68 +1,103 @@
-"""The JSON API for point-of-sale and booking integrations (bearer API keys)."""
+"""The JSON API for point-of-sale and booking integrations (bearer API keys).
+
+Each route is declared once with `@route(...)`: its input command, its output view, the
+statuses it can answer. That one table registers the Flask view, parses and checks the input
+(app.contract), serialises the answer, and generates the OpenAPI document
+(app.web.openapi), so the document cannot drift from what the API does.
+"""
 
 from __future__ import annotations
 
 import functools
-import re
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from flask import Blueprint, g, jsonify, request
-from jinja2 import UndefinedError
+from flask import Blueprint, Response, g, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import select
 from werkzeug.exceptions import HTTPException
 
 from app.care import texts
-from app.care.automations import review_link
-from app.care.businesses import (
-    CARE_NUMBERS,
-    CARE_SWITCHES,
-    InvalidSetting,
-    business_for_key,
-    validate_timezone,
-    validate_window,
-)
-from app.care.customers import (
-    MAX_TAGS,
-    find_customer,
-    find_or_create,
-    get_customer,
-    parse_tags,
-    set_consent,
-)
+from app.care.businesses import business_for_key, change_business
+from app.care.customers import get_customer, upsert_customer
 from app.care.metrics import business_metrics
-from app.care.outbound import OutboundRefused, queue_text
+from app.care.outbound import queue_text
 from app.care.visits import cancel_visit, planned_for, record_visit
+from app.contract import parse, parse_json
+from app.contract import views as v
+from app.contract.commands import (
+    BusinessChanges,
+    CustomerUpsert,
+    MessageCreate,
+    SegmentCount,
+    TemplateSave,
+    VisitCreate,
+)
+from app.contract.rules import Moment, OptionalPhone
+from app.errors import Invalid, NotFound, Refused
 from app.models import Business, Customer, Feedback, Message, Visit
-from app.phones import InvalidPhone, normalize
 from app.sms.encoding import segment_info
 from app.sms.errors import reason_for
 from app.web.context import db, now, public_base
-from app.web.openapi import OPENAPI
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
+MAX_ID = 2**62  # ids beyond any row's find no route (404) instead of overflowing a query
+# Texts an integration may send by name as a manual text (the rest answer keywords or events).
+MANUAL_TEMPLATES = ("thank_you", "review_request", "review_reminder", "feedback_question",
+                    "missed_call")  # fmt: skip
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, field: str | None = None):
-        super().__init__(message)
-        self.status, self.code, self.message, self.field = status, code, message, field
+@dataclass(frozen=True)
+class Route:
+    """One API operation, as the document describes it."""
+
+    method: str
+    rule: str
+    endpoint: str
+    summary: str
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: type[BaseModel] | None
+    status: int
+    errors: tuple[int, ...]
+    auth: bool
+    also: tuple[int, ...] = ()  # other success statuses (200 for an update where 201 creates)
+    links: tuple[str, ...] = ()  # operations that take this answer's `id` as their {id}
 
 
-@bp.errorhandler(ApiError)
-def _api_error(exc: ApiError):
-    error: dict[str, Any] = {"code": exc.code, "message": exc.message}
-    if exc.field:
-        error["field"] = exc.field
-    return jsonify({"error": error}), exc.status
+ROUTES: list[Route] = []
+
+
+def _error(status: int, code: str, message: str, field: str | None = None) -> Response:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if field:
+        error["field"] = field
+    response = jsonify({"error": error})
+    response.status_code = status
+    return response
+
+
+@bp.errorhandler(Invalid)
+def _invalid(exc: Invalid):
+    return _error(exc.status, exc.code, exc.message, exc.field)
+
+
+@bp.errorhandler(Refused)
+def _refused(exc: Refused):
+    return _error(exc.status, exc.code, exc.message, exc.field)
 
 
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
     code = (exc.name or "error").lower().replace(" ", "_")
-    return jsonify({"error": {"code": code, "message": exc.description}}), exc.code
+    response = _error(exc.code or 500, code, exc.description or code)
+    for name, value in exc.get_headers():
+        if name.lower() == "allow":  # a 405 says which methods the URL takes (RFC 9110)
+            response.headers[name] = value
+    return response
 
 
 @bp.app_errorhandler(404)
@@ -78,203 +113,124 @@ def business() -> Business:
     return g.api_business
 
 
-def authenticated(view):
-    @functools.wraps(view)
-    def checked(*args, **kwargs):
-        header = request.headers.get("Authorization", "")
-        scheme, _, raw = header.partition(" ")
-        found = business_for_key(db(), raw.strip()) if scheme.lower() == "bearer" else None
-        if found is None:
-            raise ApiError(401, "unauthorized", "Send a valid API key: Authorization: Bearer <key>")
-        g.api_business = found
-        return view(*args, **kwargs)
-
-    return checked
+def _authenticate() -> Business:
+    header = request.headers.get("Authorization", "")
+    scheme, _, raw = header.partition(" ")
+    found = business_for_key(db(), raw.strip()) if scheme.lower() == "bearer" else None
+    if found is None:
+        raise Refused("unauthorized", "Send a valid API key: Authorization: Bearer <key>",
+                      status=401)  # fmt: skip
+    return found
 
 
-def body_json() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise ApiError(400, "invalid_json", "The request body must be a JSON object.")
-    return data
+def _json_body(model: type[BaseModel]) -> BaseModel:
+    if not request.is_json:
+        raise Invalid("body", "Send a JSON object with Content-Type: application/json.",
+                      code="invalid_json", status=400)  # fmt: skip
+    context = {"now": now()}
+    if getattr(g, "api_business", None) is not None:
+        context["zone"] = business().timezone
+    return parse_json(model, request.get_data(), **context)
 
 
-def _unknown(data: dict, allowed: set[str]) -> None:
-    extra = sorted(set(data) - allowed)
-    if extra:
-        raise ApiError(422, "unknown_field", f"Unknown field: {extra[0]}", extra[0])
+def route(method: str, rule: str, *, summary: str, body: type[BaseModel] | None = None,
+          query: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
+          status: int = 200, errors: tuple[int, ...] = (), auth: bool = True,
+          also: tuple[int, ...] = (), links: tuple[str, ...] = ()) -> Callable:  # fmt: skip
+    """Register an API operation: authenticate, build the command, answer the view."""
+
+    def register(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def handle(**path: Any):
+            if auth:
+                g.api_business = _authenticate()
+            kwargs = dict(path)
+            if body is not None:
+                kwargs["data"] = _json_body(body)
+            if query is not None:
+                kwargs["query"] = parse(query, request.args.to_dict(),
+                                        zone=business().timezone if auth else None)  # fmt: skip
+            result = view(**kwargs)
+            if isinstance(result, Response):
+                return result
+            payload = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
+            return jsonify(payload), status
+
+        bp.add_url_rule(rule.replace("<int:", f"<int(max={MAX_ID}):"), view.__name__, handle,
+                        methods=[method])  # fmt: skip
+        declared = set(errors) | ({401} if auth else set()) | ({400, 413, 422} if body else set())
+        if query is not None:
+            declared.add(422)
+        ROUTES.append(Route(method.lower(), bp.url_prefix + rule, view.__name__, summary, body,
+                            query, response, status, tuple(sorted(declared)), auth,
+                            also, links))  # fmt: skip
+        return view
+
+    return register
 
 
-def _str(data, name, *, required=False, max_len=200) -> str | None:
-    value = data.get(name)
-    if value is None:
-        if required:
-            raise ApiError(422, "missing_field", f"{name} is required", name)
-        return None
-    if not isinstance(value, str) or len(value) > max_len:
-        raise ApiError(422, "invalid_field", f"{name} must be text of at most {max_len} characters",
-                       name)  # fmt: skip
-    return value.strip()
+# ---- lists --------------------------------------------------------------------------------
 
 
-def _phone(data, name="phone", required=True) -> str | None:
-    raw = _str(data, name, required=required, max_len=40)
-    if raw is None:
-        return None
-    try:
-        return normalize(raw)
-    except InvalidPhone as exc:
-        raise ApiError(422, "invalid_phone", str(exc), name) from exc
+class PageQuery(BaseModel):
+    """Keyset pagination: pass `next_cursor` back as `cursor`."""
+
+    model_config = ConfigDict(extra="ignore")
+    cursor: str | None = Field(default=None, max_length=18, pattern=r"^[0-9]{1,18}$")
+    limit: int = Field(default=PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
 
 
-def _bool(data, name) -> bool | None:
-    value = data.get(name)
-    if value is not None and not isinstance(value, bool):
-        raise ApiError(422, "invalid_field", f"{name} must be true or false", name)
-    return value
+class CustomerQuery(PageQuery):
+    phone: OptionalPhone = None
 
 
-def _int(data, name, low, high) -> int | None:
-    value = data.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ApiError(422, "invalid_field", f"{name} must be a whole number {low}..{high}", name)
-    return value
-
-
-def _datetime(data, name, zone: str) -> datetime | None:
-    raw = _str(data, name, max_len=40)
-    if raw is None:
-        return None
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ApiError(422, "invalid_field", f"{name} must be an ISO 8601 time", name) from exc
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=ZoneInfo(zone))
-    try:
-        return value.astimezone(UTC)
-    except OverflowError as exc:
-        raise ApiError(422, "invalid_field", f"{name} is out of range", name) from exc
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
-
-
-# ---- resources ----------------------------------------------------------------------------
-
-
-def business_json(b: Business) -> dict:
-    return {
-        "id": b.id,
-        "name": b.name,
-        "number": b.number,
-        "messaging_service_sid": b.messaging_service_sid,
-        "timezone": b.timezone,
-        "sending_window": {"start": b.window_start, "end": b.window_end},
-        "send_rate_per_second": b.send_rate_per_second,
-        "thank_you_delay_minutes": b.thank_you_delay_minutes,
-        "daily_automated_cap": b.daily_automated_cap,
-        "review_url": b.review_url,
-        "alert_phone": b.alert_phone,
-        "provider_handles_opt_out": b.provider_handles_opt_out,
-        "review_mode": b.review_mode,
-        "rating_scale": b.rating_scale,
-        "review_cooldown_days": b.review_cooldown_days,
-        "review_reminder_days": b.review_reminder_days,
-        "unanswered_alert_minutes": b.unanswered_alert_minutes,
-        "after_hours_reply": b.after_hours_reply,
-        "missed_call_textback": b.missed_call_textback,
-        "created_at": iso(b.created_at),
-    }
-
-
-def customer_json(c: Customer) -> dict:
-    return {
-        "id": c.id,
-        "phone": c.phone,
-        "name": c.name,
-        "email": c.email,
-        "tags": c.tags or [],
-        "consent": c.consent,
-        "consent_source": c.consent_source,
-        "consent_at": iso(c.consent_at),
-        "opted_out_at": iso(c.opted_out_at),
-        "number_status": c.number_status,
-        "unhappy_at": iso(c.unhappy_at),
-        "needs_reply": c.needs_reply,
-        "created_at": iso(c.created_at),
-    }
-
-
-def message_json(m: Message) -> dict:
-    return {
-        "id": m.id,
-        "customer_id": m.customer_id,
-        "direction": m.direction,
-        "body": m.body,
-        "kind": m.kind,
-        "status": m.status,
-        "provider_status": m.provider_status,
-        "segments": m.segments,
-        "encoding": m.encoding,
-        "error_code": m.error_code,
-        "error_reason": reason_for(m.error_code) or (m.error_message if m.status in
-                                                      {"failed", "canceled"} else None),
-        "provider_sid": m.provider_sid,
-        "media": m.media_urls or [],
-        "visit_id": m.visit_id,
-        "send_at": iso(m.send_at),
-        "sent_at": iso(m.sent_at),
-        "delivered_at": iso(m.delivered_at),
-        "created_at": iso(m.created_at),
-    }  # fmt: skip
-
-
-def visit_json(v: Visit, planned: list[Message], skipped: list[str] | None = None) -> dict:
-    result = {
-        "id": v.id,
-        "customer_id": v.customer_id,
-        "occurred_at": iso(v.occurred_at),
-        "staff": v.staff,
-        "amount": v.amount_cents / 100 if v.amount_cents is not None else None,
-        "status": v.status,
-        "planned": [message_json(m) for m in planned],
-    }
-    if skipped is not None:
-        result["skipped"] = skipped
-    return result
-
-
-def page(query, key, serialize) -> dict:
+def page(query, key, serialize, params: PageQuery) -> dict:
     """Keyset pagination on `key` (ascending): {"items": [...], "next_cursor": ...}."""
-    limit = request.args.get("limit", PAGE_SIZE, type=int)
-    if limit is None or not 1 <= limit <= MAX_PAGE_SIZE:
-        raise ApiError(422, "invalid_field", f"limit must be 1..{MAX_PAGE_SIZE}", "limit")
-    cursor = request.args.get("cursor")
-    if cursor:
-        if not re.fullmatch(r"[0-9]{1,18}", cursor):
-            raise ApiError(422, "invalid_cursor", "cursor is not one this API gave out", "cursor")
-        query = query.where(key > int(cursor))
-    rows = list(db().exec(query.order_by(key).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
+    if params.cursor:
+        query = query.where(key > int(params.cursor))
+    rows = list(db().exec(query.order_by(key).limit(params.limit + 1)))
+    more = len(rows) > params.limit
+    rows = rows[: params.limit]
     next_cursor = str(getattr(rows[-1], key.key)) if more and rows else None
-    return {"items": [serialize(r) for r in rows], "next_cursor": next_cursor}
+    return {"items": [serialize(r).model_dump(mode="json") for r in rows],
+            "next_cursor": next_cursor}  # fmt: skip
+
+
+# ---- views of the tables ------------------------------------------------------------------
+
+
+def customer_view(customer: Customer) -> v.CustomerPublic:
+    return v.CustomerPublic.model_validate(customer, from_attributes=True)
+
+
+def message_view(m: Message) -> v.MessagePublic:
+    failed = m.status in {"failed", "canceled"}
+    return v.MessagePublic.model_validate({
+        **{name: getattr(m, name) for name in v.MessagePublic.model_fields
+           if name not in {"error_reason", "media"}},
+        "error_reason": reason_for(m.error_code) or (m.error_message if failed else None),
+        "media": m.media_urls or [],
+    })  # fmt: skip
+
+
+def visit_view(visit: Visit, planned: list[Message], skipped: list[str]) -> v.VisitPublic:
+    return v.VisitPublic(
+        id=visit.id,
+        customer_id=visit.customer_id,
+        occurred_at=visit.occurred_at,
+        staff=visit.staff,
+        amount=visit.amount_cents / 100 if visit.amount_cents is not None else None,
+        status=visit.status,
+        planned=[message_view(m) for m in planned],
+        skipped=skipped,
+    )
 
 
 def _customer_or_404(customer_id: int) -> Customer:
     customer = get_customer(db(), business().id, customer_id)
     if customer is None:
-        raise ApiError(404, "not_found", f"No customer {customer_id}.")
+        raise NotFound(f"No customer {customer_id}.")
     return customer
-
-
-def _refused(refused: OutboundRefused) -> ApiError:
-    status = 409 if refused.code in {"opted_out", "no_consent", "bad_number"} else 422
-    return ApiError(status, refused.code, refused.message)
 
 
 # ---- routes -------------------------------------------------------------------------------
@@ -282,185 +238,51 @@ def _refused(refused: OutboundRefused) -> ApiError:
 
 @bp.get("/openapi.json")
 def openapi():
-    return jsonify(OPENAPI)
+    from app.web.openapi import document
+
+    return jsonify(document())
 
 
-@bp.get("/business")
-@authenticated
+@route("GET", "/business", summary="The business's settings", response=v.BusinessPublic)
 def get_business():
-    return jsonify(business_json(business()))
+    return v.BusinessPublic.of(business())
 
 
-# name: (low, high) for whole numbers, None for true/false; the owner's page shares the limits.
-CARE_FIELDS = {
-    **{k: v for k, v in CARE_NUMBERS.items() if k != "thank_you_delay_minutes"},
-    **dict.fromkeys(CARE_SWITCHES),
-}
-# Texts an integration may send by name as a manual text (the rest answer keywords or events).
-MANUAL_TEMPLATES = ("thank_you", "review_request", "review_reminder", "feedback_question",
-                    "missed_call")  # fmt: skip
-BUSINESS_FIELDS = {"review_mode", "rating_scale", *CARE_FIELDS} | {
-    "name", "messaging_service_sid", "timezone", "sending_window", "send_rate_per_second",
-    "thank_you_delay_minutes", "daily_automated_cap", "review_url", "alert_phone",
-    "provider_handles_opt_out",
-}  # fmt: skip
+@route("PATCH", "/business", summary="Change some settings (all or none)",
+       body=BusinessChanges, response=v.BusinessPublic, errors=(409,))  # fmt: skip
+def patch_business(data: BusinessChanges):
+    return v.BusinessPublic.of(change_business(db(), business(), data))
 
 
-@bp.patch("/business")
-@authenticated
-def patch_business():
-    data = body_json()
-    _unknown(data, BUSINESS_FIELDS)
-    changes: dict[str, Any] = {}
-    if "name" in data:
-        name = _str(data, "name", max_len=120)
-        if not name:
-            raise ApiError(422, "invalid_field", "name cannot be empty", "name")
-        changes["name"] = name
-    if "timezone" in data:
-        try:
-            changes["timezone"] = validate_timezone(_str(data, "timezone", max_len=64) or "")
-        except InvalidSetting as exc:
-            raise ApiError(422, "invalid_field", exc.message, "timezone") from exc
-    if "sending_window" in data:
-        window = data["sending_window"]
-        if not isinstance(window, dict) or set(window) - {"start", "end"}:
-            raise ApiError(422, "invalid_field", "sending_window is {start, end}", "sending_window")
-        try:
-            start, end = validate_window(
-                str(window.get("start", business().window_start)),
-                str(window.get("end", business().window_end)),
-            )
-        except InvalidSetting as exc:
-            raise ApiError(422, "invalid_field", exc.message, "sending_window") from exc
-        changes["window_start"], changes["window_end"] = start, end
-    if "send_rate_per_second" in data:
-        rate = data["send_rate_per_second"]
-        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0.1 <= rate <= 100:
-            raise ApiError(422, "invalid_field", "send_rate_per_second must be 0.1..100",
-                           "send_rate_per_second")  # fmt: skip
-        changes["send_rate_per_second"] = float(rate)
-    for name, low, high in (("thank_you_delay_minutes", 0, 1440), ("daily_automated_cap", 1, 3)):
-        if name in data:
-            if data[name] is None:
-                raise ApiError(422, "invalid_field", f"{name} must be a whole number", name)
-            changes[name] = _int(data, name, low, high)
-    if "review_url" in data:
-        url = _str(data, "review_url", max_len=500)
-        if url and not url.startswith("https://"):
-            raise ApiError(
-                422, "invalid_field", "review_url must be an https:// link", "review_url"
-            )
-        changes["review_url"] = url or None
-    if "alert_phone" in data:
-        changes["alert_phone"] = _phone(data, "alert_phone", required=False)
-    if "messaging_service_sid" in data:
-        sid = _str(data, "messaging_service_sid", max_len=34)
-        if sid and not (sid.startswith("MG") and len(sid) == 34):
-            raise ApiError(422, "invalid_field", "a Messaging Service SID is MG + 32 characters",
-                           "messaging_service_sid")  # fmt: skip
-        taken = (
-            sid
-            and db()
-            .exec(
-                select(Business).where(
-                    Business.messaging_service_sid == sid, Business.id != business().id
-                )  # fmt: skip
-            )
-            .first()
-        )
-        if taken:
-            raise ApiError(409, "conflict", "That Messaging Service belongs to another business",
-                           "messaging_service_sid")  # fmt: skip
-        changes["messaging_service_sid"] = sid or None
-    if "provider_handles_opt_out" in data:
-        changes["provider_handles_opt_out"] = _bool(data, "provider_handles_opt_out")
-        if changes["provider_handles_opt_out"] is None:
-            raise ApiError(
-                422, "invalid_field", "must be true or false", "provider_handles_opt_out"
-            )
-    if "rating_scale" in data:
-        if data["rating_scale"] not in (5, 10) or isinstance(data["rating_scale"], bool):
-            raise ApiError(422, "invalid_field", "rating_scale is 5 or 10", "rating_scale")
-        changes["rating_scale"] = data["rating_scale"]
-    if "review_mode" in data:
-        if data["review_mode"] not in ("direct", "ask_first"):
-            raise ApiError(
-                422, "invalid_field", "review_mode is direct or ask_first", "review_mode"
-            )
-        changes["review_mode"] = data["review_mode"]
-    for name, bounds in CARE_FIELDS.items():
-        if name not in data:
-            continue
-        value = _bool(data, name) if bounds is None else _int(data, name, *bounds)
-        if value is None:
-            raise ApiError(422, "invalid_field", f"{name} cannot be null", name)
-        changes[name] = value
-    target = business()
-    for name, value in changes.items():
-        setattr(target, name, value)
-    db().add(target)
-    db().commit()
-    return jsonify(business_json(target))
+@route("POST", "/customers", summary="Create a customer, or update the one with this phone",
+       body=CustomerUpsert, response=v.CustomerPublic, status=201, also=(200,),
+       links=("show_customer", "conversation"))  # fmt: skip
+def upsert(data: CustomerUpsert):
+    customer, created = upsert_customer(db(), business(), data, now=now(), source="api")
+    return Response(
+        response=customer_view(customer).model_dump_json(),
+        status=201 if created else 200,
+        mimetype="application/json",
+    )
 
 
-@bp.post("/customers")
-@authenticated
-def upsert_customer():
-    data = body_json()
-    _unknown(data, {"phone", "name", "email", "tags", "consent", "consent_source"})
-    phone = _phone(data)
-    name = _str(data, "name", max_len=120)
-    email = _str(data, "email", max_len=254)
-    if email and "@" not in email:
-        raise ApiError(422, "invalid_field", "email is not an email address", "email")
-    tags = data.get("tags")
-    if tags is not None:
-        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-            raise ApiError(422, "invalid_field", "tags must be a list of strings", "tags")
-        tags = parse_tags(",".join(tags))
-        if len(tags) > MAX_TAGS:
-            raise ApiError(422, "invalid_field", f"at most {MAX_TAGS} tags", "tags")
-    consent = _bool(data, "consent")
-    source = _str(data, "consent_source", max_len=40) or "api"
-    session = db()
-    existed = find_customer(session, business().id, phone) is not None
-    customer, _ = find_or_create(session, business(), phone, now=now())
-    if name is not None:
-        customer.name = name
-    if email is not None:
-        customer.email = email or None
-    if tags is not None:
-        customer.tags = tags
-    if consent is True:
-        set_consent(session, customer, "granted", source=source, now=now())
-    elif consent is False and customer.consent == "granted":
-        set_consent(session, customer, "unknown", source=source, now=now(), detail="withdrawn")
-    session.add(customer)
-    session.commit()
-    return jsonify(customer_json(customer)), 200 if existed else 201
+@route("GET", "/customers", summary="Customers, or the one with ?phone=",
+       query=CustomerQuery, response=v.Page[v.CustomerPublic])  # fmt: skip
+def list_customers(query: CustomerQuery):
+    statement = select(Customer).where(Customer.business_id == business().id)
+    if query.phone:
+        statement = statement.where(Customer.phone == query.phone)
+    return page(statement, Customer.id, customer_view, query)
 
 
-@bp.get("/customers")
-@authenticated
-def list_customers():
-    query = select(Customer).where(Customer.business_id == business().id)
-    if "phone" in request.args:
-        try:
-            query = query.where(Customer.phone == normalize(request.args["phone"]))
-        except InvalidPhone as exc:
-            raise ApiError(422, "invalid_phone", str(exc), "phone") from exc
-    return jsonify(page(query, Customer.id, customer_json))
-
-
-@bp.get("/customers/<int:customer_id>")
-@authenticated
-def show_customer(customer_id: int):
-    customer = _customer_or_404(customer_id)
-    result = customer_json(customer)
+@route("GET", "/customers/<int:id>", summary="One customer", response=v.CustomerDetail,
+       errors=(404,))  # fmt: skip
+def show_customer(id: int):
+    customer = _customer_or_404(id)
+    suggested = None
     if customer.unhappy_at is not None:
         # The owner is offered a personal first answer to an unhappy customer.
-        result["suggested_reply"] = (
+        suggested = (
             db()
             .exec(
                 select(Feedback.suggested_reply)
@@ -469,192 +291,151 @@ def show_customer(customer_id: int):
             )
             .first()
         )
-    return jsonify(result)
+    return v.CustomerDetail.model_validate(
+        {**customer_view(customer).model_dump(), "suggested_reply": suggested}
+    )
 
 
-@bp.get("/customers/<int:customer_id>/messages")
-@authenticated
-def conversation(customer_id: int):
-    customer = _customer_or_404(customer_id)
-    query = select(Message).where(
+@route("GET", "/customers/<int:id>/messages", summary="The conversation, oldest first",
+       query=PageQuery, response=v.Page[v.MessagePublic], errors=(404,))  # fmt: skip
+def conversation(id: int, query: PageQuery):
+    customer = _customer_or_404(id)
+    statement = select(Message).where(
         Message.business_id == business().id,
         Message.customer_id == customer.id,
         Message.kind != "alert",  # alerts about this customer went to the owner's phone
     )
-    return jsonify(page(query, Message.id, message_json))
+    return page(statement, Message.id, message_view, query)
 
 
-@bp.post("/visits")
-@authenticated
-def create_visit():
-    data = body_json()
-    _unknown(data, {"phone", "name", "consent", "consent_source", "occurred_at", "staff",
-                    "amount"})  # fmt: skip
-    phone = _phone(data)
-    name = _str(data, "name", max_len=120) or ""
-    consent = _bool(data, "consent")
-    source = _str(data, "consent_source", max_len=40) or "api"
-    occurred_at = _datetime(data, "occurred_at", business().timezone)
-    if occurred_at and occurred_at > now() + timedelta(minutes=5):
-        raise ApiError(422, "invalid_field", "occurred_at is in the future", "occurred_at")
-    staff = _str(data, "staff", max_len=80)
-    amount = data.get("amount")
-    if amount is not None and (
-        isinstance(amount, bool) or not isinstance(amount, int | float) or not 0 <= amount < 1e7
-    ):
-        raise ApiError(422, "invalid_field", "amount must be a non-negative number", "amount")
-    recorded = record_visit(
-        db(),
-        business(),
-        phone=phone,
-        now=now(),
-        name=name,
-        consent=consent,
-        consent_source=source,
-        occurred_at=occurred_at,
-        staff=staff,
-        amount_cents=round(amount * 100) if amount is not None else None,
-        base_url=public_base(),
-    )
-    return jsonify(visit_json(recorded.visit, recorded.planned, recorded.skipped)), 201
+@route("POST", "/visits", summary="Record a visit; plans its follow-ups and returns them",
+       body=VisitCreate, response=v.VisitPublic, status=201, links=("cancel",))  # fmt: skip
+def create_visit(data: VisitCreate):
+    recorded = record_visit(db(), business(), data, now=now(), source="api",
+                            base_url=public_base())  # fmt: skip
+    return visit_view(recorded.visit, recorded.planned, recorded.skipped)
 
 
-@bp.post("/visits/<int:visit_id>/cancel")
-@authenticated
-def cancel(visit_id: int):
-    visit = db().get(Visit, visit_id)
+@route("POST", "/visits/<int:id>/cancel",
+       summary="The visit was cancelled or refunded: pending follow-ups are canceled",
+       response=v.VisitPublic, errors=(404,))  # fmt: skip
+def cancel(id: int):
+    visit = db().get(Visit, id)
     if visit is None or visit.business_id != business().id:
-        raise ApiError(404, "not_found", f"No visit {visit_id}.")
+        raise NotFound(f"No visit {id}.")
     cancel_visit(db(), visit, now=now())
-    return jsonify(visit_json(visit, planned_for(db(), visit.id)))
+    return visit_view(visit, planned_for(db(), visit.id), [])
 
 
-@bp.post("/messages")
-@authenticated
-def send_message():
-    data = body_json()
-    _unknown(data, {"customer_id", "phone", "body", "template"})
+@route("POST", "/messages", summary="Send a text now", body=MessageCreate,
+       response=v.MessagePublic, status=202, errors=(404, 409),
+       links=("show_message",))  # fmt: skip
+def send_message(data: MessageCreate):
     session = db()
-    if data.get("customer_id") is not None:
-        customer_id = _int(data, "customer_id", 1, 2**62)
-        customer = _customer_or_404(customer_id)
+    if data.customer_id is not None:
+        customer = _customer_or_404(data.customer_id)
     else:
-        phone = _phone(data, required=False)
-        if phone is None:
-            raise ApiError(422, "missing_field", "customer_id or phone is required", "phone")
-        customer = find_customer(session, business().id, phone)
+        customer = session.exec(
+            select(Customer).where(Customer.business_id == business().id,
+                                   Customer.phone == data.phone)
+        ).first()  # fmt: skip
         if customer is None:
-            raise ApiError(404, "not_found", "No customer with that phone: record them first.")
-    body = _str(data, "body", max_len=1600)
-    template = _str(data, "template", max_len=40)
-    if bool(body) == bool(template):
-        raise ApiError(422, "missing_field", "send exactly one of body or template", "body")
-    if template and template not in MANUAL_TEMPLATES:
+            raise NotFound("No customer with that phone: record them first.")
+    body = data.body
+    if data.template:
+        body = _template_text(customer, data.template)
+    message = queue_text(session, business(), customer, body, "manual", now=now(), cause="user")
+    return message_view(message)
+
+
+def _template_text(customer: Customer, template: str) -> str:
+    from app.care.automations import review_link
+
+    if template not in MANUAL_TEMPLATES:
         names = ", ".join(MANUAL_TEMPLATES)
-        raise ApiError(422, "invalid_field", f"template must be one of {names}", "template")
-    if template:
-        fields = {"first_name": customer.first_name, "business_name": business().name,
-                  "staff_name": "", "scale": business().rating_scale}  # fmt: skip
-        if "review_link" in texts.MERGE_FIELDS[template]:
-            if not business().review_url:
-                raise ApiError(422, "invalid_field", "set review_url before sending a review text",
-                               "template")  # fmt: skip
-            fields["review_link"] = review_link(session, business(), customer, None,
-                                                base_url=public_base(), now=now())  # fmt: skip
-        allowed = {k: v for k, v in fields.items() if k in texts.MERGE_FIELDS[template]}
-        try:
-            body = texts.render_for(session, business(), template, **allowed)
-        except (KeyError, UndefinedError) as exc:
-            raise ApiError(422, "invalid_field", f"{template!r} cannot be sent this way",
-                           "template") from exc  # fmt: skip
+        raise Invalid("template", f"template must be one of {names}")
+    fields = {"first_name": customer.first_name, "business_name": business().name,
+              "staff_name": "", "scale": business().rating_scale}  # fmt: skip
+    if "review_link" in texts.MERGE_FIELDS[template]:
+        if not business().review_url:
+            raise Invalid("template", "set review_url before sending a review text")
+        fields["review_link"] = review_link(db(), business(), customer, None,
+                                            base_url=public_base(), now=now())  # fmt: skip
+    allowed = {k: val for k, val in fields.items() if k in texts.MERGE_FIELDS[template]}
     try:
-        message = queue_text(session, business(), customer, body, "manual", now=now(),
-                             cause="user")  # fmt: skip
-    except OutboundRefused as refused:
-        session.rollback()
-        raise _refused(refused) from refused
-    session.commit()
-    return jsonify(message_json(message)), 202
+        return texts.render_for(db(), business(), template, **allowed)
+    except Exception as exc:  # noqa: BLE001 - a text that cannot render is the input's fault
+        raise Invalid("template", f"{template!r} cannot be sent this way") from exc
 
 
-@bp.get("/messages/<int:message_id>")
-@authenticated
-def show_message(message_id: int):
-    message = db().get(Message, message_id)
+@route("GET", "/messages/<int:id>", summary="One message with its current status",
+       response=v.MessagePublic, errors=(404,))  # fmt: skip
+def show_message(id: int):
+    message = db().get(Message, id)
     if message is None or message.business_id != business().id:
-        raise ApiError(404, "not_found", f"No message {message_id}.")
-    return jsonify(message_json(message))
+        raise NotFound(f"No message {id}.")
+    return message_view(message)
 
 
-@bp.post("/segments")
-def count_segments():
+@route("POST", "/segments", summary="Count a text's segments the way the server does",
+       body=SegmentCount, response=v.SegmentInfo, auth=False)  # fmt: skip
+def count_segments(data: SegmentCount):
     """The composer's live counter asks the server's own counting (no auth: pure function)."""
-    data = body_json()
-    text = data.get("body")
-    if not isinstance(text, str) or len(text) > 1600:
-        raise ApiError(422, "invalid_field", "body must be text of at most 1600 characters", "body")
-    info = segment_info(text)
-    return jsonify({"segments": info.segments, "encoding": info.encoding, "units": info.units,
-                    "per_segment": info.per_segment})  # fmt: skip
+    info = segment_info(data.body)
+    return v.SegmentInfo(segments=info.segments, encoding=info.encoding, units=info.units,
+                         per_segment=info.per_segment)  # fmt: skip
 
 
-@bp.get("/metrics")
-@authenticated
-def metrics():
-    """CSAT, NPS, review-link opens and reply rate over ?from=&to= (default: last 30 days)."""
-    end = _query_time("to") or now()
-    start = _query_time("from") or end - timedelta(days=30)
+class MetricsQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    from_: Moment | None = Field(default=None, alias="from")
+    to: Moment | None = None
+
+
+@route("GET", "/metrics", summary="CSAT, NPS, review-link opens and reply rate (default: 30 days)",
+       query=MetricsQuery, response=v.Metrics)  # fmt: skip
+def metrics(query: MetricsQuery):
+    end = query.to or now()
+    start = query.from_ or end - timedelta(days=30)
     if start >= end or end - start > timedelta(days=366):
-        raise ApiError(422, "invalid_field", "from must be before to, at most a year apart", "from")
-    result = business_metrics(db(), business().id, start, end)
-    result["from"], result["to"] = iso(start), iso(end)
-    return jsonify(result)
+        raise Invalid("from", "from must be before to, at most a year apart")
+    return v.Metrics.model_validate(business_metrics(db(), business().id, start, end))
 
 
-def _query_time(name: str) -> datetime | None:
-    raw = request.args.get(name)
-    if raw is None:
-        return None
-    return _datetime({name: raw}, name, business().timezone)
-
-
-@bp.get("/templates")
-@authenticated
+@route("GET", "/templates", summary="The business's texts, with their defaults",
+       response=v.Page[v.TemplatePublic])  # fmt: skip
 def list_templates():
     items = []
     for kind in texts.EDITABLE_KINDS:
         source = texts.business_source(db(), business().id, kind)
-        items.append({"kind": kind, "body": source, "default": texts.default_source(kind),
-                      "customized": source != texts.default_source(kind),
-                      "merge_fields": list(texts.MERGE_FIELDS[kind])})  # fmt: skip
-    return jsonify({"items": items, "next_cursor": None})
+        items.append(v.TemplatePublic(kind=kind, body=source, default=texts.default_source(kind),
+                                      customized=source != texts.default_source(kind),
+                                      merge_fields=list(texts.MERGE_FIELDS[kind])))  # fmt: skip
+    return v.Page[v.TemplatePublic](items=items, next_cursor=None)
 
 
-@bp.put("/templates/<kind>")
-@authenticated
-def put_template(kind: str):
+def _kind_or_404(kind: str) -> str:
     if kind not in texts.MERGE_FIELDS:
-        raise ApiError(404, "not_found", f"No text called {kind!r}.")
-    data = body_json()
-    _unknown(data, {"body"})
-    source = _str(data, "body", required=True, max_len=texts.MAX_TEMPLATE_CHARS)
+        raise NotFound(f"No text called {kind[:40]!r}.")
+    return kind
+
+
+@route("PUT", "/templates/<kind>", summary="Save the business's own copy of a text",
+       body=TemplateSave, response=v.TemplateSaved, errors=(404,))  # fmt: skip
+def put_template(kind: str, data: TemplateSave):
+    _kind_or_404(kind)
     try:
-        texts.save_template(db(), business(), kind, source, now=now())
+        texts.save_template(db(), business(), kind, data.body, now=now())
     except texts.TemplateError as exc:
-        db().rollback()
-        raise ApiError(422, "invalid_template", str(exc), "body") from exc
-    db().commit()
-    preview = texts.validate_source(kind, source, business().name)
+        raise Invalid("body", str(exc), code="invalid_template") from exc
+    preview = texts.validate_source(kind, data.body, business().name)
     info = segment_info(preview)
-    return jsonify({"kind": kind, "body": source, "preview": preview, "segments": info.segments,
-                    "encoding": info.encoding})  # fmt: skip
+    return v.TemplateSaved(kind=kind, body=data.body, preview=preview, segments=info.segments,
+                           encoding=info.encoding)  # fmt: skip
 
 
-@bp.delete("/templates/<kind>")
-@authenticated
+@route("DELETE", "/templates/<kind>", summary="Go back to the default text",
+       response=v.TemplateReset, errors=(404,))  # fmt: skip
 def reset_template(kind: str):
-    if kind not in texts.MERGE_FIELDS:
-        raise ApiError(404, "not_found", f"No text called {kind!r}.")
-    texts.reset_template(db(), business(), kind)
-    db().commit()
-    return jsonify({"kind": kind, "body": texts.default_source(kind), "customized": False})
+    texts.reset_template(db(), business(), _kind_or_404(kind))
+    return v.TemplateReset(kind=kind, body=texts.default_source(kind), customized=False)

@@ -25,6 +25,7 @@ from app.care.businesses import create_business
 from app.care.dispatcher import Dispatcher
 from app.care.inbound import receive_text
 from app.care.visits import record_visit
+from app.contract.commands import VisitCreate
 from app.db import session_scope
 from app.migrate import upgrade
 from app.models import User
@@ -153,12 +154,14 @@ def _seed(services) -> None:
             record_visit(
                 session,
                 business,
-                phone=phone,
-                name=name,
-                consent=True,
-                staff=staff,
+                VisitCreate(
+                    phone=phone,
+                    name=name,
+                    consent=True,
+                    staff=staff,
+                    occurred_at=now - timedelta(hours=hours),
+                ),
                 now=now,
-                occurred_at=now - timedelta(hours=hours),
                 source="demo",
             )
         for n, (phone, body) in enumerate(
@@ -177,6 +180,7 @@ def _seed(services) -> None:
                 },
                 now=now + timedelta(seconds=n),
             )
+        session.commit()
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ from app.care.inbound import receive_text
 from app.care.outbound import queue_text
 from app.care.texts import SMS_TEMPLATES
 from app.care.visits import record_visit
+from app.contract.commands import VisitCreate
 from app.models import ApiKey, Business, ConsentEvent, Customer, Message, Visit
 from tests.conftest import BUSINESS_NUMBER, CUSTOMER_PHONE, DAYTIME, inbound_form
 
@@ -70,8 +71,12 @@ def other(session, clock):
         now=clock.now(),
     )
     recorded = record_visit(
-        session, biz, phone=OTHER_CUSTOMER, name="Olga Other", consent=True, now=clock.now()
+        session,
+        biz,
+        VisitCreate(phone=OTHER_CUSTOMER, name="Olga Other", consent=True),
+        now=clock.now(),
     )
+    session.commit()
     assert len(recorded.planned) == 1
     return {
         "business": biz,

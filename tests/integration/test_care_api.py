@@ -3,7 +3,6 @@ webhook and the import-visits command."""
 
 from __future__ import annotations
 
-import gc
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -13,8 +12,6 @@ from sqlmodel import Session, func, select
 
 from app.care import texts
 from app.care.businesses import create_business
-from app.cli import main
-from app.config import ENV_NAMES
 from app.models import BusinessTemplate, Customer, Message, TrackedLink, Visit
 from tests.conftest import (
     ACCOUNT_SID,
@@ -186,6 +183,7 @@ def test_one_business_copy_does_not_change_another_business(client, auth, sessio
         review_url="https://g.page/r/garage", now=clock.now(),
         password_method=FAST_PASSWORD_METHOD,
     )  # fmt: skip
+    session.commit()
     mine = {"body": "Bloom loves you, {{ first_name }}!"}
     assert client.put("/api/v1/templates/thank_you", json=mine, headers=auth).status_code == 200
     other_auth = {"Authorization": f"Bearer {other_key}"}
@@ -362,27 +360,6 @@ def test_voice_webhook_answers_twiml_and_plans_one_text(client, business, engine
 
 
 # ---- import-visits --------------------------------------------------------------------------
-
-
-@pytest.fixture
-def cli(monkeypatch, tmp_path, database_url, capsys):
-    """Run `regulars ...` in-process with a clean environment; returns (code, stdout, stderr)."""
-    for name in ENV_NAMES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)  # no stray .env is read
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("SMS_BACKEND", "simulator")
-    monkeypatch.setenv("REGULARS_ENV", "development")
-    monkeypatch.setenv("PUBLIC_BASE_URL", PUBLIC_BASE)
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main(list(argv))
-        gc.collect()
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def _recent(hours: float) -> str:

@@ -74,6 +74,7 @@ def other_business(session: Session, clock) -> Business:
         now=clock.now(),
         password_method=FAST_PASSWORD_METHOD,
     )
+    session.commit()
     return business
 
 

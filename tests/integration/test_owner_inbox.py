@@ -12,6 +12,7 @@ from sqlmodel import select
 from app.care.customers import set_consent
 from app.care.outbound import queue_text
 from app.care.visits import record_visit
+from app.contract.commands import VisitCreate
 from app.models import Customer, Message
 from app.sms.encoding import segment_info
 from tests.integration.test_owner_helpers import (
@@ -261,7 +262,7 @@ def test_opted_out_customers_are_warned_about_and_refused(owner, maria, session,
 def test_customers_without_consent_who_never_texted_cannot_be_texted(
     owner, business, session, clock
 ):
-    record_visit(session, business, phone="+12125550160", name="Cal", now=clock.now())
+    record_visit(session, business, VisitCreate(phone="+12125550160", name="Cal"), now=clock.now())
     cal = session.exec(select(Customer).where(Customer.phone == "+12125550160")).one()
     session.commit()
     page = owner.get(f"/conversations/{cal.id}").get_data(as_text=True)
@@ -380,7 +381,8 @@ def test_notes_and_tags_are_saved_from_the_side_panel(owner, maria, session):
 
 
 def test_the_side_panel_shows_visits_and_consent_history(owner, maria, session, business, clock):
-    record_visit(session, business, phone=maria.phone, staff="Ana", now=clock.now())
+    record_visit(session, business, VisitCreate(phone=maria.phone, staff="Ana"), now=clock.now())
+    session.commit()
     page = owner.get(f"/conversations/{maria.id}").get_data(as_text=True)
     assert "with Ana" in page and "agreed to texts" in page and "(form)" in page
 
@@ -423,8 +425,12 @@ def test_unhappy_customer_conversation_offers_the_suggested_reply(owner, busines
     business.review_mode = "ask_first"
     session.add(business)
     session.commit()
-    record_visit(session, business, phone="+12125550166", name="Dana Reyes", consent=True,
-                 now=clock.now())  # fmt: skip
+    record_visit(
+        session,
+        business,
+        VisitCreate(phone="+12125550166", name="Dana Reyes", consent=True),
+        now=clock.now(),
+    )
     customer = session.exec(select(Customer).where(Customer.phone == "+12125550166")).one()
     customer.awaiting_rating_until = clock.now() + timedelta(days=7)  # the 1-5 question went
     session.add(customer)

@@ -10,6 +10,7 @@ from app.care.businesses import issue_api_key
 from app.care.outbound import queue_text
 from app.care.texts import business_source, default_source
 from app.care.visits import record_visit
+from app.contract.commands import VisitCreate
 from app.models import ApiKey, BusinessTemplate, Customer, Message, Visit
 from app.web.owner import BLUEPRINTS
 from tests.integration.test_owner_helpers import (
@@ -42,7 +43,9 @@ def theirs(session, clock):
     customer.name = "Gina Garage"
     session.add(customer)
     session.commit()
-    visit = record_visit(session, garage, phone=THEIR_PHONE, consent=True, now=clock.now())
+    visit = record_visit(
+        session, garage, VisitCreate(phone=THEIR_PHONE, consent=True), now=clock.now()
+    )
     scheduled = queue_text(
         session, garage, customer, "See you soon", "manual", now=clock.now(), send_at=clock.now()
     )
@@ -217,8 +220,12 @@ def test_html_in_names_and_texts_is_shown_as_text(owner, business, session, cloc
     session.add(customer)
     session.commit()
     visit = record_visit(
-        session, business, phone=customer.phone, consent=True, staff=EVIL, now=clock.now()
+        session,
+        business,
+        VisitCreate(phone=customer.phone, consent=True, staff=EVIL),
+        now=clock.now(),
     )
+    session.commit()
     pages = [
         "/inbox",
         f"/inbox?q={customer.phone[-4:]}",

@@ -82,7 +82,7 @@ def test_settings_are_saved(owner, session, business):
     ("field", "value", "message"),
     [
         ("timezone", "Mars/Olympus", "is not a time zone"),
-        ("window_end", "08:00", "start must be before end"),
+        ("window_end", "08:00", "start must be before its end"),
         ("review_url", "http://example.com", "https://"),
         ("alert_phone", "555", "not a valid phone number"),
         ("messaging_service_sid", "XX123", "MG"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import flash, g, redirect, render_template, request, session, url_for
 
 from app.care import accounts
+from app.errors import Invalid
 from app.web.context import db, now, services
 from app.web.owner.common import (
     owner_blueprint,
@@ -39,6 +40,7 @@ def sign_in():
             "owner/sign_in.html", next=target, email=email, error=exc.message
         ), 429
     except accounts.SignInFailed as exc:
+        db().commit()  # the failure is kept for throttling, though this answer is an error
         return render_template(
             "owner/sign_in.html", next=target, email=email, error=exc.message
         ), 401
@@ -67,7 +69,7 @@ def accept_invite(token: str):
         else:
             try:
                 accounts.set_password(db(), user, password, password_method=password_method())
-            except accounts.AccountError as exc:
+            except Invalid as exc:
                 error = exc.message
             else:
                 sign_in_session(user)
@@ -88,7 +90,7 @@ def account():
 def save_profile():
     try:
         accounts.update_profile(db(), g.user, name=request.form.get("name", ""))
-    except accounts.AccountError as exc:
+    except Invalid as exc:
         return render_template("owner/account.html", errors={exc.field: exc.message}), 422
     flash("Your name is saved.", "info")
     return redirect(url_for(".account"))
@@ -110,7 +112,7 @@ def change_password():
                 new,
                 password_method=password_method(),
             )
-        except accounts.AccountError as exc:
+        except Invalid as exc:
             errors[exc.field if exc.field != "password" else "new_password"] = exc.message
     if errors:
         return render_template("owner/account.html", errors=errors), 422

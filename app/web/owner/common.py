@@ -12,6 +12,7 @@ from flask_wtf.csrf import CSRFError
 from app.care.accounts import session_fingerprint, user_for_session
 from app.care.businesses import PASSWORD_METHOD
 from app.care.customers import get_customer
+from app.errors import Invalid, Refused
 from app.models import Business, Customer, User
 from app.web.context import db, now, services
 
@@ -152,6 +153,14 @@ CSRF_PAGE = (
     "This form was open too long or came from somewhere else. "
     "Go back, reload the page and send it again.",
 )
+
+
+def form_errors(exc: Invalid | Refused, aliases: dict[str, str] | None = None) -> dict[str, str]:
+    """A refusal from app.care as the form's field errors (the one place pages read them)."""
+    aliases = aliases or {}
+    return {aliases.get(name, name): message for name, message in exc.errors.items()} or {
+        aliases.get(exc.field or "", exc.field or "form"): exc.message
+    }
 
 
 def _error_page(status: int, title: str, text: str):

@@ -18,9 +18,17 @@ from flask import (
 )
 
 from app.care import inbox as care_inbox
-from app.care.imports import COLUMNS, RowError, import_customers_csv, parse_rows
+from app.care.customers import existing_phones, export_rows, save_customer
+from app.care.imports import COLUMNS, ImportRefused, RowError, import_customers_csv, parse_rows
+from app.errors import Invalid
 from app.web.context import db, now
-from app.web.owner.common import PAGE_SIZE, customer_or_404, owner_blueprint, signed_in
+from app.web.owner.common import (
+    PAGE_SIZE,
+    customer_or_404,
+    form_errors,
+    owner_blueprint,
+    signed_in,
+)
 
 bp = owner_blueprint("customers", __name__, url_prefix="/customers")
 PREVIEW_ROWS = 50
@@ -58,17 +66,13 @@ def customers():
     return render_template("owner/customers.html", page=page, q=search, after=cursor)
 
 
-def _edit_from_form() -> care_inbox.CustomerEdit:
-    form = request.form
-    return care_inbox.CustomerEdit(
-        phone=form.get("phone", ""),
-        name=form.get("name", ""),
-        email=form.get("email", ""),
-        tags=form.get("tags", ""),
-        notes=form.get("notes", ""),
-        consent=form.get("consent", "unknown"),
-        consent_source=form.get("consent_source", ""),
-    )
+EDIT_FIELDS = ("phone", "name", "email", "tags", "notes", "consent", "consent_source")
+
+
+def _form_values() -> dict:
+    values = {name: request.form.get(name, "") for name in EDIT_FIELDS}
+    values["consent"] = values["consent"] or "unknown"
+    return values
 
 
 def _form(customer, values, errors, status=200):
@@ -98,12 +102,11 @@ def _values(customer) -> dict:
 def new():
     if request.method == "GET":
         return _form(None, {"consent": "unknown"}, {})
-    edit = _edit_from_form()
+    values = _form_values()
     try:
-        customer = care_inbox.save_customer(db(), g.business, None, edit, by=g.user, now=now())
-    except care_inbox.CustomerInvalid as exc:
-        db().rollback()
-        return _form(None, edit.__dict__, exc.errors, 422)
+        customer = save_customer(db(), g.business, None, values, by=g.user, now=now())
+    except Invalid as exc:
+        return _form(None, values, form_errors(exc), 422)
     flash(f"{customer.name or customer.phone} is added.", "info")
     return redirect(url_for(".edit", customer_id=customer.id))
 
@@ -114,12 +117,11 @@ def edit(customer_id: int):
     customer = customer_or_404(customer_id)
     if request.method == "GET":
         return _form(customer, _values(customer), {})
-    edit = _edit_from_form()
+    values = _form_values()
     try:
-        care_inbox.save_customer(db(), g.business, customer, edit, by=g.user, now=now())
-    except care_inbox.CustomerInvalid as exc:
-        db().rollback()
-        return _form(customer, edit.__dict__, exc.errors, 422)
+        save_customer(db(), g.business, customer, values, by=g.user, now=now())
+    except Invalid as exc:
+        return _form(customer, values, form_errors(exc), 422)
     flash("Saved.", "info")
     return redirect(url_for(".edit", customer_id=customer.id))
 
@@ -149,6 +151,13 @@ def _parse(text: str):
         return [], [RowError(0, f"not a readable CSV file: {exc}")]
 
 
+def _refused_preview(text: str, errors: list[RowError]):
+    rows, _ = _parse(text)
+    preview = {"rows": rows[:PREVIEW_ROWS], "count": len(rows), "new": 0, "known": set(),
+               "errors": errors, "text": text}  # fmt: skip
+    return render_template("owner/import.html", columns=COLUMNS, preview=preview), 422
+
+
 @bp.get("/import")
 @signed_in
 def import_form():
@@ -164,7 +173,7 @@ def import_preview():
             "owner/import.html", columns=COLUMNS, preview=None, problem=problem
         ), 422
     rows, errors = _parse(text)
-    known = care_inbox.existing_phones(db(), g.business.id, [r.phone for r in rows])
+    known = existing_phones(db(), g.business.id, [r.phone for r in rows])
     preview = {
         "rows": rows[:PREVIEW_ROWS],
         "count": len(rows),
@@ -185,19 +194,12 @@ def import_confirm():
         return render_template(
             "owner/import.html", columns=COLUMNS, preview=None, problem=problem
         ), 422
-    result = import_customers_csv(db(), g.business, io.StringIO(text, newline=""), now=now())
+    try:
+        result = import_customers_csv(db(), g.business, io.StringIO(text, newline=""), now=now())
+    except ImportRefused as refused:
+        return _refused_preview(text, [refused.row_error])
     if result.errors:
-        db().rollback()
-        rows, _ = _parse(text)
-        preview = {
-            "rows": rows[:PREVIEW_ROWS],
-            "count": len(rows),
-            "new": 0,
-            "known": set(),
-            "errors": result.errors,
-            "text": text,
-        }
-        return render_template("owner/import.html", columns=COLUMNS, preview=preview), 422
+        return _refused_preview(text, result.errors)
     flash(f"Imported: {result.created} new, {result.updated} updated.", "info")
     return redirect(url_for(".customers"))
 
@@ -218,7 +220,7 @@ def export():
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(EXPORT_COLUMNS)
-        for customer in care_inbox.export_rows(session, business_id):
+        for customer in export_rows(session, business_id):
             writer.writerow(
                 [
                     customer.phone,  # E.164 from us: a leading + is safe and re-imports as is

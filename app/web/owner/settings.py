@@ -5,15 +5,12 @@ from __future__ import annotations
 from flask import abort, flash, g, make_response, redirect, render_template, request, url_for
 
 from app.care import accounts
-from app.care.businesses import (
-    CARE_NUMBERS,
-    CARE_SWITCHES,
-    InvalidSetting,
-    issue_api_key,
-    update_care_settings,
-)
+from app.care.businesses import change_business, issue_api_key
+from app.contract import parse
+from app.contract.commands import BusinessChanges
+from app.errors import Invalid, Refused
 from app.web.context import db, now, services
-from app.web.owner.common import owner_blueprint, owner_only, password_method
+from app.web.owner.common import form_errors, owner_blueprint, owner_only, password_method
 
 bp = owner_blueprint("settings", __name__, url_prefix="/settings")
 COMMON_ZONES = (
@@ -36,9 +33,12 @@ SETTING_FIELDS = (
     "review_url",
     "alert_phone",
 )
-
-
+CARE_NUMBERS = ("thank_you_delay_minutes", "review_reminder_days", "review_cooldown_days",
+                "unanswered_alert_minutes")  # fmt: skip
+CARE_SWITCHES = ("after_hours_reply", "missed_call_textback")
 CARE_FIELDS = ("review_mode", "rating_scale", *CARE_NUMBERS, *CARE_SWITCHES)
+# The form's two window fields are one setting.
+WINDOW_FIELD = {"sending_window": "window_start"}
 
 
 def _care_values() -> dict:
@@ -67,12 +67,12 @@ def settings():
 @owner_only
 def save():
     values = {name: request.form.get(name, "") for name in SETTING_FIELDS}
+    form = {name: values[name] for name in SETTING_FIELDS if not name.startswith("window_")}
+    form["sending_window"] = {"start": values["window_start"], "end": values["window_end"]}
     try:
-        accounts.update_business(db(), g.business, accounts.BusinessChanges(**values))
-    except InvalidSetting as exc:
-        db().rollback()
-        field = "window_start" if exc.field == "sending_window" else exc.field
-        return _settings_page(values, {field: exc.message}, 422)
+        change_business(db(), g.business, parse(BusinessChanges, form))
+    except (Invalid, Refused) as exc:
+        return _settings_page(values, form_errors(exc, WINDOW_FIELD), 422)
     flash("Settings saved.", "info")
     return redirect(url_for(".settings"))
 
@@ -81,13 +81,14 @@ def save():
 @owner_only
 def save_care():
     form = {name: request.form.get(name) for name in CARE_FIELDS if name in request.form}
+    # An unticked checkbox sends nothing: the switch is off.
+    changes = {**form, **{name: name in request.form for name in CARE_SWITCHES}}
     try:
-        update_care_settings(db(), g.business, form)
-    except InvalidSetting as exc:
-        db().rollback()
+        change_business(db(), g.business, parse(BusinessChanges, changes))
+    except Invalid as exc:
         values = {name: getattr(g.business, name) or "" for name in SETTING_FIELDS}
         care = {**_care_values(), **form}
-        return _settings_page(values, {exc.field: exc.message}, 422, care=care)
+        return _settings_page(values, form_errors(exc), 422, care=care)
     flash("Care settings saved.", "info")
     return redirect(url_for(".settings") + "#care")
 
@@ -112,7 +113,6 @@ def create_key():
         keys = accounts.api_keys(db(), g.business.id)
         return render_template("owner/keys.html", keys=keys, error=error), 422
     raw = issue_api_key(db(), g.business, label=label, now=now())
-    db().commit()
     # Shown once, never stored in the clear: the page must not be cached anywhere.
     response = make_response(render_template("owner/key_created.html", raw=raw, label=label))
     response.headers["Cache-Control"] = "no-store"
@@ -184,9 +184,8 @@ def invite():
             now=now(),
             password_method=password_method(),
         )
-    except accounts.AccountError as exc:
-        db().rollback()
-        return _team_page(values, {exc.field: exc.message}, 422)
+    except Invalid as exc:
+        return _team_page(values, form_errors(exc), 422)
     return _link_page(member, fresh=True)
 
 
@@ -209,7 +208,7 @@ def access(user_id: int):
     active = request.form.get("active") == "1"
     try:
         accounts.set_active(db(), g.user, member, active)
-    except accounts.AccountError as exc:
+    except Invalid as exc:
         flash(exc.message, "error")
     else:
         can = "can sign in again" if active else "can no longer sign in"
@@ -223,7 +222,7 @@ def role(user_id: int):
     member = _member_or_404(user_id)
     try:
         accounts.set_role(db(), g.user, member, request.form.get("role", ""))
-    except accounts.AccountError as exc:
+    except Invalid as exc:
         flash(exc.message, "error")
     else:
         flash(f"{member.name or member.email} is now {member.role}.", "info")

@@ -5,15 +5,15 @@ from __future__ import annotations
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from app.care import accounts
-from app.care.customers import find_customer
 from app.care.visits import planned_for, record_visit
+from app.contract import parse
+from app.contract.commands import VisitCreate
+from app.errors import Invalid
 from app.models import Customer, Visit
-from app.phones import InvalidPhone, normalize
 from app.web.context import db, now, public_base
-from app.web.owner.common import owner_blueprint, signed_in
+from app.web.owner.common import form_errors, owner_blueprint, signed_in
 
 bp = owner_blueprint("visits", __name__, url_prefix="/visits")
-MAX_NAME = 120
 
 
 def _staff_names() -> list[str]:
@@ -37,37 +37,17 @@ def new_visit():
 def create():
     values = {
         "phone": request.form.get("phone", "").strip(),
-        "name": " ".join(request.form.get("name", "").split()),
-        "staff": " ".join(request.form.get("staff", "").split()),
+        "name": request.form.get("name", ""),
+        "staff": request.form.get("staff", ""),
         "consent": request.form.get("consent") == "yes",
     }
-    errors = {}
     try:
-        phone = normalize(values["phone"])
-    except InvalidPhone as exc:
-        errors["phone"] = f"Check the number: {exc}."
-    if len(values["name"]) > MAX_NAME:
-        errors["name"] = f"Use at most {MAX_NAME} characters."
-    if len(values["staff"]) > 80:
-        errors["staff"] = "Use at most 80 characters."
-    if errors:
-        return _form(values, errors, 422)
-    name = values["name"]
-    known = find_customer(db(), g.business.id, phone)
-    if known is not None and known.name and known.first_name.lower() == name.lower():
-        name = ""  # "Maria" for Maria Lopez: keep the full name on file
-    recorded = record_visit(
-        db(),
-        g.business,
-        phone=phone,
-        name=name,
-        consent=values["consent"] or None,
-        consent_source="form",
-        staff=values["staff"] or None,
-        source="web",
-        now=now(),
-        base_url=public_base(),
-    )
+        command = parse(VisitCreate, {**values, "consent_source": "form"}, now=now(),
+                        zone=g.business.timezone)  # fmt: skip
+    except Invalid as exc:
+        return _form(values, form_errors(exc), 422)
+    recorded = record_visit(db(), g.business, command, source="web", now=now(),
+                            base_url=public_base())  # fmt: skip
     for reason in recorded.skipped:
         flash(reason.split(": ", 1)[-1], "warning")
     return redirect(url_for(".visit", visit_id=recorded.visit.id))

@@ -1,0 +1,351 @@
+"""Each input rule, written once: a phone, an email, a link, a time zone, a sending window, a
+Messaging Service SID, a password, a name. The commands (app.contract.commands) are built from
+these types, so the API, the owner's pages, CSV rows and the CLI all apply the same rule and
+answer in the same words.
+
+A rule raises `PydanticCustomError(code, message)`: the code is the API's error code, the
+message is for a person and names no field (the caller knows which field it is).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import UTC, datetime, time, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, WithJsonSchema
+from pydantic_core import PydanticCustomError
+
+from app.phones import InvalidPhone, normalize
+
+MAX_NAME = 120
+MAX_STAFF = 80
+MAX_TAGS = 20
+MAX_TAG = 40
+MAX_NOTES = 5000
+MAX_SOURCE = 40
+MAX_URL = 500
+MAX_EMAIL = 254
+MIN_PASSWORD, MAX_PASSWORD = 10, 200
+MAX_AMOUNT = 10_000_000
+# A visit time a few minutes ahead is a clock that runs fast, not a visit in the future.
+CLOCK_SKEW = timedelta(minutes=5)
+COMMON_PASSWORDS = frozenset(
+    {"1234567890", "0123456789", "password12", "password123", "qwertyuiop", "1111111111",
+     "iloveyou12", "letmein123", "welcome123", "abc1234567", "passw0rd12", "qwerty1234"}
+)  # fmt: skip
+# The legal windows of the strictest states lie inside 09:00-20:00; a business window that
+# misses it entirely would hold its texts forever somewhere.
+LEGAL_CORE = (time(9), time(20))
+
+
+# The error codes rules give (the API's `error.code`); anything else pydantic finds is
+# "invalid_field", a missing field "missing_field", an unknown one "unknown_field".
+RULE_CODES = frozenset(
+    {"invalid_phone", "invalid_email", "invalid_url", "invalid_timezone", "invalid_window",
+     "invalid_time", "invalid_sid", "weak_password", "missing_field", "too_long",
+     "invalid_consent", "invalid_amount", "invalid_field"}
+)  # fmt: skip
+
+
+def invalid(code: str, message: str, *, field: str | None = None) -> PydanticCustomError:
+    """A rule's refusal. `field` names the field when a whole-model check raises it."""
+    return PydanticCustomError(code, message, {"_field": field} if field else None)
+
+
+def _blank_to_none(value: Any) -> Any:
+    """An empty form field or JSON "" means 'not given' for optional values."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+def form_number(value: Any, info: ValidationInfo) -> Any:
+    """A number typed into a form ("10") where a choice of numbers is expected."""
+    if info.mode == "python" and isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return value
+
+
+def fold(text: str) -> str:
+    """Whitespace folded to single spaces, ends trimmed."""
+    return " ".join(text.split())
+
+
+# ---- phones -------------------------------------------------------------------------------
+
+
+def check_phone(value: str) -> str:
+    try:
+        return normalize(value)
+    except InvalidPhone as exc:
+        raise invalid("invalid_phone", f"Check the number: {exc}.") from exc
+
+
+Phone = Annotated[
+    str,
+    Field(max_length=40, description="A phone number in any common format; stored as E.164"),
+    AfterValidator(check_phone),
+]
+OptionalPhone = Annotated[Phone | None, BeforeValidator(_blank_to_none)]
+
+
+# ---- email --------------------------------------------------------------------------------
+
+
+def check_email(value: str) -> str:
+    text = value.strip()
+    if len(text) > MAX_EMAIL:
+        raise invalid("invalid_email", "Enter an email address such as sam@example.com.")
+    try:
+        # No DNS lookups (we never mail anyone from a form); `test_environment` lets the
+        # reserved .test names through, which the app's own examples and tests use.
+        checked = validate_email(text, check_deliverability=False, test_environment=True)
+    except EmailNotValidError as exc:
+        raise invalid("invalid_email", "Enter an email address such as sam@example.com.") from exc
+    return checked.normalized.lower()
+
+
+Email = Annotated[str, Field(max_length=MAX_EMAIL, json_schema_extra={"format": "email"}),
+                  AfterValidator(check_email)]  # fmt: skip
+OptionalEmail = Annotated[Email | None, BeforeValidator(_blank_to_none)]
+
+
+# ---- links --------------------------------------------------------------------------------
+
+_INTERNAL_SUFFIXES = (".local", ".localhost", ".internal", ".lan", ".home", ".corp", ".intranet")
+
+
+def check_public_https_url(value: str) -> str:
+    """An https link to a public host: no credentials, no internal hosts, no spaces or CR/LF
+    (a link we redirect customers to must not be turned against them or against us)."""
+    text = value.strip()
+    message = "Use the https:// link of your review page."
+    if len(text) > MAX_URL or re.search(r"[\s\x00-\x1f\x7f]", text):
+        raise invalid("invalid_url", message)
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise invalid("invalid_url", message) from exc
+    host = (parts.hostname or "").rstrip(".").lower()
+    if parts.scheme != "https" or not host or parts.username or parts.password:
+        raise invalid("invalid_url", message)
+    if port not in (None, 443):
+        raise invalid("invalid_url", message)
+    if host == "localhost" or host.endswith(_INTERNAL_SUFFIXES) or "." not in host:
+        raise invalid("invalid_url", "That link points to a private address; use a public page.")
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        address = None
+    if address is not None and not address.is_global:
+        raise invalid("invalid_url", "That link points to a private address; use a public page.")
+    return text
+
+
+ReviewUrl = Annotated[str, Field(max_length=MAX_URL, json_schema_extra={"format": "uri"}),
+                      AfterValidator(check_public_https_url)]  # fmt: skip
+OptionalReviewUrl = Annotated[ReviewUrl | None, BeforeValidator(_blank_to_none)]
+
+
+# ---- time ---------------------------------------------------------------------------------
+
+
+def check_timezone(value: str) -> str:
+    text = value.strip()
+    try:
+        if not text or len(text) > 64:
+            raise ValueError(text)
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise invalid("invalid_timezone",
+                      f"{text!r} is not a time zone such as America/Chicago.") from exc  # fmt: skip
+    return text
+
+
+TimeZone = Annotated[str, Field(max_length=64, examples=["America/Chicago"]),
+                     AfterValidator(check_timezone)]  # fmt: skip
+
+
+def parse_hhmm(value: str) -> time:
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", (value or "").strip())
+    if not match:
+        raise ValueError(f"{value!r} is not HH:MM")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def check_hhmm(value: str) -> str:
+    try:
+        return parse_hhmm(value).strftime("%H:%M")
+    except ValueError as exc:
+        raise invalid("invalid_window", "Use HH:MM times, e.g. 09:00 and 20:00.") from exc
+
+
+HHMM = Annotated[str, Field(max_length=5, pattern=r"^([01]?\d|2[0-3]):[0-5]\d$"),
+                 AfterValidator(check_hhmm)]  # fmt: skip
+
+
+def check_window(start: str, end: str) -> tuple[str, str]:
+    """A business's sending window: start before end, overlapping 09:00-20:00."""
+    start_t, end_t = parse_hhmm(start), parse_hhmm(end)
+    if start_t >= end_t:
+        raise invalid("invalid_window", "The window's start must be before its end.")
+    if start_t >= LEGAL_CORE[1] or end_t <= LEGAL_CORE[0]:
+        raise invalid("invalid_window", "The window must overlap 09:00 to 20:00.")
+    return start_t.strftime("%H:%M"), end_t.strftime("%H:%M")
+
+
+def check_moment(value: Any, info: ValidationInfo) -> Any:
+    """An ISO 8601 time; without a zone it is the business's local time (context `zone`)."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str) and len(value) <= 40:
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise invalid("invalid_time", "Use an ISO 8601 time such as 2026-03-10T14:30.") from exc
+    else:
+        raise invalid("invalid_time", "Use an ISO 8601 time such as 2026-03-10T14:30.")
+    if moment.tzinfo is None:
+        zone = (info.context or {}).get("zone") or "UTC"
+        moment = moment.replace(tzinfo=ZoneInfo(zone))
+    try:
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError) as exc:
+        raise invalid("invalid_time", "That time is out of range.") from exc
+
+
+def not_in_future(value: datetime | None, info: ValidationInfo) -> datetime | None:
+    now = (info.context or {}).get("now")
+    if value is not None and now is not None and value > now + CLOCK_SKEW:
+        raise invalid("invalid_time", "That time is in the future.")
+    return value
+
+
+Moment = Annotated[
+    datetime,
+    BeforeValidator(check_moment),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+PastMoment = Annotated[Moment | None, BeforeValidator(_blank_to_none),
+                       AfterValidator(not_in_future)]  # fmt: skip
+
+
+# ---- Twilio identifiers --------------------------------------------------------------------
+
+
+def check_messaging_service_sid(value: str) -> str:
+    text = value.strip()
+    if not re.fullmatch(r"MG[0-9a-fA-F]{32}", text):
+        raise invalid("invalid_sid", "A Messaging Service SID is MG and 32 more characters.")
+    return text
+
+
+MessagingServiceSid = Annotated[str, Field(max_length=34, examples=["MG" + "0" * 32]),
+                                AfterValidator(check_messaging_service_sid)]  # fmt: skip
+OptionalMessagingServiceSid = Annotated[MessagingServiceSid | None,
+                                        BeforeValidator(_blank_to_none)]  # fmt: skip
+
+
+# ---- people and words ---------------------------------------------------------------------
+
+
+def check_password(value: str) -> str:
+    """A new password; that it differs from the email is checked by the command holding both."""
+    if len(value) < MIN_PASSWORD:
+        raise invalid("weak_password", f"Use at least {MIN_PASSWORD} characters.")
+    if len(value) > MAX_PASSWORD:
+        raise invalid("weak_password", f"Use at most {MAX_PASSWORD} characters.")
+    if value.lower() in COMMON_PASSWORDS or len(set(value)) < 4:
+        raise invalid("weak_password", "That password is too easy to guess.")
+    return value
+
+
+Password = Annotated[str, Field(max_length=MAX_PASSWORD * 4), AfterValidator(check_password)]
+
+
+def _folded(limit: int, *, required: bool = False, what: str = "") -> AfterValidator:
+    def check(value: str) -> str:
+        text = fold(value)
+        if required and not text:
+            raise invalid("missing_field", f"Enter {what}." if what else "This is required.")
+        if len(text) > limit:
+            raise invalid("too_long", f"Use at most {limit} characters.")
+        return text
+
+    return AfterValidator(check)
+
+
+BusinessName = Annotated[str, Field(max_length=MAX_NAME * 2),
+                         _folded(MAX_NAME, required=True, what="a business name")]  # fmt: skip
+PersonName = Annotated[str, Field(max_length=MAX_NAME * 2), _folded(MAX_NAME)]
+StaffName = Annotated[str, Field(max_length=MAX_STAFF * 2), _folded(MAX_STAFF)]
+OptionalStaffName = Annotated[StaffName | None, BeforeValidator(_blank_to_none)]
+ConsentSource = Annotated[str, Field(max_length=MAX_SOURCE * 2), _folded(MAX_SOURCE)]
+
+
+def parse_tags(text: str) -> list[str]:
+    """Tags from "vip; color, Tuesday" -> ["color", "tuesday", "vip"]: lower case, no repeats."""
+    parts = text.replace(";", ",").split(",")
+    return sorted({fold(p).lower()[:MAX_TAG] for p in parts if p.strip()})
+
+
+def check_tags(value: Any, info: ValidationInfo) -> list[str]:
+    if isinstance(value, str) and info.mode == "python":  # a form field or a CSV cell
+        tags = parse_tags(value)
+    elif isinstance(value, list) and all(isinstance(t, str) for t in value):
+        tags = parse_tags(",".join(value))
+    else:
+        raise invalid("invalid_field", "Tags are a list of words.")
+    if len(tags) > MAX_TAGS:
+        raise invalid("invalid_field", f"Use at most {MAX_TAGS} tags.")
+    return tags
+
+
+Tags = Annotated[
+    list[str],
+    BeforeValidator(check_tags),
+    WithJsonSchema({"type": "array", "items": {"type": "string", "maxLength": 200},
+                    "maxItems": 200}),
+]  # fmt: skip
+
+
+def check_notes(value: str) -> str:
+    text = value.replace("\r\n", "\n").strip()
+    if len(text) > MAX_NOTES:
+        raise invalid("too_long", f"Keep notes under {MAX_NOTES} characters.")
+    return text
+
+
+Notes = Annotated[str, Field(max_length=MAX_NOTES * 2), AfterValidator(check_notes)]
+
+
+def check_amount(value: float | None) -> float | None:
+    if value is not None and not 0 <= value < MAX_AMOUNT:
+        raise invalid("invalid_amount", "The amount must be a number from 0 up.")
+    return value
+
+
+def _amount_text(value: Any, info: ValidationInfo) -> Any:
+    """'$1,234.50' from a till export or a form is 1234.5; JSON must send a number."""
+    if info.mode != "python":
+        return value
+    value = _blank_to_none(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip().lstrip("$").replace(",", ""))
+        except ValueError as exc:
+            raise invalid("invalid_amount", f"{value!r} is not an amount.") from exc
+    return value
+
+
+Amount = Annotated[float | None, BeforeValidator(_amount_text), AfterValidator(check_amount)]
+
+
+def cents(amount: float | None) -> int | None:
+    return round(amount * 100) if amount is not None else None

@@ -1,0 +1,202 @@
+"""What the API answers: one output model per resource, built from the tables. The OpenAPI
+document is generated from these, so a field added here is documented with nothing else to
+touch.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+ConsentState = Literal["granted", "unknown", "opted_out"]
+
+
+class View(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Page(View, Generic[T]):
+    """A list: `next_cursor` is null on the last page."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+# ---- errors -------------------------------------------------------------------------------
+
+
+class ErrorDetail(View):
+    code: str = Field(examples=["invalid_field"])
+    message: str
+    field: str | None = None
+
+
+class ErrorBody(View):
+    error: ErrorDetail
+
+
+# ---- business -----------------------------------------------------------------------------
+
+
+class SendingWindowView(View):
+    start: str = Field(examples=["09:00"])
+    end: str = Field(examples=["20:00"])
+
+
+class BusinessPublic(View):
+    id: int
+    name: str
+    number: str | None
+    messaging_service_sid: str | None
+    timezone: str
+    sending_window: SendingWindowView
+    send_rate_per_second: float
+    thank_you_delay_minutes: int
+    daily_automated_cap: int
+    review_url: str | None
+    alert_phone: str | None
+    provider_handles_opt_out: bool
+    review_mode: Literal["direct", "ask_first"]
+    rating_scale: Literal[5, 10]
+    review_cooldown_days: int
+    review_reminder_days: int
+    unanswered_alert_minutes: int
+    after_hours_reply: bool
+    missed_call_textback: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, business: Any) -> BusinessPublic:
+        fields = {name: getattr(business, name) for name in cls.model_fields
+                  if name != "sending_window"}  # fmt: skip
+        window = SendingWindowView(start=business.window_start, end=business.window_end)
+        return cls(sending_window=window, **fields)
+
+
+# ---- customers ----------------------------------------------------------------------------
+
+
+class CustomerPublic(View):
+    id: int
+    phone: str = Field(description="E.164")
+    name: str
+    email: str | None
+    tags: list[str]
+    consent: ConsentState = Field(description="consent to texts about their visits")
+    consent_source: str | None
+    consent_at: datetime | None
+    opted_out_at: datetime | None
+    number_status: Literal["ok", "invalid", "landline"]
+    unhappy_at: datetime | None
+    needs_reply: bool
+    created_at: datetime
+
+
+class CustomerDetail(CustomerPublic):
+    suggested_reply: str | None = Field(
+        default=None, description="a personal first answer to an unhappy customer"
+    )
+
+
+# ---- messages -----------------------------------------------------------------------------
+
+
+class MediaItem(View):
+    url: str
+    content_type: str
+
+
+class MessagePublic(View):
+    id: int
+    customer_id: int
+    direction: Literal["inbound", "outbound"]
+    body: str
+    kind: str
+    status: str = Field(description="our state: `sent` means the provider accepted it")
+    provider_status: str | None
+    segments: int
+    encoding: Literal["GSM-7", "UCS-2"]
+    error_code: int | None
+    error_reason: str | None
+    provider_sid: str | None
+    media: list[MediaItem]
+    visit_id: int | None
+    send_at: datetime | None
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    created_at: datetime
+
+
+class VisitPublic(View):
+    id: int
+    customer_id: int
+    occurred_at: datetime
+    staff: str | None
+    amount: float | None
+    status: Literal["completed", "canceled"]
+    planned: list[MessagePublic] = Field(description="the follow-up texts it scheduled")
+    skipped: list[str] = Field(description="why a follow-up was not planned, in words")
+
+
+# ---- texts --------------------------------------------------------------------------------
+
+
+class TemplatePublic(View):
+    kind: str
+    body: str
+    default: str
+    customized: bool
+    merge_fields: list[str]
+
+
+class TemplateSaved(View):
+    kind: str
+    body: str
+    preview: str
+    segments: int
+    encoding: Literal["GSM-7", "UCS-2"]
+
+
+class TemplateReset(View):
+    kind: str
+    body: str
+    customized: bool
+
+
+class SegmentInfo(View):
+    segments: int
+    encoding: Literal["GSM-7", "UCS-2"]
+    units: int
+    per_segment: int
+
+
+# ---- metrics ------------------------------------------------------------------------------
+
+
+class Satisfaction(View):
+    csat: float | None = Field(description="share of 4-5 answers on the 1-5 question, percent")
+    csat_answers: int
+    nps: float | None = Field(description="promoters minus detractors on 0-10, percent")
+    nps_answers: int
+
+
+class StaffMetrics(Satisfaction):
+    staff: str | None
+
+
+class Metrics(Satisfaction):
+    from_: datetime = Field(alias="from")
+    to: datetime
+    unhappy_replies: int
+    review_links_sent: int
+    review_links_opened: int
+    review_link_open_rate: float | None
+    automated_texts_sent: int
+    reply_rate: float | None
+    texts_by_status: dict[str, int]
+    staff: list[StaffMetrics]
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
