@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import threading
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, request
+from flask_limiter import Limiter
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -92,6 +94,50 @@ def unit_of_work(view):
     return run
 
 
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; "
+    "object-src 'none'"
+)
+
+
+def security_headers(response, settings: Settings):
+    """Pages cannot be framed or fed scripts from elsewhere; https is remembered."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if response.mimetype == "text/html":
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Frame-Options", "DENY")
+    if request.is_secure or settings.public_base_url.startswith("https://"):
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    return response
+
+
+def client_address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def api_client() -> str:
+    """API limits count per key (hashed: the key itself never reaches the counter table)."""
+    scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and raw.strip():
+        return "key:" + hashlib.sha256(raw.strip().encode()).hexdigest()[:32]
+    return "addr:" + client_address()
+
+
+def _limiter(app: Flask, services: Services) -> Limiter:
+    storage = services.settings.rate_limit_storage
+    options: dict[str, Any] = {}
+    if storage == "database":
+        from app.ratelimit import SCHEME
+
+        storage, options = f"{SCHEME}://", {"engine": services.engine}
+    limiter = Limiter(client_address, app=app, storage_uri=storage, storage_options=options,
+                      strategy="fixed-window", headers_enabled=True)  # fmt: skip
+    app.extensions["regulars_limiter"] = limiter
+    return limiter
+
+
 def create_app(
     config: dict[str, Any] | None = None,
     *,
@@ -113,11 +159,16 @@ def create_app(
         JSON_SORT_KEYS=False,
     )
     app.extensions["regulars"] = services
-    if not settings.public_base_url and settings.trusted_proxies > 0:
-        # Behind a proxy the URL Twilio signed is the public one; trust the proxy's headers.
+    if settings.trusted_proxies > 0:
         n = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
+        if settings.public_base_url:
+            # The public origin is known; from the proxy we need only each client's address.
+            app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=0, x_host=0, x_port=0)
+        else:
+            # The URL Twilio signed is the public one: take it from the proxy's headers.
+            app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
     csrf.init_app(app)
+    limiter = _limiter(app, services)
 
     from app.web import api, pages, public, webhooks
 
@@ -130,8 +181,12 @@ def create_app(
     owner.register(app)
     csrf.exempt(webhooks.bp)
     csrf.exempt(api.bp)
-    # The simulated phone shows every business's texts and needs no sign-in: never in production.
-    if settings.sms_backend == "simulator" and not settings.is_production:
+    limiter.exempt(webhooks.bp)  # Twilio is never answered 429: it would retry, then drop texts
+    limiter.limit(settings.api_rate_limit, key_func=api_client)(api.bp)
+    limiter.limit(settings.public_rate_limit)(public.bp)
+    # The simulated phone shows every business's texts and needs no sign-in: only when asked
+    # for, in development (Settings refuses SIMULATOR_PAGE anywhere else).
+    if settings.simulator_page:
         from app.web import simulator
 
         app.register_blueprint(simulator.bp)
@@ -143,6 +198,10 @@ def create_app(
     @app.context_processor
     def _navigation():
         return {"simulator_on": "simulator" in app.blueprints}
+
+    @app.after_request
+    def _security_headers(response):
+        return security_headers(response, settings)
 
     @app.teardown_appcontext
     def _close_session(_exc):

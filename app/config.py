@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from dotenv import dotenv_values
+from limits import parse_many
 
 INSTANCE_DIR = Path(os.environ.get("REGULARS_INSTANCE_DIR", Path.cwd() / "instance"))
+ENVIRONMENTS = ("production", "development", "test")
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development"}
 
 
@@ -39,8 +41,14 @@ class Settings:
     twilio_auth_token: str = ""
     twilio_api_base_url: str = "https://api.twilio.com"
     public_base_url: str = ""
-    trusted_proxies: int = 1
+    # Proxies in front whose X-Forwarded-* headers are believed. 0 (no proxy) is the safe
+    # default: otherwise any client could claim any address and dodge or cause throttling.
+    trusted_proxies: int = 0
     max_body_bytes: int = 64 * 1024
+    # where request limits count: "database" (shared through the app's database) or Redis
+    rate_limit_storage: str = "database"
+    api_rate_limit: str = "600 per minute"  # per API key
+    public_rate_limit: str = "60 per minute"  # per address, on /l/<token> and the like
     # dispatcher
     embedded_worker: bool = False
     worker_batch_size: int = 100
@@ -51,6 +59,7 @@ class Settings:
     backoff_base_seconds: float = 5.0
     reconcile_grace_seconds: int = 120
     pacing: bool = True
+    simulator_page: bool = False  # the pretend phone at /simulator (development only)
     twilio_timeout_seconds: float = 10.0
     validity_period_seconds: int = 14400
     extra: dict = field(default_factory=dict)
@@ -90,6 +99,28 @@ class Settings:
         ):
             if value < 1:
                 problems.append(f"{env_name} must be a positive number, not {value}")
+        if self.env not in ENVIRONMENTS:
+            problems.append(f"REGULARS_ENV must be one of {', '.join(ENVIRONMENTS)}, not "
+                            f"{self.env!r}")  # fmt: skip
+        if self.simulator_page and (not self.is_development or self.sms_backend != "simulator"):
+            problems.append("SIMULATOR_PAGE needs REGULARS_ENV=development and "
+                            "SMS_BACKEND=simulator: the pretend phone has no sign-in")  # fmt: skip
+        storage = self.rate_limit_storage
+        if (
+            storage != "database"
+            and not storage.startswith(("redis://", "rediss://"))
+            and not (storage == "memory://" and not self.is_production)
+        ):
+            problems.append(
+                "RATE_LIMIT_STORAGE must be 'database' or a redis:// URL (counters must be "
+                "shared by every web process)"
+            )
+        for env_name, limit in (("API_RATE_LIMIT", self.api_rate_limit),
+                                ("PUBLIC_RATE_LIMIT", self.public_rate_limit)):  # fmt: skip
+            try:
+                parse_many(limit)
+            except ValueError:
+                problems.append(f"{env_name} must look like '600 per minute', not {limit!r}")
         if self.public_base_url and not self.public_base_url.startswith(("https://", "http://")):
             problems.append("PUBLIC_BASE_URL must be an origin such as https://regulars.example")
         if problems:
@@ -115,6 +146,10 @@ ENV_NAMES = {
     "LEASE_SECONDS": "lease_seconds",
     "MAX_SEND_ATTEMPTS": "max_send_attempts",
     "SEND_PACING": "pacing",
+    "SIMULATOR_PAGE": "simulator_page",
+    "RATE_LIMIT_STORAGE": "rate_limit_storage",
+    "API_RATE_LIMIT": "api_rate_limit",
+    "PUBLIC_RATE_LIMIT": "public_rate_limit",
 }
 
 

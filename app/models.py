@@ -79,7 +79,31 @@ class User(SQLModel, table=True):
     role: str = Field(default="owner", max_length=10)  # owner | staff
     name: str = Field(default="", max_length=80)
     active: bool = Field(default=True)
+    # Bumped by "sign out everywhere": every session cookie carries the version it began in.
+    session_version: int = Field(default=0)
     created_at: datetime = created_ts()
+
+
+class SignInLock(SQLModel, table=True):
+    """An email locked after repeated failed sign-ins; each lockout is longer than the last."""
+
+    __tablename__ = "sign_in_lock"
+
+    email: str = Field(primary_key=True, max_length=254)
+    locked_until: datetime = ts(nullable=False)
+    lockouts: int = Field(default=1)  # in a row, within LOCKOUT_MEMORY
+    last_lockout_at: datetime = ts(nullable=False)
+
+
+class RateCounter(SQLModel, table=True):
+    """A rate limit's fixed-window counter, shared by every web process (Flask-Limiter's
+    storage when no Redis is configured)."""
+
+    __tablename__ = "rate_counter"
+
+    key: str = Field(primary_key=True, max_length=200)
+    count: int = Field(default=0)
+    expires_at: float = Field(default=0.0, index=True)  # unix seconds
 
 
 class SignInAttempt(SQLModel, table=True):

@@ -18,10 +18,14 @@ from app.care.businesses import PASSWORD_METHOD
 from app.contract import parse
 from app.contract.commands import ROLES, Invite, NewPassword, Profile
 from app.errors import Invalid
-from app.models import ApiKey, Business, SignInAttempt, User
+from app.models import ApiKey, Business, SignInAttempt, SignInLock, User
 
 THROTTLE_WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_EMAIL = 5
+FIRST_LOCKOUT = timedelta(minutes=15)
+LOCKOUT_GROWTH = 4
+LONGEST_LOCKOUT = timedelta(days=1)
+LOCKOUT_MEMORY = timedelta(days=7)
 MAX_FAILURES_PER_ADDRESS = 30  # a shop's staff may share one address
 INVITE_MAX_AGE = timedelta(days=7)
 FORGET_ATTEMPTS_AFTER = timedelta(days=1)
@@ -58,9 +62,15 @@ def _decoy_hash(method: str) -> str:
 
 
 def session_fingerprint(user: User) -> str:
-    """Kept in the session cookie: changes whenever the password changes, which signs the
-    user out everywhere."""
-    return hashlib.sha256(f"{user.id}:{user.password_hash}".encode()).hexdigest()[:24]
+    """Kept in the session cookie: changes whenever the password changes or the user signs
+    out everywhere, which ends every session they had."""
+    text = f"{user.id}:{user.password_hash}:{user.session_version}"
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def sign_out_everywhere(user: User) -> None:
+    """End every session of this user, on every device (this one too, until signed in again)."""
+    user.session_version += 1
 
 
 # ---- signing in ---------------------------------------------------------------------------
@@ -79,18 +89,55 @@ def _failures_since(session: Session, since: datetime, *, email=None, address=No
     return session.exec(query).one()
 
 
+def lockout_length(lockouts: int) -> timedelta:
+    """15 minutes, then an hour, 4 hours, 16 hours, then a day: guessing only gets slower."""
+    return min(FIRST_LOCKOUT * LOCKOUT_GROWTH ** max(lockouts - 1, 0), LONGEST_LOCKOUT)
+
+
+def _wait_words(until: datetime, now: datetime) -> str:
+    minutes = max(1, int((until - now).total_seconds() + 59) // 60)
+    if minutes < 90:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    hours = round(minutes / 60)
+    return f"{hours} hours"
+
+
 def check_throttle(session: Session, email: str, address: str, *, now: datetime) -> None:
-    """Raise SignInThrottled when this email or this address failed too often lately."""
+    """Raise SignInThrottled while this email is locked out, or when this address failed too
+    often lately. Nothing is counted during a lockout, so hammering it changes nothing."""
+    lock = session.get(SignInLock, email) if email else None
+    if lock is not None and lock.locked_until > now:
+        raise SignInThrottled(
+            f"Too many failed sign-ins for this email. Wait {_wait_words(lock.locked_until, now)}"
+            " and try again."
+        )
     since = now - THROTTLE_WINDOW
     minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
-    if _failures_since(session, since, email=email) >= MAX_FAILURES_PER_EMAIL:
-        raise SignInThrottled(
-            f"Too many failed sign-ins for this email. Wait {minutes} minutes and try again."
-        )
     if address and _failures_since(session, since, address=address) >= MAX_FAILURES_PER_ADDRESS:
         raise SignInThrottled(
             f"Too many failed sign-ins from this network. Wait {minutes} minutes and try again."
         )
+
+
+def _lock_if_due(session: Session, email: str, now: datetime) -> None:
+    """Lock the email once it has failed MAX_FAILURES_PER_EMAIL times since its last lockout
+    ended (or in the last THROTTLE_WINDOW); each lockout in a row lasts longer."""
+    if not email:
+        return
+    lock = session.get(SignInLock, email)
+    since = now - THROTTLE_WINDOW
+    if lock is not None and lock.locked_until > since:
+        since = lock.locked_until  # failures before the last lockout ended were paid for
+    if _failures_since(session, since, email=email) < MAX_FAILURES_PER_EMAIL:
+        return
+    if lock is None:
+        lock = SignInLock(email=email, lockouts=0, locked_until=now, last_lockout_at=now)
+    elif lock.last_lockout_at < now - LOCKOUT_MEMORY:
+        lock.lockouts = 0  # a quiet week: start again from the shortest lockout
+    lock.lockouts += 1
+    lock.last_lockout_at = now
+    lock.locked_until = now + lockout_length(lock.lockouts)
+    session.add(lock)
 
 
 def authenticate(
@@ -119,8 +166,11 @@ def authenticate(
         session.exec(
             delete(SignInAttempt).where(SignInAttempt.created_at < now - FORGET_ATTEMPTS_AFTER)
         )
+        session.flush()
+        _lock_if_due(session, email, now)
         raise SignInFailed()
     session.exec(delete(SignInAttempt).where(SignInAttempt.email == email))
+    session.exec(delete(SignInLock).where(SignInLock.email == email))
     if stored.split(":")[0].split("$")[0] != password_method.split(":")[0]:
         user.password_hash = hash_password(password, password_method)  # move to the current method
         session.add(user)
@@ -187,8 +237,12 @@ def invite(
     """Add a team member who signs in after choosing a password through an invite link."""
     command = parse(Invite, {"email": email or "", "name": name or "", "role": role})
     email, name, role = command.email, command.name, command.role
-    if session.exec(select(User.id).where(User.email == email)).first() is not None:
-        raise Invalid("email", f"{email} already has an account.")
+    holder = session.exec(select(User.business_id).where(User.email == email)).first()
+    if holder == business.id:
+        raise Invalid("email", f"{email} is already on your team.")
+    if holder is not None:
+        # Whether an address has an account with another business is theirs to know.
+        raise Invalid("email", "That address can't be invited. Ask them for another email.")
     user = User(
         business_id=business.id,
         email=email,

@@ -148,6 +148,14 @@ def check_public_https_url(value: str) -> str:
     return text
 
 
+def is_public_https_url(value: str) -> bool:
+    try:
+        check_public_https_url(value)
+    except PydanticCustomError:
+        return False
+    return True
+
+
 ReviewUrl = Annotated[str, Field(max_length=MAX_URL, json_schema_extra={"format": "uri"}),
                       AfterValidator(check_public_https_url)]  # fmt: skip
 OptionalReviewUrl = Annotated[ReviewUrl | None, BeforeValidator(_blank_to_none)]

@@ -159,6 +159,7 @@ def route(method: str, rule: str, *, summary: str, body: type[BaseModel] | None 
         bp.add_url_rule(rule.replace("<int:", f"<int(max={MAX_ID}):"), view.__name__, handle,
                         methods=[method])  # fmt: skip
         declared = set(errors) | ({401} if auth else set()) | ({400, 413, 422} if body else set())
+        declared.add(429)  # every route is rate limited (per key, or per address)
         if query is not None:
             declared.add(422)
         ROUTES.append(Route(method.lower(), bp.url_prefix + rule, view.__name__, summary, body,

@@ -26,6 +26,7 @@ ERROR_TEXT = {
     409: "Refused: the customer opted out, has not agreed, or the value belongs to another",
     413: "The body is too large",
     422: "Invalid input; nothing was changed",
+    429: "Too many requests for this key (or address); wait a minute and retry",
 }
 _PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
 

@@ -91,7 +91,8 @@ def live_server(_browser_available):
     services = build_services(
         {
             "ignore_environment": True,
-            "env": "test",
+            "env": "development",
+            "simulator_page": True,
             "database_url": f"sqlite:///{workdir / 'e2e.db'}",
             "secret_key": "e2e-secret-key-0123456789abcdef",
             "sms_backend": "simulator",

@@ -292,7 +292,7 @@ def test_create_and_revoke_an_api_key_and_visit_every_setting(page):
     shoot(page, "22-team")
     page.goto(page.base + "/account")
     shoot(page, "23-account")
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign out", exact=True).click()
     expect(page).to_have_url(re.compile(r"/sign-in$"))
     page.goto(link)
     page.get_by_label("New password").fill("ana's own password")

@@ -243,13 +243,14 @@ def test_no_auth_token_configured_refuses_everything(
 
 
 class TestBehindAProxy:
-    """public_base_url="": the URL comes from X-Forwarded-* through ProxyFix."""
+    """public_base_url="" behind one trusted proxy: the URL comes from X-Forwarded-*."""
 
     PUBLIC_URL = "https://public.example" + SMS
 
     @pytest.fixture
     def proxied(self, database_url, engine, clock):
-        return app_with(database_url, engine, clock, public_base_url="").test_client()
+        app = app_with(database_url, engine, clock, public_base_url="", trusted_proxies=1)
+        return app.test_client()
 
     def post(self, client, form, headers):
         return client.post(

@@ -288,7 +288,7 @@ def test_an_owner_can_promote_staff(client, business, staff, session):
 def test_invites_are_checked(client, business, staff):
     sign_in(client)
     taken = post(client, "/settings/team", {"email": STAFF_EMAIL, "name": "Ana", "role": "staff"})
-    assert taken.status_code == 422 and "already has an account" in taken.get_data(as_text=True)
+    assert taken.status_code == 422 and "already on your team" in taken.get_data(as_text=True)
     bad = post(client, "/settings/team", {"email": "not-an-email", "name": "X", "role": "staff"})
     assert bad.status_code == 422
     role = post(client, "/settings/team", {"email": "z@bloom.test", "name": "Z", "role": "admin"})

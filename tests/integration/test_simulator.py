@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 
 from app import build_services, create_app
 from app.care.dispatcher import Dispatcher
+from app.config import ConfigError
 from app.models import Customer, Message, SimulatedText
 from tests.conftest import BUSINESS_NUMBER, base_settings
 
@@ -19,7 +20,13 @@ HANDSET = "+12125550142"
 @pytest.fixture
 def sim_services(database_url, engine, clock):
     return build_services(
-        base_settings(database_url, sms_backend="simulator", twilio_auth_token=""),
+        base_settings(
+            database_url,
+            sms_backend="simulator",
+            twilio_auth_token="",
+            env="development",
+            simulator_page=True,
+        ),  # fmt: skip
         clock=clock,
         engine=engine,
     )
@@ -146,3 +153,19 @@ def test_bad_handset_number_changes_nothing(sim_client, business, engine):
 def test_no_simulator_with_the_twilio_backend(client, business):
     assert client.get("/simulator/").status_code == 404
     assert client.post("/simulator/send", data={"body": "x"}).status_code == 404
+
+
+@pytest.mark.parametrize("env", ["test", "staging", "prod", "Development"])
+def test_the_simulator_page_is_only_for_development(database_url, env):
+    """Another word for the environment never turns on a page that needs no sign-in."""
+    settings = base_settings(database_url, sms_backend="simulator", twilio_auth_token="",
+                             env=env, simulator_page=True)  # fmt: skip
+    with pytest.raises(ConfigError):
+        build_services(settings)
+
+
+def test_development_without_the_switch_has_no_simulator(database_url, engine, clock):
+    settings = base_settings(database_url, sms_backend="simulator", twilio_auth_token="",
+                             env="development")  # fmt: skip
+    app = create_app(services=build_services(settings, clock=clock, engine=engine))
+    assert app.test_client().get("/simulator/").status_code == 404

@@ -55,6 +55,16 @@ def sign_out():
     return redirect(url_for("owner_auth.sign_in"))
 
 
+@bp.post("/account/sign-out-everywhere")
+@signed_in
+def sign_out_everywhere():
+    accounts.sign_out_everywhere(g.user)
+    db().add(g.user)
+    session.clear()
+    flash("You are signed out on every device.", "info")
+    return redirect(url_for("owner_auth.sign_in"))
+
+
 @bp.route("/invite/<token>", methods=["GET", "POST"])
 def accept_invite(token: str):
     """A new team member (or one whose access was reset) chooses a password."""

@@ -27,6 +27,7 @@ from app.web.owner.common import (
     customer_or_404,
     form_errors,
     owner_blueprint,
+    owner_only,
     signed_in,
 )
 
@@ -159,13 +160,13 @@ def _refused_preview(text: str, errors: list[RowError]):
 
 
 @bp.get("/import")
-@signed_in
+@owner_only  # every customer's number, and consent in bulk: owners only
 def import_form():
     return render_template("owner/import.html", columns=COLUMNS, preview=None)
 
 
 @bp.post("/import")
-@signed_in
+@owner_only  # every customer's number, and consent in bulk: owners only
 def import_preview():
     text, problem = _uploaded_text()
     if problem:
@@ -187,7 +188,7 @@ def import_preview():
 
 
 @bp.post("/import/confirm")
-@signed_in
+@owner_only  # every customer's number, and consent in bulk: owners only
 def import_confirm():
     text, problem = _uploaded_text()
     if problem:
@@ -211,7 +212,7 @@ def _cell(value) -> str:
 
 
 @bp.get("/export.csv")
-@signed_in
+@owner_only  # every customer's number, and consent in bulk: owners only
 def export():
     business_id = g.business.id
     session = db()

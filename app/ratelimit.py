@@ -1,0 +1,92 @@
+"""Request limits shared by every web process: Flask-Limiter, counting in the database (the
+default: nothing else to run) or in Redis (`RATE_LIMIT_STORAGE=redis://...`).
+
+The database storage keeps one fixed-window counter per key in `rate_counter`, moved with a
+single upsert, so two processes (or two threads) never lose a count.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+from limits.storage import Storage
+from sqlalchemy import Engine, case, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.models import RateCounter
+
+PRUNE_ONE_IN = 500  # now and then, expired counters are deleted on the way
+SCHEME = "regulars-db"
+
+
+class DatabaseStorage(Storage):
+    """A `limits` storage over the app's own database (fixed windows only)."""
+
+    STORAGE_SCHEME = [SCHEME]
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options):
+        super().__init__(uri, wrap_exceptions=wrap_exceptions)
+        engine = options.get("engine")
+        if not isinstance(engine, Engine):
+            raise ValueError("the database rate-limit storage needs the app's engine")
+        self.engine = engine
+        self.table = RateCounter.__table__
+        dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+        self._insert = dialect.insert
+
+    @property
+    def base_exceptions(self):
+        return SQLAlchemyError
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        now = time.time()
+        table = self.table
+        fresh = table.c.expires_at <= now
+        statement = self._insert(table).values(key=key[:200], count=amount,
+                                               expires_at=now + expiry)  # fmt: skip
+        statement = statement.on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={
+                "count": case((fresh, amount), else_=table.c.count + amount),
+                "expires_at": case((fresh, now + expiry), else_=table.c.expires_at),
+            },
+        ).returning(table.c.count)
+        with self.engine.begin() as connection:
+            count = connection.execute(statement).scalar_one()
+            if random.randrange(PRUNE_ONE_IN) == 0:
+                connection.execute(delete(table).where(table.c.expires_at < now - 3600))
+        return count
+
+    def _row(self, key: str):
+        with self.engine.connect() as connection:
+            return connection.execute(
+                select(self.table.c.count, self.table.c.expires_at).where(
+                    self.table.c.key == key[:200]
+                )
+            ).first()
+
+    def get(self, key: str) -> int:
+        row = self._row(key)
+        return row.count if row is not None and row.expires_at > time.time() else 0
+
+    def get_expiry(self, key: str) -> float:
+        row = self._row(key)
+        return row.expires_at if row is not None else time.time()
+
+    def check(self) -> bool:
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(select(1))
+        except SQLAlchemyError:
+            return False
+        return True
+
+    def reset(self) -> int | None:
+        with self.engine.begin() as connection:
+            return connection.execute(delete(self.table)).rowcount
+
+    def clear(self, key: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(delete(self.table).where(self.table.c.key == key[:200]))
