@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,43 +22,13 @@ from app.care.automations import (
     text_back_missed_call,
 )
 from app.care.customers import find_or_create, set_consent
+from app.care.keywords import HELP, OPT_IN, OPT_OUT_PLAIN, OPT_OUTS, bare_word, keyword_of
 from app.care.outbound import cancel_pending, preview, queue_text
 from app.models import Business, Customer, Message
 from app.phones import InvalidPhone, normalize
 from app.sms.encoding import segment_info
 
-OPT_OUT_WORDS = frozenset(
-    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
-)
-OPT_IN_WORDS = frozenset({"START", "YES", "UNSTOP"})
-HELP_WORDS = frozenset({"HELP", "INFO"})
 MAX_MEDIA = 10
-
-# "Any reasonable manner" (FCC 24-24): short messages that plainly ask us to stop.
-_PLAIN_OPT_OUT = [
-    re.compile(p)
-    for p in (
-        r"\b(stop|quit|cease)\b(?!\s+by\b)[\w\s']{0,20}"
-        r"\b(text\w*|messag\w*|sms|contact\w*|send\w*|spam\w*)",
-        r"\bunsubscribe\b",
-        r"\bopt\s*(me\s+)?out\b",
-        r"\b(remove|take)\s+(me|my\s+(number|phone))\b[\w\s']{0,20}\b(list|off|from)\b",
-        r"\b(don'?t|do\s+not|never)\s+(text|message|contact|sms)\s+(me|this\s+number)\b",
-        r"\bno\s+more\s+(texts|messages)\b",
-        r"\blose\s+my\s+number\b",
-    )
-]
-_NEGATED = re.compile(r"\b(don'?t|do\s+not|never)\s+stop\b")
-# Unmistakable at any length: "... Stop texting me or I will report you."
-_DIRECT_OPT_OUT = re.compile(
-    r"\b(stop|quit|cease)\s+(texting|messaging|contacting)\s+(me|this\s+number)\b"
-    r"|\bunsubscribe\s+me\b|\bopt\s+me\s+out\b"
-)
-# An opt-out word with only politeness or repetition around it: "STOP please", "stop stop".
-_FILLER = r"(?:please|pls|plz|now|thanks|thank\s+you|thx|already|just|ok|okay|i\s+said)"
-_WORD = r"(?:stop|stopall|unsubscribe|quit|revoke|opt\s*out)"
-_BARE_OPT_OUT = re.compile(rf"^(?:{_FILLER}\s+)*{_WORD}(?:\s+(?:{_WORD}|{_FILLER}))*$")
-PLAIN_OPT_OUT_MAX_WORDS = 12
 
 
 class UnknownBusiness(LookupError):
@@ -80,32 +49,6 @@ class InboundResult:
     @property
     def message(self) -> Message:
         return self._session.get(Message, self.message_id)
-
-
-def keyword_of(body: str) -> str | None:
-    """Which keyword the whole message is, or a plain-language opt-out; else None."""
-    word = re.sub(r"[^A-Za-z]", "", body or "").upper()
-    if word in OPT_OUT_WORDS:
-        return "opt_out"
-    if word in OPT_IN_WORDS:
-        return "opt_in"
-    if word in HELP_WORDS:
-        return "help"
-    if is_plain_opt_out(body):
-        return "opt_out_plain"
-    return None
-
-
-def is_plain_opt_out(body: str) -> bool:
-    text = " ".join((body or "").lower().replace("’", "'").split())
-    if not text or _NEGATED.search(text):
-        return False
-    words = " ".join(re.sub(r"[^\w\s']", " ", text).split())  # punctuation and emoji dropped
-    if _BARE_OPT_OUT.match(words) or _DIRECT_OPT_OUT.search(words):
-        return True
-    if len(text.split()) > PLAIN_OPT_OUT_MAX_WORDS:
-        return False
-    return any(pattern.search(text) for pattern in _PLAIN_OPT_OUT)
 
 
 def _media(form: Mapping[str, str]) -> list[dict[str, str]] | None:
@@ -321,7 +264,7 @@ def _act_on_keyword(session, business, customer, keyword, body, form, now) -> No
     session.add(customer)
     provider_confirmed = business.provider_handles_opt_out or bool(form.get("OptOutType"))
     fields = {"business_name": business.name, "business_phone": business.number}
-    if keyword in {"opt_out", "opt_out_plain"}:
+    if keyword in OPT_OUTS:
         changed = set_consent(
             session, customer, "opted_out", source="keyword", now=now, detail=body[:200]
         )
@@ -332,17 +275,16 @@ def _act_on_keyword(session, business, customer, keyword, body, form, now) -> No
             keep_kinds=frozenset({"opt_out_confirmation"}),
         )
         # Twilio confirms its own keywords; a plain-language opt-out it never saw.
-        if changed and (keyword == "opt_out_plain" or not provider_confirmed):
+        if changed and (keyword == OPT_OUT_PLAIN or not provider_confirmed):
             _reply(session, business, customer, "opt_out_confirmation", fields, now)
-    elif keyword == "opt_in":
+    elif keyword == OPT_IN:
         was_opted_out = customer.consent == "opted_out"
-        word = re.sub(r"[^A-Za-z]", "", body).upper()
-        if was_opted_out or (word != "YES" and customer.consent == "unknown"):
+        if was_opted_out or (bare_word(body) != "YES" and customer.consent == "unknown"):
             set_consent(session, customer, "granted", source="keyword", now=now, detail=body,
                         by_customer=True)  # fmt: skip
             if was_opted_out and not provider_confirmed:
                 _reply(session, business, customer, "opt_in_confirmation", fields, now)
-    elif keyword == "help" and (
+    elif keyword == HELP and (
         customer.consent != "opted_out" or not business.provider_handles_opt_out
     ):
         _reply(session, business, customer, "help", fields, now)
