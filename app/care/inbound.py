@@ -24,7 +24,7 @@ from app.care.automations import (
 from app.care.customers import find_or_create, set_consent
 from app.care.keywords import HELP, OPT_IN, OPT_OUT_PLAIN, OPT_OUTS, bare_word, keyword_of
 from app.care.outbound import cancel_pending, preview, queue_text
-from app.models import Business, Customer, Message
+from app.models import Business, Customer, Message, MessageKind, MessageStatus
 from app.phones import InvalidPhone, normalize
 from app.sms.encoding import segment_info
 
@@ -196,8 +196,9 @@ def receive_text(
     message_id = connection.execute(
         statements["store_message"],
         {"business_id": business.id, "customer_id": customer.id, "direction": "inbound",
-         "body": body, "kind": "manual", "status": "received", "provider_sid": sid,
-         "segments": info.segments, "encoding": info.encoding, "from_number": phone,
+         "body": body, "kind": MessageKind.MANUAL, "status": MessageStatus.RECEIVED,
+         "provider_sid": sid, "segments": info.segments, "encoding": info.encoding,
+         "from_number": phone,
          "to_number": to or None, "media_urls": media, "cause": "inbound",
          "attempts": 0, "created_at": now},
     ).scalar_one_or_none()  # fmt: skip
@@ -272,22 +273,22 @@ def _act_on_keyword(session, business, customer, keyword, body, form, now) -> No
             session,
             customer_id=customer.id,
             reason="the customer opted out",
-            keep_kinds=frozenset({"opt_out_confirmation"}),
+            keep_kinds=frozenset({MessageKind.OPT_OUT_CONFIRMATION}),
         )
         # Twilio confirms its own keywords; a plain-language opt-out it never saw.
         if changed and (keyword == OPT_OUT_PLAIN or not provider_confirmed):
-            _reply(session, business, customer, "opt_out_confirmation", fields, now)
+            _reply(session, business, customer, MessageKind.OPT_OUT_CONFIRMATION, fields, now)
     elif keyword == OPT_IN:
         was_opted_out = customer.consent == "opted_out"
         if was_opted_out or (bare_word(body) != "YES" and customer.consent == "unknown"):
             set_consent(session, customer, "granted", source="keyword", now=now, detail=body,
                         by_customer=True)  # fmt: skip
             if was_opted_out and not provider_confirmed:
-                _reply(session, business, customer, "opt_in_confirmation", fields, now)
+                _reply(session, business, customer, MessageKind.OPT_IN_CONFIRMATION, fields, now)
     elif keyword == HELP and (
         customer.consent != "opted_out" or not business.provider_handles_opt_out
     ):
-        _reply(session, business, customer, "help", fields, now)
+        _reply(session, business, customer, MessageKind.HELP, fields, now)
 
 
 def _reply(session, business, customer, kind, fields, now) -> Message:

@@ -7,7 +7,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from app.care.inbound import BadInbound, UnknownBusiness, receive_text
-from app.models import Business, Customer, Message, SimulatedText
+from app.models import Business, Customer, Message, MessageStatus, SimulatedText
 from app.phones import InvalidPhone, normalize
 from app.web.context import db, now, public_base, services
 
@@ -62,7 +62,10 @@ def _on_the_way(handset: str) -> list[tuple[Message, str]]:
         .exec(
             select(Message, Business.name)
             .join(Business, Business.id == Message.business_id)
-            .where(Message.to_number == handset, Message.status.in_(("scheduled", "sending")))
+            .where(
+                Message.to_number == handset,
+                Message.status.in_((MessageStatus.SCHEDULED, MessageStatus.SENDING)),
+            )
             .order_by(Message.send_at)
             .limit(20)
         )
