@@ -507,11 +507,8 @@ class Dispatcher:
     # ---- callbacks the gateway made itself (the simulator) ----------------------------------
 
     def play_gateway_events(self) -> int:
-        events = self.gateway.drain_events()
-        for event in events:
-            mid = event.get("mid")
+        reports = self.gateway.drain_events()
+        for report in reports:
             with session_scope(self.engine) as session:
-                apply_status_callback(
-                    session, event, now=self.clock.now(), message_id=int(mid) if mid else None
-                )
-        return len(events)
+                apply_status_callback(session, report, now=self.clock.now())
+        return len(reports)

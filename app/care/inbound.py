@@ -1,9 +1,8 @@
-"""One inbound text, from the webhook's form to the owner's inbox."""
+"""One inbound text, from the carrier's typed value to the owner's inbox."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -25,10 +24,8 @@ from app.care.customers import find_or_create, set_consent
 from app.care.keywords import HELP, OPT_IN, OPT_OUT_PLAIN, OPT_OUTS, bare_word, keyword_of
 from app.care.outbound import cancel_pending, preview, queue_text
 from app.models import Business, Customer, Message, MessageKind, MessageStatus
-from app.phones import InvalidPhone, normalize
 from app.sms.encoding import segment_info
-
-MAX_MEDIA = 10
+from app.sms.webhooks import InboundText, IncomingCall, Media
 
 
 class UnknownBusiness(LookupError):
@@ -36,7 +33,7 @@ class UnknownBusiness(LookupError):
 
 
 class BadInbound(ValueError):
-    """The webhook's form is missing what every inbound text has."""
+    """The text or call cannot be taken: its sender is no phone number."""
 
 
 @dataclass(frozen=True)
@@ -51,17 +48,11 @@ class InboundResult:
         return self._session.get(Message, self.message_id)
 
 
-def _media(form: Mapping[str, str]) -> list[dict[str, str]] | None:
-    try:
-        count = min(int(form.get("NumMedia") or 0), MAX_MEDIA)
-    except ValueError:
-        count = 0
-    media = [
-        {"url": form.get(f"MediaUrl{i}", ""), "content_type": form.get(f"MediaContentType{i}", "")}
-        for i in range(count)
-        if form.get(f"MediaUrl{i}")
-    ]
-    return media or None
+def _media_rows(media: tuple[Media, ...]) -> list[dict[str, str]] | None:
+    """Attachments as the message row stores them."""
+    if not media:
+        return None
+    return [{"url": m.url, "content_type": m.content_type} for m in media]
 
 
 CUSTOMER_COLUMNS = ("business_id", "phone", "name", "tags", "consent", "number_status",
@@ -150,7 +141,7 @@ def _find_business(connection, statements, to: str, service: str):
 
 def receive_text(
     session: Session,
-    form: Mapping[str, str],
+    text: InboundText,
     *,
     now: datetime,
     base_url: str = "",
@@ -159,32 +150,23 @@ def receive_text(
     """Store an inbound text exactly once and act on it. Commits.
 
     A plain reply costs three statements on one connection: find the business, upsert the
-    customer, insert the text (a retry's MessageSid conflicts and changes nothing). Keywords,
+    customer, insert the text (a retry's provider SID conflicts and changes nothing). Keywords,
     feedback after a visit and after-hours answers then load the full objects. `base_url` is
     the app's public origin, for tracked links in any answer.
     """
-    sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
-    if not sid or len(sid) > 40:
-        raise BadInbound("MessageSid is missing")
-    to = (form.get("To") or "").strip()
-    service = (form.get("MessagingServiceSid") or "").strip()
-    try:
-        phone, bad_phone = normalize(form.get("From")), None
-    except InvalidPhone as exc:
-        phone, bad_phone = None, exc
-    body = form.get("Body") or ""
+    sid, to, phone, body = text.provider_sid, text.to, text.sender, text.body
     # Python work first: on SQLite the first statement takes the one write lock.
-    info, media, keyword = segment_info(body), _media(form), keyword_of(body)
+    info, media, keyword = segment_info(body), _media_rows(text.media), keyword_of(body)
     connection = session.connection()
     statements = _statements(connection.dialect.name)
     if directory is not None:
-        business = directory.lookup(connection, statements, to, service)
+        business = directory.lookup(connection, statements, to, text.messaging_service_sid)
     else:
-        business = _find_business(connection, statements, to, service)
+        business = _find_business(connection, statements, to, text.messaging_service_sid)
     if business is None:
         raise UnknownBusiness(f"no business owns {to or 'that number'}")
-    if bad_phone is not None:
-        raise BadInbound(f"From is not a phone number: {bad_phone}") from bad_phone
+    if phone is None:
+        raise BadInbound(text.sender_error or "the sender is not a phone number")
     customer = connection.execute(
         statements["upsert_customer"],
         {"business_id": business.id, "phone": phone, "name": "", "tags": [],
@@ -198,9 +180,8 @@ def receive_text(
         {"business_id": business.id, "customer_id": customer.id, "direction": "inbound",
          "body": body, "kind": MessageKind.MANUAL, "status": MessageStatus.RECEIVED,
          "provider_sid": sid, "segments": info.segments, "encoding": info.encoding,
-         "from_number": phone,
-         "to_number": to or None, "media_urls": media, "cause": "inbound",
-         "attempts": 0, "created_at": now},
+         "from_number": phone, "to_number": to or None, "media_urls": media,
+         "cause": "inbound", "attempts": 0, "created_at": now},
     ).scalar_one_or_none()  # fmt: skip
     if message_id is None:
         # A retry of a text we already have (perhaps racing us): change nothing, same answer.
@@ -210,7 +191,7 @@ def receive_text(
     if keyword is not None:
         owner = session.get(Business, business.id)
         full = session.get(Customer, customer.id, populate_existing=True)
-        _act_on_keyword(session, owner, full, keyword, body, form, now)
+        _act_on_keyword(session, owner, full, keyword, body, text.provider_opt_out, now)
     elif _needs_care(business, customer, now):
         owner = session.get(Business, business.id)
         full = session.get(Customer, customer.id, populate_existing=True)
@@ -220,22 +201,19 @@ def receive_text(
     return InboundResult(message_id, duplicate=False, keyword=keyword, _session=session)
 
 
-def missed_call_text_back(session: Session, form: Mapping[str, str], *, now: datetime) -> bool:
+def missed_call_text_back(session: Session, call: IncomingCall, *, now: datetime) -> bool:
     """A call to a business number that nobody answered; True when a text back was queued.
     Commits."""
-    to = (form.get("To") or form.get("Called") or "").strip()
     connection = session.connection()
     business = connection.execute(
-        _statements(connection.dialect.name)["business_by_number"], {"key": to}
+        _statements(connection.dialect.name)["business_by_number"], {"key": call.to}
     ).first()
     if business is None:
-        raise UnknownBusiness(f"no business owns {to or 'that number'}")
-    try:
-        phone = normalize(form.get("From") or form.get("Caller"))
-    except InvalidPhone as exc:
-        raise BadInbound(f"From is not a phone number: {exc}") from exc
+        raise UnknownBusiness(f"no business owns {call.to or 'that number'}")
+    if call.caller is None:
+        raise BadInbound(call.caller_error or "the caller is not a phone number")
     owner = session.get(Business, business.id)
-    customer, _ = find_or_create(session, owner, phone, now=now)
+    customer, _ = find_or_create(session, owner, call.caller, now=now)
     if customer.consent == "opted_out":
         session.commit()
         return False
@@ -260,10 +238,10 @@ def _needs_care(business, customer, now: datetime) -> bool:
     return is_after_hours(business, now)
 
 
-def _act_on_keyword(session, business, customer, keyword, body, form, now) -> None:
+def _act_on_keyword(session, business, customer, keyword, body, provider_opt_out, now) -> None:
     customer.needs_reply = False  # keywords are answered for the owner
     session.add(customer)
-    provider_confirmed = business.provider_handles_opt_out or bool(form.get("OptOutType"))
+    provider_confirmed = business.provider_handles_opt_out or bool(provider_opt_out)
     fields = {"business_name": business.name, "business_phone": business.number}
     if keyword in OPT_OUTS:
         changed = set_consent(

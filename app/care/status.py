@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 
 from sqlmodel import Session, select
@@ -11,13 +10,7 @@ from app.care import states
 from app.care.customers import set_consent
 from app.models import Customer, Message, StatusCallback
 from app.sms.errors import Action, classify
-
-
-def _parse_code(value) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
+from app.sms.webhooks import StatusReport
 
 
 def flag_customer_for_error(session: Session, customer: Customer, code: int | None, now) -> None:
@@ -34,12 +27,12 @@ def flag_customer_for_error(session: Session, customer: Customer, code: int | No
 
 
 def apply_status_callback(
-    session: Session, form: Mapping[str, str], *, now: datetime, message_id: int | None = None
+    session: Session, report: StatusReport, *, now: datetime
 ) -> StatusCallback:
-    """Log the callback, then apply it to its message if it moves it forward. Commits."""
-    sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()[:40]
-    status = (form.get("MessageStatus") or form.get("SmsStatus") or "").strip().lower()[:24]
-    code = _parse_code(form.get("ErrorCode"))
+    """Log the report, then apply it to its message if it moves it forward. Commits."""
+    sid, status, code, message_id = (
+        report.provider_sid, report.status, report.error_code, report.message_id
+    )  # fmt: skip
     message = None
     if sid:
         message = session.exec(
@@ -57,7 +50,7 @@ def apply_status_callback(
         provider_sid=sid,
         status=status,
         error_code=code,
-        payload=dict(form.items()),
+        payload=dict(report.payload),
         received_at=now,
     )
     if message is not None:
