@@ -281,7 +281,8 @@ def text_back_missed_call(
 
 
 def alert_unanswered(session: Session, *, now: datetime) -> int:
-    """Alert owners about customers who wrote and got no answer in time. Commits."""
+    """Alert owners about customers who wrote and got no answer in time; returns how many.
+    Not committed: the worker's sweep commits."""
     candidates = session.exec(
         select(Customer, Business)
         .join(Business, Business.id == Customer.business_id)
@@ -310,5 +311,4 @@ def alert_unanswered(session: Session, *, now: datetime) -> int:
         ).first()
         if alert_owner(session, business, customer, "no reply yet to", last or "", now=now):
             sent += 1
-    session.commit()
     return sent

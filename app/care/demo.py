@@ -48,6 +48,8 @@ def load_demo(session: Session, *, now: datetime) -> dict:
                         from_=maria, sender=maria,
                         body="Thank you! Can I book with Ana again next month?")  # fmt: skip
     receive_text(session, reply, now=now)
+    # The demo is one job and its command's session does not commit (cli.cmd_demo).
+    session.commit()
     return {
         "business_id": business.id,
         "api_key": key,

@@ -141,7 +141,9 @@ class Dispatcher:
             return 0
         self._last_sweep = now
         with session_scope(self.engine) as session:
-            return alert_unanswered(session, now=now)
+            alerted = alert_unanswered(session, now=now)
+            session.commit()
+        return alerted
 
     def run_forever(self, stop: threading.Event) -> None:
         """Poll until `stop` is set; a batch in flight is finished first."""
@@ -507,8 +509,11 @@ class Dispatcher:
     # ---- callbacks the gateway made itself (the simulator) ----------------------------------
 
     def play_gateway_events(self) -> int:
+        """Apply the status reports the gateway produced itself, one transaction each (as
+        Twilio's own callbacks would come)."""
         reports = self.gateway.drain_events()
         for report in reports:
             with session_scope(self.engine) as session:
                 apply_status_callback(session, report, now=self.clock.now())
+                session.commit()
         return len(reports)

@@ -147,12 +147,15 @@ def receive_text(
     base_url: str = "",
     directory: BusinessDirectory | None = None,
 ) -> InboundResult:
-    """Store an inbound text exactly once and act on it. Commits.
+    """Store an inbound text exactly once and act on it, in the caller's transaction (the
+    caller commits).
 
     A plain reply costs three statements on one connection: find the business, upsert the
-    customer, insert the text (a retry's provider SID conflicts and changes nothing). Keywords,
-    feedback after a visit and after-hours answers then load the full objects. `base_url` is
-    the app's public origin, for tracked links in any answer.
+    customer, insert the text. A retry of a text already stored (its provider SID conflicts)
+    rolls the transaction back, so the customer's unread count is not bumped twice, and
+    returns the stored text with `duplicate` set: call this first in its unit of work.
+    Keywords, feedback after a visit and after-hours answers then load the full objects.
+    `base_url` is the app's public origin, for tracked links in any answer.
     """
     sid, to, phone, body = text.provider_sid, text.to, text.sender, text.body
     # Python work first: on SQLite the first statement takes the one write lock.
@@ -185,6 +188,7 @@ def receive_text(
     ).scalar_one_or_none()  # fmt: skip
     if message_id is None:
         # A retry of a text we already have (perhaps racing us): change nothing, same answer.
+        # A rollback, not a savepoint: two more round trips on every text for the rare retry.
         session.rollback()
         existing = session.connection().execute(statements["message_by_sid"], {"sid": sid})
         return InboundResult(existing.scalar_one(), duplicate=True, keyword=None, _session=session)
@@ -197,13 +201,12 @@ def receive_text(
         full = session.get(Customer, customer.id, populate_existing=True)
         handle_reply(session, owner, full, message_id, body, now=now, base_url=base_url)
         answer_after_hours(session, owner, full, now=now)
-    session.commit()
     return InboundResult(message_id, duplicate=False, keyword=keyword, _session=session)
 
 
 def missed_call_text_back(session: Session, call: IncomingCall, *, now: datetime) -> bool:
     """A call to a business number that nobody answered; True when a text back was queued.
-    Commits."""
+    Not committed: the caller's unit of work commits."""
     connection = session.connection()
     business = connection.execute(
         _statements(connection.dialect.name)["business_by_number"], {"key": call.to}
@@ -215,11 +218,8 @@ def missed_call_text_back(session: Session, call: IncomingCall, *, now: datetime
     owner = session.get(Business, business.id)
     customer, _ = find_or_create(session, owner, call.caller, now=now)
     if customer.consent == "opted_out":
-        session.commit()
         return False
-    texted = text_back_missed_call(session, owner, customer, now=now) is not None
-    session.commit()
-    return texted
+    return text_back_missed_call(session, owner, customer, now=now) is not None
 
 
 def _needs_care(business, customer, now: datetime) -> bool:

@@ -39,7 +39,7 @@ def create_link(
 
 
 def open_link(session: Session, token: str, *, now: datetime) -> str | None:
-    """Record an open and return where to go; None for an unknown token. Commits.
+    """Record an open and return where to go; None for an unknown token. Not committed.
 
     The first open cancels the pending review reminder: they already went to the page.
     """
@@ -59,7 +59,6 @@ def open_link(session: Session, token: str, *, now: datetime) -> str | None:
             mine.append(Message.visit_id == link.visit_id)
         states.cancel_where(session, Message.kind == MessageKind.REVIEW_REMINDER, *mine,
                             reason="the review link was opened")  # fmt: skip
-    session.commit()
     return link.target_url
 
 

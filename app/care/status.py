@@ -29,7 +29,8 @@ def flag_customer_for_error(session: Session, customer: Customer, code: int | No
 def apply_status_callback(
     session: Session, report: StatusReport, *, now: datetime
 ) -> StatusCallback:
-    """Log the report, then apply it to its message if it moves it forward. Commits."""
+    """Log the report, then apply it to its message if it moves it forward. Not committed:
+    the caller's unit of work (the webhook, the worker's job) commits."""
     sid, status, code, message_id = (
         report.provider_sid, report.status, report.error_code, report.message_id
     )  # fmt: skip
@@ -61,5 +62,4 @@ def apply_status_callback(
             if customer is not None:
                 flag_customer_for_error(session, customer, code, now)
     session.add(log)
-    session.commit()
     return log

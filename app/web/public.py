@@ -12,9 +12,11 @@ bp = Blueprint("public", __name__)
 
 @bp.get("/l/<token>")
 def tracked_link(token: str):
-    target = open_link(db(), token, now=now())
+    session = db()
+    target = open_link(session, token, now=now())
     if target is None:
         abort(404)
+    session.commit()
     response = redirect(target, code=302)
     response.headers["Cache-Control"] = "no-store"  # every open must reach us to be counted
     response.headers["Referrer-Policy"] = "no-referrer"

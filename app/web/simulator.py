@@ -102,6 +102,7 @@ def send():
     )
     try:
         receive_text(db(), text, now=now(), base_url=public_base())
+        db().commit()
     except (UnknownBusiness, BadInbound) as exc:
         flash(str(exc), "error")
     return redirect(url_for(".phone", handset=handset))

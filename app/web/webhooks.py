@@ -53,10 +53,12 @@ def twiml(body: str = EMPTY_TWIML, status: int = 200) -> Response:
 def inbound_sms():
     try:
         text = inbound_text(request.form)
-        with services().write_gate:
+        session = db()
+        with services().write_gate:  # the commit too: SQLite's write lock is held until then
             receive_text(
-                db(), text, now=now(), base_url=public_base(), directory=services().directory
+                session, text, now=now(), base_url=public_base(), directory=services().directory
             )
+            session.commit()
     except UnknownBusiness as exc:
         return Response(str(exc), status=404, mimetype="text/plain")
     except (MalformedWebhook, BadInbound) as exc:
@@ -72,7 +74,9 @@ def delivery_status():
         report = status_report(request.form, message_id=request.args.get("mid"))
     except MalformedWebhook as exc:
         return Response(str(exc), status=400, mimetype="text/plain")
-    apply_status_callback(db(), report, now=now())
+    session = db()
+    apply_status_callback(session, report, now=now())
+    session.commit()
     return Response(status=204)
 
 
@@ -90,8 +94,10 @@ MISSED_TWIML = (
 @twilio_signed
 def missed_call():
     """A call nobody could take: short TwiML, and a text back to the caller once a day."""
+    session = db()
     try:
-        texted = missed_call_text_back(db(), incoming_call(request.form), now=now())
+        texted = missed_call_text_back(session, incoming_call(request.form), now=now())
+        session.commit()
     except UnknownBusiness as exc:
         return Response(str(exc), status=404, mimetype="text/plain")
     except (MalformedWebhook, BadInbound) as exc:

@@ -171,6 +171,7 @@ def _seed(services) -> None:
             form = {"MessageSid": f"SMe2e{n:029d}", "From": phone, "To": BUSINESS_NUMBER,
                     "Body": body}  # fmt: skip
             receive_text(session, inbound_text(form), now=now + timedelta(seconds=n))
+        session.commit()
 
 
 @pytest.fixture(scope="session")
