@@ -32,9 +32,10 @@ class Invalid(ValueError):
             self.errors = {field: message, **self.errors}
 
     @classmethod
-    def many(cls, errors: Mapping[str, str], *, code: str = "invalid_field") -> Invalid:
+    def many(cls, errors: Mapping[str, str], *, code: str = "invalid_field",
+             status: int | None = None) -> Invalid:  # fmt: skip
         field, message = next(iter(errors.items()))
-        return cls(field, message, code=code, errors=errors)
+        return cls(field, message, code=code, errors=errors, status=status)
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}" if self.field else self.message

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
+from sqlmodel.sql.sqltypes import AutoString
 
 
 def utcnow() -> datetime:
@@ -30,6 +32,72 @@ class UTCDateTime(sa.TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class MessageStatus(StrEnum):
+    """Where a text is. Outbound: scheduled -> sending -> sent -> delivered, or an end state;
+    every move goes through app/care/states.py. Inbound texts are `received`."""
+
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    SENT = "sent"  # the provider accepted it
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    UNDELIVERED = "undelivered"
+    CANCELED = "canceled"
+    RECEIVED = "received"
+
+
+class MessageKind(StrEnum):
+    """What a text is for; automated kinds obey the consent, window and cap rules."""
+
+    MANUAL = "manual"
+    THANK_YOU = "thank_you"
+    REVIEW_REQUEST = "review_request"
+    REVIEW_REMINDER = "review_reminder"
+    FEEDBACK_QUESTION = "feedback_question"
+    REFERRAL_ASK = "referral_ask"
+    REFERRAL_REWARD = "referral_reward"
+    AUTO_REPLY = "auto_reply"
+    HELP = "help"
+    ALERT = "alert"
+    OPT_OUT_CONFIRMATION = "opt_out_confirmation"
+    OPT_IN_CONFIRMATION = "opt_in_confirmation"
+    FEEDBACK_THANKS = "feedback_thanks"
+    AFTER_HOURS = "after_hours"
+    MISSED_CALL = "missed_call"
+
+
+class VisitStatus(StrEnum):
+    COMPLETED = "completed"
+    CANCELED = "canceled"
+
+
+class StrEnumType(sa.TypeDecorator):
+    """A StrEnum kept in a VARCHAR column: plain strings in the database (no migration, no
+    native enum type), members in Python."""
+
+    impl = AutoString
+    cache_ok = True
+
+    def __init__(self, enum: type[StrEnum], length: int):
+        super().__init__(length=length)
+        self.enum = enum
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else str(value)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        try:
+            return self.enum(value)
+        except ValueError:  # a value written by a newer release: still readable
+            return value
+
+
+def enum_column(enum: type[StrEnum], length: int, default=None):
+    return Field(default=default, sa_column=sa.Column(StrEnumType(enum, length), nullable=False))
 
 
 def ts(nullable: bool = True, index: bool = False):
@@ -199,7 +267,7 @@ class Visit(SQLModel, table=True):
     occurred_at: datetime = ts(nullable=False)
     staff: str | None = Field(default=None, max_length=80)
     amount_cents: int | None = Field(default=None)
-    status: str = Field(default="completed", max_length=10)  # completed | canceled
+    status: VisitStatus = enum_column(VisitStatus, 10, default=VisitStatus.COMPLETED)
     source: str = Field(default="api", max_length=10)
     created_at: datetime = created_ts()
 
@@ -269,8 +337,8 @@ class Message(SQLModel, table=True):
     customer_id: int = Field(foreign_key="customer.id")
     direction: str = Field(max_length=8)  # inbound | outbound
     body: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
-    kind: str = Field(default="manual", max_length=24)
-    status: str = Field(max_length=12)
+    kind: MessageKind = enum_column(MessageKind, 24, default=MessageKind.MANUAL)
+    status: MessageStatus = enum_column(MessageStatus, 12)
     provider_status: str | None = Field(default=None, max_length=24)
     provider_sid: str | None = Field(default=None, max_length=40, unique=True)
     error_code: int | None = Field(default=None)
@@ -334,23 +402,13 @@ class SimulatedText(SQLModel, table=True):
     created_at: datetime = created_ts()
 
 
-OUTBOUND_STATES = ("scheduled", "sending", "sent", "delivered", "failed", "undelivered", "canceled")
-TERMINAL_STATES = frozenset({"delivered", "failed", "undelivered", "canceled"})
-AUTOMATED_KINDS = frozenset(
-    {"thank_you", "review_request", "review_reminder", "feedback_question", "referral_ask",
-     "referral_reward"}
+OUTBOUND_STATES = tuple(state for state in MessageStatus if state is not MessageStatus.RECEIVED)
+TERMINAL_STATES = frozenset(
+    {MessageStatus.DELIVERED, MessageStatus.FAILED, MessageStatus.UNDELIVERED,
+     MessageStatus.CANCELED}
 )  # fmt: skip
-KINDS = frozenset(
-    AUTOMATED_KINDS
-    | {
-        "manual",
-        "auto_reply",
-        "help",
-        "alert",
-        "opt_out_confirmation",
-        "opt_in_confirmation",
-        "feedback_thanks",
-        "after_hours",
-        "missed_call",
-    }
-)
+AUTOMATED_KINDS = frozenset(
+    {MessageKind.THANK_YOU, MessageKind.REVIEW_REQUEST, MessageKind.REVIEW_REMINDER,
+     MessageKind.FEEDBACK_QUESTION, MessageKind.REFERRAL_ASK, MessageKind.REFERRAL_REWARD}
+)  # fmt: skip
+KINDS = frozenset(MessageKind)

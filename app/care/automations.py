@@ -21,10 +21,13 @@ from app.care.feedback import is_unhappy, parse_rating, sentiment, suggest_reply
 from app.care.links import create_link
 from app.care.outbound import LIVE_STATES, OutboundRefused, cancel_pending, queue_text
 from app.care.windows import parse_hhmm
-from app.models import Business, Customer, Feedback, Message, Visit
+from app.models import Business, Customer, Feedback, Message, MessageKind, Visit, VisitStatus
 
-ASK_KINDS = frozenset({"review_request", "review_reminder", "feedback_question", "referral_ask"})
-REVIEW_ASKS = frozenset({"review_request", "feedback_question"})
+ASK_KINDS = frozenset(
+    {MessageKind.REVIEW_REQUEST, MessageKind.REVIEW_REMINDER, MessageKind.FEEDBACK_QUESTION,
+     MessageKind.REFERRAL_ASK}
+)  # fmt: skip
+REVIEW_ASKS = frozenset({MessageKind.REVIEW_REQUEST, MessageKind.FEEDBACK_QUESTION})
 RATING_WINDOW = timedelta(days=7)  # how long a 1-5 question stays open
 REPLY_CONTEXT = timedelta(days=14)  # replies this soon after a visit are feedback on it
 ALERT_EVERY = timedelta(hours=1)
@@ -137,7 +140,7 @@ def latest_visit(session: Session, customer_id: int, since: datetime) -> Visit |
         .where(
             Visit.customer_id == customer_id,
             Visit.occurred_at >= since,
-            Visit.status == "completed",
+            Visit.status == VisitStatus.COMPLETED,
         )
         .order_by(Visit.occurred_at.desc())
     ).first()
@@ -216,7 +219,7 @@ def alert_owner(
     )  # fmt: skip
     customer.last_owner_alert_at = now
     session.add(customer)
-    return queue_text(session, business, customer, body, "alert", now=now, cause="system",
+    return queue_text(session, business, customer, body, MessageKind.ALERT, now=now, cause="system",
                       to_number=business.alert_phone)  # fmt: skip
 
 
@@ -278,7 +281,8 @@ def text_back_missed_call(
 
 
 def alert_unanswered(session: Session, *, now: datetime) -> int:
-    """Alert owners about customers who wrote and got no answer in time. Commits."""
+    """Alert owners about customers who wrote and got no answer in time; returns how many.
+    Not committed: the worker's sweep commits."""
     candidates = session.exec(
         select(Customer, Business)
         .join(Business, Business.id == Customer.business_id)
@@ -307,5 +311,4 @@ def alert_unanswered(session: Session, *, now: datetime) -> int:
         ).first()
         if alert_owner(session, business, customer, "no reply yet to", last or "", now=now):
             sent += 1
-    session.commit()
     return sent

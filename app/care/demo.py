@@ -11,6 +11,7 @@ from app.care.inbound import receive_text
 from app.care.visits import record_visit
 from app.contract.commands import VisitCreate
 from app.models import Business
+from app.sms.webhooks import InboundText
 
 DEMO_NUMBER = "+12125550100"
 DEMO_CUSTOMERS = [
@@ -49,12 +50,11 @@ def load_demo(session: Session, *, now: datetime) -> dict:
             occurred_at=now - timedelta(hours=3 + index),
         )
         record_visit(session, business, visit, now=now, source="demo")
-    receive_text(
-        session,
-        {"MessageSid": "SMdemo0000000000000000000000000001", "From": DEMO_CUSTOMERS[0][0],
-         "To": DEMO_NUMBER, "Body": "Thank you! Can I book with Ana again next month?"},
-        now=now,
-    )  # fmt: skip
+    maria = DEMO_CUSTOMERS[0][0]
+    reply = InboundText(provider_sid="SMdemo0000000000000000000000000001", to=DEMO_NUMBER,
+                        from_=maria, sender=maria,
+                        body="Thank you! Can I book with Ana again next month?")  # fmt: skip
+    receive_text(session, reply, now=now)
     return {
         "business_id": business.id,
         "api_key": key,

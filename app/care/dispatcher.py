@@ -23,13 +23,14 @@ from sqlalchemy import Engine, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
+from app.care import states
 from app.care.automations import RATING_WINDOW, alert_unanswered
 from app.care.outbound import TO_OWNER, cancel_pending, check_before_send, introduce
-from app.care.status import advance, apply_status_callback, flag_customer_for_error
+from app.care.status import apply_status_callback, flag_customer_for_error
 from app.clock import Clock, SystemClock
 from app.config import Settings
 from app.db import is_postgres, session_scope
-from app.models import Business, Customer, Message, SenderPace
+from app.models import Business, Customer, Message, MessageKind, MessageStatus, SenderPace
 from app.sms.encoding import segment_info
 from app.sms.errors import Action, classify
 from app.sms.gateway import Accepted, OutgoingText, SendFailed, SmsGateway
@@ -42,9 +43,9 @@ MAX_BACKOFF_SECONDS = 900.0
 LEASE_MARGIN_SECONDS = 5.0  # a send is not started this close to the end of its lease
 # What a sent text of a kind records on its customer (default: they have been introduced).
 SENT_EFFECTS = {
-    "alert": (),
-    "review_request": ("introduced", "asked_review"),
-    "feedback_question": ("introduced", "asked_review", "asked_rating"),
+    MessageKind.ALERT: (),
+    MessageKind.REVIEW_REQUEST: ("introduced", "asked_review"),
+    MessageKind.FEEDBACK_QUESTION: ("introduced", "asked_review", "asked_rating"),
 }
 SWEEP_EVERY_SECONDS = 60.0  # how often the worker looks for unanswered customers
 PERMANENT_CANCELS_PLAN = {Action.OPTED_OUT, Action.BAD_NUMBER, Action.LANDLINE}
@@ -140,7 +141,9 @@ class Dispatcher:
             return 0
         self._last_sweep = now
         with session_scope(self.engine) as session:
-            return alert_unanswered(session, now=now)
+            alerted = alert_unanswered(session, now=now)
+            session.commit()
+        return alerted
 
     def run_forever(self, stop: threading.Event) -> None:
         """Poll until `stop` is set; a batch in flight is finished first."""
@@ -178,14 +181,14 @@ class Dispatcher:
             expired = self._lock_due(
                 session,
                 select(Message.id)
-                .where(Message.status == "sending", Message.lease_until < now)
+                .where(Message.status == MessageStatus.SENDING, Message.lease_until < now)
                 .order_by(Message.lease_until),
                 limit,
             )
             due = self._lock_due(
                 session,
                 select(Message.id)
-                .where(Message.status == "scheduled", Message.send_at <= now)
+                .where(Message.status == MessageStatus.SCHEDULED, Message.send_at <= now)
                 .order_by(Message.send_at, Message.id),
                 limit - len(expired),
             )
@@ -250,13 +253,13 @@ class Dispatcher:
             return job
         verdict = check_before_send(session, message, business, customer, now)
         if verdict.action == "cancel":
-            message.status, message.error_message = "canceled", verdict.reason
+            states.cancel(message, verdict.reason)
             stats.canceled += 1
         elif verdict.action == "fail":
-            message.status, message.error_message = "failed", verdict.reason
+            states.fail(message, verdict.reason)
             stats.failed += 1
         elif verdict.action == "reschedule":
-            message.send_at = verdict.send_at
+            states.reschedule(message, verdict.send_at)
             stats.rescheduled += 1
         else:
             body = introduce(message.body, business, customer, message.kind)
@@ -267,11 +270,7 @@ class Dispatcher:
                     info.segments,
                     info.encoding,
                 )
-            message.status = "sending"
-            message.attempts += 1
-            message.last_attempt_at = now
-            message.lease_until = now + lease
-            message.leased_by = self.worker_id
+            states.claim(message, worker_id=self.worker_id, lease_until=now + lease, now=now)
             message.from_number = business.number
             session.add(message)
             return self._job(message, business, reconcile_since=None)
@@ -324,17 +323,7 @@ class Dispatcher:
             if later:
                 next_free = datetime.fromtimestamp(slots[-1] + 1.0 / rate if slots else now_ts,
                                                    tz=now.tzinfo)  # fmt: skip
-                session.execute(
-                    update(Message)
-                    .where(Message.id.in_([j.message_id for j in later]))
-                    .values(
-                        status="scheduled",
-                        send_at=next_free,
-                        lease_until=None,
-                        leased_by=None,
-                        attempts=Message.attempts - 1,
-                    )  # fmt: skip
-                )
+                states.release_claims(session, [j.message_id for j in later], send_at=next_free)
                 stats.rescheduled += len(later)
         return ready
 
@@ -443,21 +432,15 @@ class Dispatcher:
             return False  # its lease runs out and the next claim reconciles it
         if outcome.accepted is not None:
             accepted = outcome.accepted
-            if message.provider_sid not in (None, accepted.sid):
+            if not states.mark_sent(message, accepted.sid, now=now):
                 return False  # a callback already tied another SID to it; keep what we have
-            message.provider_sid = accepted.sid
-            if message.status == "sending":
-                message.status = "sent"
-                message.sent_at = now
-            advance(message, accepted.status, now)
+            states.report(message, accepted.status, now=now)
             if accepted.segments:
                 message.segments = accepted.segments
-            message.lease_until = message.leased_by = None
-            message.error_message = None
             session.add(message)
             stats.sent += 1
             return True
-        if message.status != "sending" or message.leased_by != self.worker_id:
+        if message.status != MessageStatus.SENDING or message.leased_by != self.worker_id:
             return False  # a status callback or another worker settled it meanwhile
         if outcome.not_found:
             # Reconciled: the provider never got it, so sending it now cannot double it.
@@ -482,10 +465,8 @@ class Dispatcher:
         rule = classify(failure.code, failure.http_status)
         if rule.action in {Action.RETRY, Action.SLOW_DOWN}:
             if message.attempts < self.settings.max_send_attempts:
-                message.status = "scheduled"
-                message.send_at = now + timedelta(seconds=self._backoff(message.attempts))
-                message.lease_until = message.leased_by = None
-                message.error_message = rule.reason
+                retry_at = now + timedelta(seconds=self._backoff(message.attempts))
+                states.reschedule(message, retry_at, reason=rule.reason)
                 if rule.action is Action.SLOW_DOWN:
                     self._push_pace(session, outcome.job.sender, now)
                 stats.retried += 1
@@ -507,16 +488,10 @@ class Dispatcher:
         return False
 
     def _retry_now(self, message: Message, now: datetime) -> None:
-        message.status = "scheduled"
-        message.send_at = now
-        message.lease_until = message.leased_by = None
+        states.reschedule(message, now)
 
     def _fail(self, session, message: Message, code: int | None, reason: str) -> None:
-        message.status = "failed"
-        if code is not None and message.error_code is None:
-            message.error_code = code
-        message.error_message = reason[:300]
-        message.lease_until = message.leased_by = None
+        states.fail(message, reason, code=code)
         session.add(message)
 
     def _backoff(self, attempts: int, base: float | None = None) -> float:
@@ -534,11 +509,11 @@ class Dispatcher:
     # ---- callbacks the gateway made itself (the simulator) ----------------------------------
 
     def play_gateway_events(self) -> int:
-        events = self.gateway.drain_events()
-        for event in events:
-            mid = event.get("mid")
+        """Apply the status reports the gateway produced itself, one transaction each (as
+        Twilio's own callbacks would come)."""
+        reports = self.gateway.drain_events()
+        for report in reports:
             with session_scope(self.engine) as session:
-                apply_status_callback(
-                    session, event, now=self.clock.now(), message_id=int(mid) if mid else None
-                )
-        return len(events)
+                apply_status_callback(session, report, now=self.clock.now())
+                session.commit()
+        return len(reports)

@@ -1,10 +1,8 @@
-"""One inbound text, from the webhook's form to the owner's inbox."""
+"""One inbound text, from the carrier's typed value to the owner's inbox."""
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -23,43 +21,11 @@ from app.care.automations import (
     text_back_missed_call,
 )
 from app.care.customers import find_or_create, set_consent
+from app.care.keywords import HELP, OPT_IN, OPT_OUT_PLAIN, OPT_OUTS, bare_word, keyword_of
 from app.care.outbound import cancel_pending, preview, queue_text
-from app.models import Business, Customer, Message
-from app.phones import InvalidPhone, normalize
+from app.models import Business, Customer, Message, MessageKind, MessageStatus
 from app.sms.encoding import segment_info
-
-OPT_OUT_WORDS = frozenset(
-    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
-)
-OPT_IN_WORDS = frozenset({"START", "YES", "UNSTOP"})
-HELP_WORDS = frozenset({"HELP", "INFO"})
-MAX_MEDIA = 10
-
-# "Any reasonable manner" (FCC 24-24): short messages that plainly ask us to stop.
-_PLAIN_OPT_OUT = [
-    re.compile(p)
-    for p in (
-        r"\b(stop|quit|cease)\b(?!\s+by\b)[\w\s']{0,20}"
-        r"\b(text\w*|messag\w*|sms|contact\w*|send\w*|spam\w*)",
-        r"\bunsubscribe\b",
-        r"\bopt\s*(me\s+)?out\b",
-        r"\b(remove|take)\s+(me|my\s+(number|phone))\b[\w\s']{0,20}\b(list|off|from)\b",
-        r"\b(don'?t|do\s+not|never)\s+(text|message|contact|sms)\s+(me|this\s+number)\b",
-        r"\bno\s+more\s+(texts|messages)\b",
-        r"\blose\s+my\s+number\b",
-    )
-]
-_NEGATED = re.compile(r"\b(don'?t|do\s+not|never)\s+stop\b")
-# Unmistakable at any length: "... Stop texting me or I will report you."
-_DIRECT_OPT_OUT = re.compile(
-    r"\b(stop|quit|cease)\s+(texting|messaging|contacting)\s+(me|this\s+number)\b"
-    r"|\bunsubscribe\s+me\b|\bopt\s+me\s+out\b"
-)
-# An opt-out word with only politeness or repetition around it: "STOP please", "stop stop".
-_FILLER = r"(?:please|pls|plz|now|thanks|thank\s+you|thx|already|just|ok|okay|i\s+said)"
-_WORD = r"(?:stop|stopall|unsubscribe|quit|revoke|opt\s*out)"
-_BARE_OPT_OUT = re.compile(rf"^(?:{_FILLER}\s+)*{_WORD}(?:\s+(?:{_WORD}|{_FILLER}))*$")
-PLAIN_OPT_OUT_MAX_WORDS = 12
+from app.sms.webhooks import InboundText, IncomingCall, Media
 
 
 class UnknownBusiness(LookupError):
@@ -67,7 +33,7 @@ class UnknownBusiness(LookupError):
 
 
 class BadInbound(ValueError):
-    """The webhook's form is missing what every inbound text has."""
+    """The text or call cannot be taken: its sender is no phone number."""
 
 
 @dataclass(frozen=True)
@@ -82,43 +48,11 @@ class InboundResult:
         return self._session.get(Message, self.message_id)
 
 
-def keyword_of(body: str) -> str | None:
-    """Which keyword the whole message is, or a plain-language opt-out; else None."""
-    word = re.sub(r"[^A-Za-z]", "", body or "").upper()
-    if word in OPT_OUT_WORDS:
-        return "opt_out"
-    if word in OPT_IN_WORDS:
-        return "opt_in"
-    if word in HELP_WORDS:
-        return "help"
-    if is_plain_opt_out(body):
-        return "opt_out_plain"
-    return None
-
-
-def is_plain_opt_out(body: str) -> bool:
-    text = " ".join((body or "").lower().replace("’", "'").split())
-    if not text or _NEGATED.search(text):
-        return False
-    words = " ".join(re.sub(r"[^\w\s']", " ", text).split())  # punctuation and emoji dropped
-    if _BARE_OPT_OUT.match(words) or _DIRECT_OPT_OUT.search(words):
-        return True
-    if len(text.split()) > PLAIN_OPT_OUT_MAX_WORDS:
-        return False
-    return any(pattern.search(text) for pattern in _PLAIN_OPT_OUT)
-
-
-def _media(form: Mapping[str, str]) -> list[dict[str, str]] | None:
-    try:
-        count = min(int(form.get("NumMedia") or 0), MAX_MEDIA)
-    except ValueError:
-        count = 0
-    media = [
-        {"url": form.get(f"MediaUrl{i}", ""), "content_type": form.get(f"MediaContentType{i}", "")}
-        for i in range(count)
-        if form.get(f"MediaUrl{i}")
-    ]
-    return media or None
+def _media_rows(media: tuple[Media, ...]) -> list[dict[str, str]] | None:
+    """Attachments as the message row stores them."""
+    if not media:
+        return None
+    return [{"url": m.url, "content_type": m.content_type} for m in media]
 
 
 CUSTOMER_COLUMNS = ("business_id", "phone", "name", "tags", "consent", "number_status",
@@ -207,41 +141,35 @@ def _find_business(connection, statements, to: str, service: str):
 
 def receive_text(
     session: Session,
-    form: Mapping[str, str],
+    text: InboundText,
     *,
     now: datetime,
     base_url: str = "",
     directory: BusinessDirectory | None = None,
 ) -> InboundResult:
-    """Store an inbound text exactly once and act on it. Commits.
+    """Store an inbound text exactly once and act on it, in the caller's transaction (the
+    caller commits).
 
     A plain reply costs three statements on one connection: find the business, upsert the
-    customer, insert the text (a retry's MessageSid conflicts and changes nothing). Keywords,
-    feedback after a visit and after-hours answers then load the full objects. `base_url` is
-    the app's public origin, for tracked links in any answer.
+    customer, insert the text. A retry of a text already stored (its provider SID conflicts)
+    rolls the transaction back, so the customer's unread count is not bumped twice, and
+    returns the stored text with `duplicate` set: call this first in its unit of work.
+    Keywords, feedback after a visit and after-hours answers then load the full objects.
+    `base_url` is the app's public origin, for tracked links in any answer.
     """
-    sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
-    if not sid or len(sid) > 40:
-        raise BadInbound("MessageSid is missing")
-    to = (form.get("To") or "").strip()
-    service = (form.get("MessagingServiceSid") or "").strip()
-    try:
-        phone, bad_phone = normalize(form.get("From")), None
-    except InvalidPhone as exc:
-        phone, bad_phone = None, exc
-    body = form.get("Body") or ""
+    sid, to, phone, body = text.provider_sid, text.to, text.sender, text.body
     # Python work first: on SQLite the first statement takes the one write lock.
-    info, media, keyword = segment_info(body), _media(form), keyword_of(body)
+    info, media, keyword = segment_info(body), _media_rows(text.media), keyword_of(body)
     connection = session.connection()
     statements = _statements(connection.dialect.name)
     if directory is not None:
-        business = directory.lookup(connection, statements, to, service)
+        business = directory.lookup(connection, statements, to, text.messaging_service_sid)
     else:
-        business = _find_business(connection, statements, to, service)
+        business = _find_business(connection, statements, to, text.messaging_service_sid)
     if business is None:
         raise UnknownBusiness(f"no business owns {to or 'that number'}")
-    if bad_phone is not None:
-        raise BadInbound(f"From is not a phone number: {bad_phone}") from bad_phone
+    if phone is None:
+        raise BadInbound(text.sender_error or "the sender is not a phone number")
     customer = connection.execute(
         statements["upsert_customer"],
         {"business_id": business.id, "phone": phone, "name": "", "tags": [],
@@ -253,51 +181,45 @@ def receive_text(
     message_id = connection.execute(
         statements["store_message"],
         {"business_id": business.id, "customer_id": customer.id, "direction": "inbound",
-         "body": body, "kind": "manual", "status": "received", "provider_sid": sid,
-         "segments": info.segments, "encoding": info.encoding, "from_number": phone,
-         "to_number": to or None, "media_urls": media, "cause": "inbound",
-         "attempts": 0, "created_at": now},
+         "body": body, "kind": MessageKind.MANUAL, "status": MessageStatus.RECEIVED,
+         "provider_sid": sid, "segments": info.segments, "encoding": info.encoding,
+         "from_number": phone, "to_number": to or None, "media_urls": media,
+         "cause": "inbound", "attempts": 0, "created_at": now},
     ).scalar_one_or_none()  # fmt: skip
     if message_id is None:
         # A retry of a text we already have (perhaps racing us): change nothing, same answer.
+        # A rollback, not a savepoint: two more round trips on every text for the rare retry.
         session.rollback()
         existing = session.connection().execute(statements["message_by_sid"], {"sid": sid})
         return InboundResult(existing.scalar_one(), duplicate=True, keyword=None, _session=session)
     if keyword is not None:
         owner = session.get(Business, business.id)
         full = session.get(Customer, customer.id, populate_existing=True)
-        _act_on_keyword(session, owner, full, keyword, body, form, now)
+        _act_on_keyword(session, owner, full, keyword, body, text.provider_opt_out, now)
     elif _needs_care(business, customer, now):
         owner = session.get(Business, business.id)
         full = session.get(Customer, customer.id, populate_existing=True)
         handle_reply(session, owner, full, message_id, body, now=now, base_url=base_url)
         answer_after_hours(session, owner, full, now=now)
-    session.commit()
     return InboundResult(message_id, duplicate=False, keyword=keyword, _session=session)
 
 
-def missed_call_text_back(session: Session, form: Mapping[str, str], *, now: datetime) -> bool:
+def missed_call_text_back(session: Session, call: IncomingCall, *, now: datetime) -> bool:
     """A call to a business number that nobody answered; True when a text back was queued.
-    Commits."""
-    to = (form.get("To") or form.get("Called") or "").strip()
+    Not committed: the caller's unit of work commits."""
     connection = session.connection()
     business = connection.execute(
-        _statements(connection.dialect.name)["business_by_number"], {"key": to}
+        _statements(connection.dialect.name)["business_by_number"], {"key": call.to}
     ).first()
     if business is None:
-        raise UnknownBusiness(f"no business owns {to or 'that number'}")
-    try:
-        phone = normalize(form.get("From") or form.get("Caller"))
-    except InvalidPhone as exc:
-        raise BadInbound(f"From is not a phone number: {exc}") from exc
+        raise UnknownBusiness(f"no business owns {call.to or 'that number'}")
+    if call.caller is None:
+        raise BadInbound(call.caller_error or "the caller is not a phone number")
     owner = session.get(Business, business.id)
-    customer, _ = find_or_create(session, owner, phone, now=now)
+    customer, _ = find_or_create(session, owner, call.caller, now=now)
     if customer.consent == "opted_out":
-        session.commit()
         return False
-    texted = text_back_missed_call(session, owner, customer, now=now) is not None
-    session.commit()
-    return texted
+    return text_back_missed_call(session, owner, customer, now=now) is not None
 
 
 def _needs_care(business, customer, now: datetime) -> bool:
@@ -316,12 +238,12 @@ def _needs_care(business, customer, now: datetime) -> bool:
     return is_after_hours(business, now)
 
 
-def _act_on_keyword(session, business, customer, keyword, body, form, now) -> None:
+def _act_on_keyword(session, business, customer, keyword, body, provider_opt_out, now) -> None:
     customer.needs_reply = False  # keywords are answered for the owner
     session.add(customer)
-    provider_confirmed = business.provider_handles_opt_out or bool(form.get("OptOutType"))
+    provider_confirmed = business.provider_handles_opt_out or bool(provider_opt_out)
     fields = {"business_name": business.name, "business_phone": business.number}
-    if keyword in {"opt_out", "opt_out_plain"}:
+    if keyword in OPT_OUTS:
         changed = set_consent(
             session, customer, "opted_out", source="keyword", now=now, detail=body[:200]
         )
@@ -329,23 +251,22 @@ def _act_on_keyword(session, business, customer, keyword, body, form, now) -> No
             session,
             customer_id=customer.id,
             reason="the customer opted out",
-            keep_kinds=frozenset({"opt_out_confirmation"}),
+            keep_kinds=frozenset({MessageKind.OPT_OUT_CONFIRMATION}),
         )
         # Twilio confirms its own keywords; a plain-language opt-out it never saw.
-        if changed and (keyword == "opt_out_plain" or not provider_confirmed):
-            _reply(session, business, customer, "opt_out_confirmation", fields, now)
-    elif keyword == "opt_in":
+        if changed and (keyword == OPT_OUT_PLAIN or not provider_confirmed):
+            _reply(session, business, customer, MessageKind.OPT_OUT_CONFIRMATION, fields, now)
+    elif keyword == OPT_IN:
         was_opted_out = customer.consent == "opted_out"
-        word = re.sub(r"[^A-Za-z]", "", body).upper()
-        if was_opted_out or (word != "YES" and customer.consent == "unknown"):
+        if was_opted_out or (bare_word(body) != "YES" and customer.consent == "unknown"):
             set_consent(session, customer, "granted", source="keyword", now=now, detail=body,
                         by_customer=True)  # fmt: skip
             if was_opted_out and not provider_confirmed:
-                _reply(session, business, customer, "opt_in_confirmation", fields, now)
-    elif keyword == "help" and (
+                _reply(session, business, customer, MessageKind.OPT_IN_CONFIRMATION, fields, now)
+    elif keyword == HELP and (
         customer.consent != "opted_out" or not business.provider_handles_opt_out
     ):
-        _reply(session, business, customer, "help", fields, now)
+        _reply(session, business, customer, MessageKind.HELP, fields, now)
 
 
 def _reply(session, business, customer, kind, fields, now) -> Message:

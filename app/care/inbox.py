@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy import and_, or_, update
 from sqlmodel import Session, select
 
+from app.care import states
 from app.care.outbound import (
     OutboundRefused,
     check_allowed,
@@ -282,18 +283,15 @@ def cancel_scheduled(
 ) -> bool:
     """Cancel one scheduled text of this conversation; False when it is not (or no longer)
     scheduled. One conditional update, so it never races the dispatcher's claim."""
-    result = session.exec(
-        update(Message)
-        .where(
-            Message.id == message_id,
-            Message.business_id == business_id,
-            Message.customer_id == customer_id,
-            Message.direction == "outbound",
-            Message.status == "scheduled",
-        )
-        .values(status="canceled", error_message=f"Canceled by {by.name or by.email}."[:300])
+    canceled = states.cancel_where(
+        session,
+        Message.id == message_id,
+        Message.business_id == business_id,
+        Message.customer_id == customer_id,
+        Message.direction == "outbound",
+        reason=f"Canceled by {by.name or by.email}.",
     )
-    return result.rowcount == 1
+    return canceled == 1
 
 
 # ---- the composer -------------------------------------------------------------------------

@@ -5,10 +5,10 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import update
 from sqlmodel import Session, select
 
-from app.models import Message, TrackedLink
+from app.care import states
+from app.models import Message, MessageKind, TrackedLink
 
 TOKEN_BYTES = 9  # 12 URL-safe characters, 72 bits: unguessable, short enough for a text
 
@@ -54,14 +54,11 @@ def open_link(session: Session, token: str, *, now: datetime) -> str | None:
     link.open_count += 1
     session.add(link)
     if first_open and link.kind == "review":
-        query = update(Message).where(
-            Message.customer_id == link.customer_id,
-            Message.kind == "review_reminder",
-            Message.status == "scheduled",
-        )
+        mine = [Message.customer_id == link.customer_id]
         if link.visit_id is not None:
-            query = query.where(Message.visit_id == link.visit_id)
-        session.execute(query.values(status="canceled", error_message="the review link was opened"))
+            mine.append(Message.visit_id == link.visit_id)
+        states.cancel_where(session, Message.kind == MessageKind.REVIEW_REMINDER, *mine,
+                            reason="the review link was opened")  # fmt: skip
     return link.target_url
 
 

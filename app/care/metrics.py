@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from app.models import AUTOMATED_KINDS, Feedback, Message, TrackedLink
+from app.models import AUTOMATED_KINDS, Feedback, Message, MessageStatus, TrackedLink
 
 REPLY_WITHIN = timedelta(days=7)
 
@@ -62,7 +62,7 @@ def business_metrics(session: Session, business_id: int, start: datetime, end: d
             Message.business_id == business_id,
             Message.direction == "outbound",
             Message.kind.in_(AUTOMATED_KINDS),
-            Message.status.in_(("sent", "delivered")),
+            Message.status.in_((MessageStatus.SENT, MessageStatus.DELIVERED)),
             Message.sent_at >= start,
             Message.sent_at < end,
         )

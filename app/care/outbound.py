@@ -12,10 +12,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from app.care import states
 from app.care.links import review_link_opened
 from app.care.windows import Window, recipient_window
 from app.errors import Refused
-from app.models import AUTOMATED_KINDS, KINDS, Business, Customer, Message
+from app.models import AUTOMATED_KINDS, KINDS, Business, Customer, Message, MessageStatus
 from app.sms.encoding import segment_info
 
 MAX_BODY_CHARS = 1600  # Twilio's limit for one message body
@@ -215,7 +216,7 @@ def queue_text(
         direction="outbound",
         body=body,
         kind=kind,
-        status="scheduled",
+        status=MessageStatus.SCHEDULED,
         segments=info.segments,
         encoding=info.encoding,
         from_number=business.number,
@@ -276,7 +277,9 @@ def cancel_pending(
     keep_kinds: frozenset[str] = frozenset(),
 ) -> int:
     """Cancel every scheduled text of a customer or a visit (but `keep_kinds`); returns how many."""
-    query = select(Message).where(Message.status == "scheduled", Message.direction == "outbound")
+    query = select(Message).where(
+        Message.status == MessageStatus.SCHEDULED, Message.direction == "outbound"
+    )
     if customer_id is not None:
         query = query.where(Message.customer_id == customer_id)
     if visit_id is not None:
@@ -285,8 +288,7 @@ def cancel_pending(
         query = query.where(Message.kind.not_in(keep_kinds))
     count = 0
     for message in session.exec(query.with_for_update()):
-        message.status = "canceled"
-        message.error_message = reason[:300] or None
-        session.add(message)
-        count += 1
+        if states.cancel(message, reason):
+            session.add(message)
+            count += 1
     return count

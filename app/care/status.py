@@ -2,72 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 
 from sqlmodel import Session, select
 
+from app.care import states
 from app.care.customers import set_consent
-from app.models import TERMINAL_STATES, Customer, Message, StatusCallback
+from app.models import Customer, Message, StatusCallback
 from app.sms.errors import Action, classify
-
-# The provider's word -> our state.
-OUR_STATE = {
-    "accepted": "sent",
-    "scheduled": "sent",
-    "queued": "sent",
-    "sending": "sent",
-    "sent": "sent",
-    "delivered": "delivered",
-    "read": "delivered",
-    "partially_delivered": "delivered",
-    "undelivered": "undelivered",
-    "failed": "failed",
-    "canceled": "canceled",
-}
-RANK = {"scheduled": 0, "sending": 1, "sent": 2}  # terminal states rank above all of these
-PROVIDER_RANK = {
-    "accepted": 0, "scheduled": 0, "queued": 1, "sending": 2, "sent": 3,
-    "delivered": 4, "partially_delivered": 4, "undelivered": 4, "failed": 4, "canceled": 4,
-    "read": 5,
-}  # fmt: skip
-
-
-FAILED = frozenset({"failed", "undelivered"})
-PROVIDER_FINAL = frozenset({"undelivered", "failed", "canceled"})
-
-
-def _rank(state: str) -> int:
-    return 10 if state in TERMINAL_STATES else RANK.get(state, 0)
-
-
-def advance(message: Message, provider_status: str, now: datetime) -> bool:
-    """Move the message forward to what the provider says; never back, never out of a terminal
-    state. Returns True when our state changed."""
-    provider_status = provider_status.lower()
-    known = PROVIDER_RANK.get(message.provider_status or "", -1)
-    new = PROVIDER_RANK.get(provider_status, -1)
-    settled = message.provider_status in PROVIDER_FINAL
-    if not settled and (new > known or (new == known and known < PROVIDER_RANK["delivered"])):
-        message.provider_status = provider_status
-    target = OUR_STATE.get(provider_status)
-    if target is None or message.status in TERMINAL_STATES:
-        return False
-    if _rank(target) <= _rank(message.status):
-        return False
-    message.status = target
-    if target == "delivered":
-        message.delivered_at = now
-    if target in {"sent", "delivered"} and message.sent_at is None:
-        message.sent_at = now
-    return True
-
-
-def _parse_code(value) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
+from app.sms.webhooks import StatusReport
 
 
 def flag_customer_for_error(session: Session, customer: Customer, code: int | None, now) -> None:
@@ -84,12 +27,13 @@ def flag_customer_for_error(session: Session, customer: Customer, code: int | No
 
 
 def apply_status_callback(
-    session: Session, form: Mapping[str, str], *, now: datetime, message_id: int | None = None
+    session: Session, report: StatusReport, *, now: datetime
 ) -> StatusCallback:
-    """Log the callback, then apply it to its message if it moves it forward. Commits."""
-    sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()[:40]
-    status = (form.get("MessageStatus") or form.get("SmsStatus") or "").strip().lower()[:24]
-    code = _parse_code(form.get("ErrorCode"))
+    """Log the report, then apply it to its message if it moves it forward. Not committed:
+    the caller's unit of work (the webhook, the worker's job) commits."""
+    sid, status, code, message_id = (
+        report.provider_sid, report.status, report.error_code, report.message_id
+    )  # fmt: skip
     message = None
     if sid:
         message = session.exec(
@@ -107,22 +51,15 @@ def apply_status_callback(
         provider_sid=sid,
         status=status,
         error_code=code,
-        payload=dict(form.items()),
+        payload=dict(report.payload),
         received_at=now,
     )
     if message is not None:
-        log.applied = advance(message, status, now)
-        # A code explains a failure; a late one on a delivered text explains nothing.
-        if code is not None and message.error_code is None and message.status in FAILED:
-            message.error_code = code
-        if message.status == "sent" and message.leased_by is not None:
-            message.lease_until = None
-            message.leased_by = None
+        log.applied = states.report(message, status, now=now, error_code=code)
         session.add(message)
-        if log.applied and code is not None and message.status in FAILED:
+        if log.applied and code is not None and message.status in states.FAILURES:
             customer = session.get(Customer, message.customer_id)
             if customer is not None:
                 flag_customer_for_error(session, customer, code, now)
     session.add(log)
-    session.commit()
     return log

@@ -104,10 +104,8 @@ def invalid_from(exc: ValidationError, model: type[BaseModel] | None = None) -> 
         codes.append(kind if kind in RULE_CODES else _CODES.get(kind, "invalid_field"))
     if not errors:
         return Invalid("body", "The input is not valid.")
-    refusal = Invalid.many(errors, code=codes[0])
-    if refusal.code == "invalid_json":
-        refusal.status = 400  # not a JSON object at all: a malformed request, not bad values
-    return refusal
+    # Not a JSON object at all is a malformed request (400), not bad values (422).
+    return Invalid.many(errors, code=codes[0], status=400 if codes[0] == "invalid_json" else None)
 
 
 def parse(model: type[M], data: Mapping[str, Any], **context: Any) -> M:

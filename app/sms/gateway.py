@@ -20,6 +20,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from app.models import SimulatedText, utcnow
+from app.sms.webhooks import StatusReport
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,8 @@ class SmsGateway(Protocol):
         """Look for a text with this body sent to `to` since `since` whose SID is not one of
         `exclude` (texts we already know about): reconciliation."""
 
-    def drain_events(self) -> list[dict[str, str]]:
-        """Status callbacks the gateway itself produced (the simulator); Twilio posts its own."""
+    def drain_events(self) -> list[StatusReport]:
+        """Status reports the gateway itself produced (the simulator); Twilio posts its own."""
 
 
 RECONCILE_SLACK = timedelta(minutes=5)  # clocks differ; an attempt is no older than this
@@ -149,7 +150,7 @@ class TwilioGateway:
                 return Accepted(sid=message.sid, status=message.status or "sent")
         return None
 
-    def drain_events(self) -> list[dict[str, str]]:
+    def drain_events(self) -> list[StatusReport]:
         return []
 
 
@@ -177,7 +178,7 @@ class SimulatorGateway:
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        self._events: deque[dict[str, str]] = deque()
+        self._events: deque[StatusReport] = deque()
 
     def send(self, text: OutgoingText) -> Accepted:
         sid = "SM" + uuid.uuid4().hex
@@ -194,10 +195,8 @@ class SimulatorGateway:
             )
             session.commit()
         for status in ("sent", "delivered"):
-            self._events.append(
-                {"MessageSid": sid, "MessageStatus": status, "To": text.to, "From": sender,
-                 "mid": str(text.message_id)}
-            )  # fmt: skip
+            payload = {"MessageSid": sid, "MessageStatus": status, "To": text.to, "From": sender}
+            self._events.append(StatusReport(sid, status, None, text.message_id, payload))
         return Accepted(sid=sid, status="queued")
 
     def find_sent(
@@ -215,7 +214,7 @@ class SimulatorGateway:
             ).first()
         return Accepted(sid=row.sid, status="sent") if row else None
 
-    def drain_events(self) -> list[dict[str, str]]:
+    def drain_events(self) -> list[StatusReport]:
         drained = []
         while self._events:
             drained.append(self._events.popleft())

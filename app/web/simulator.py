@@ -7,8 +7,9 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from app.care.inbound import BadInbound, UnknownBusiness, receive_text
-from app.models import Business, Customer, Message, SimulatedText
+from app.models import Business, Customer, Message, MessageStatus, SimulatedText
 from app.phones import InvalidPhone, normalize
+from app.sms.webhooks import InboundText
 from app.web.context import db, now, public_base, services
 
 bp = Blueprint("simulator", __name__, url_prefix="/simulator")
@@ -62,7 +63,10 @@ def _on_the_way(handset: str) -> list[tuple[Message, str]]:
         .exec(
             select(Message, Business.name)
             .join(Business, Business.id == Message.business_id)
-            .where(Message.to_number == handset, Message.status.in_(("scheduled", "sending")))
+            .where(
+                Message.to_number == handset,
+                Message.status.in_((MessageStatus.SCHEDULED, MessageStatus.SENDING)),
+            )
             .order_by(Message.send_at)
             .limit(20)
         )
@@ -88,11 +92,17 @@ def send():
     to = business.number or business.messaging_service_sid or ""
     gateway = services().gateway
     sid = gateway.record_handset_text(db(), handset, to, body)
-    form = {"MessageSid": sid, "SmsSid": sid, "From": handset, "To": business.number or "",
-            "MessagingServiceSid": business.messaging_service_sid or "", "Body": body,
-            "NumMedia": "0"}  # fmt: skip
+    text = InboundText(
+        provider_sid=sid,
+        to=business.number or "",
+        from_=handset,
+        sender=handset,
+        body=body,
+        messaging_service_sid=business.messaging_service_sid or "",
+    )
     try:
-        receive_text(db(), form, now=now(), base_url=public_base())
+        receive_text(db(), text, now=now(), base_url=public_base())
+        db().commit()
     except (UnknownBusiness, BadInbound) as exc:
         flash(str(exc), "error")
     return redirect(url_for(".phone", handset=handset))

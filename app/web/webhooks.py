@@ -10,6 +10,7 @@ from twilio.request_validator import RequestValidator
 
 from app.care.inbound import BadInbound, UnknownBusiness, missed_call_text_back, receive_text
 from app.care.status import apply_status_callback
+from app.sms.webhooks import MalformedWebhook, inbound_text, incoming_call, status_report
 from app.web.context import db, now, public_base, services
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks/twilio")
@@ -51,17 +52,16 @@ def twiml(body: str = EMPTY_TWIML, status: int = 200) -> Response:
 @twilio_signed
 def inbound_sms():
     try:
-        with services().write_gate:
+        text = inbound_text(request.form)
+        session = db()
+        with services().write_gate:  # the commit too: SQLite's write lock is held until then
             receive_text(
-                db(),
-                request.form,
-                now=now(),
-                base_url=public_base(),
-                directory=services().directory,
+                session, text, now=now(), base_url=public_base(), directory=services().directory
             )
+            session.commit()
     except UnknownBusiness as exc:
         return Response(str(exc), status=404, mimetype="text/plain")
-    except BadInbound as exc:
+    except (MalformedWebhook, BadInbound) as exc:
         return Response(str(exc), status=400, mimetype="text/plain")
     # Replies (HELP and confirmations) go through the outbox, never inline TwiML.
     return twiml()
@@ -70,11 +70,13 @@ def inbound_sms():
 @bp.post("/status")
 @twilio_signed
 def delivery_status():
-    if not (request.form.get("MessageSid") or request.form.get("SmsSid")):
-        return Response("MessageSid is missing", status=400, mimetype="text/plain")
-    apply_status_callback(
-        db(), request.form, now=now(), message_id=request.args.get("mid", type=int)
-    )
+    try:
+        report = status_report(request.form, message_id=request.args.get("mid"))
+    except MalformedWebhook as exc:
+        return Response(str(exc), status=400, mimetype="text/plain")
+    session = db()
+    apply_status_callback(session, report, now=now())
+    session.commit()
     return Response(status=204)
 
 
@@ -92,10 +94,12 @@ MISSED_TWIML = (
 @twilio_signed
 def missed_call():
     """A call nobody could take: short TwiML, and a text back to the caller once a day."""
+    session = db()
     try:
-        texted = missed_call_text_back(db(), request.form, now=now())
+        texted = missed_call_text_back(session, incoming_call(request.form), now=now())
+        session.commit()
     except UnknownBusiness as exc:
         return Response(str(exc), status=404, mimetype="text/plain")
-    except BadInbound as exc:
+    except (MalformedWebhook, BadInbound) as exc:
         return Response(str(exc), status=400, mimetype="text/plain")
     return twiml(CALLBACK_TWIML if texted else MISSED_TWIML)

@@ -29,6 +29,7 @@ from app.contract.commands import VisitCreate
 from app.db import session_scope
 from app.migrate import upgrade
 from app.models import User
+from app.sms.webhooks import inbound_text
 from tests.conftest import DAYTIME, FAST_PASSWORD_METHOD
 
 CHROMIUM = os.environ.get("REGULARS_CHROMIUM", "/usr/bin/chromium")
@@ -171,16 +172,9 @@ def _seed(services) -> None:
                 (MARIA, "Thank you! Can I book with Ana again next month?"),
             )
         ):
-            receive_text(
-                session,
-                {
-                    "MessageSid": f"SMe2e{n:029d}",
-                    "From": phone,
-                    "To": BUSINESS_NUMBER,
-                    "Body": body,
-                },
-                now=now + timedelta(seconds=n),
-            )
+            form = {"MessageSid": f"SMe2e{n:029d}", "From": phone, "To": BUSINESS_NUMBER,
+                    "Body": body}  # fmt: skip
+            receive_text(session, inbound_text(form), now=now + timedelta(seconds=n))
         session.commit()
 
 

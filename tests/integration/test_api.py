@@ -18,6 +18,7 @@ from app.care.texts import SMS_TEMPLATES
 from app.care.visits import record_visit
 from app.contract.commands import VisitCreate
 from app.models import ApiKey, Business, ConsentEvent, Customer, Message, Visit
+from app.sms.webhooks import inbound_text
 from tests.conftest import BUSINESS_NUMBER, CUSTOMER_PHONE, DAYTIME, inbound_form
 
 OTHER_NUMBER = "+13125550100"
@@ -686,7 +687,9 @@ def test_conversation_lists_inbound_and_outbound_in_order(client, auth, session,
     customer = customer_with(session, business, CUSTOMER_PHONE, consent="granted")
     first = queue_text(session, business, customer, "One", "manual", now=clock.now())
     session.commit()
-    reply = receive_text(session, inbound_form("Thanks!", sid="SM" + "9" * 32), now=clock.now())
+    reply = receive_text(
+        session, inbound_text(inbound_form("Thanks!", sid="SM" + "9" * 32)), now=clock.now()
+    )
     second = queue_text(session, business, customer, "Two", "manual", now=clock.now())
     session.commit()
     path = f"/api/v1/customers/{customer.id}/messages"

@@ -26,6 +26,7 @@ from app.care.dispatcher import Dispatcher
 from app.care.outbound import queue_text
 from app.models import Customer, Message, StatusCallback
 from app.sms.gateway import Accepted, OutgoingText
+from app.sms.webhooks import StatusReport, status_report
 from tests.conftest import (
     ACCOUNT_SID,
     BUSINESS_NUMBER,
@@ -813,8 +814,10 @@ class FakeGateway:
         found = self.known.get(body)
         return None if found is None or found.sid in exclude else found
 
-    def drain_events(self) -> list[dict[str, str]]:
+    def drain_events(self) -> list[StatusReport]:
+        # The events are written as Twilio's callback forms, with our id as "mid".
         drained, self.events = self.events, []
+        drained = [status_report(event, message_id=event.get("mid")) for event in drained]
         return drained
 
 

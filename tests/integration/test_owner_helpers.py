@@ -12,6 +12,7 @@ from werkzeug.security import generate_password_hash
 from app.care.businesses import create_business
 from app.care.inbound import receive_text
 from app.models import Business, Customer, Message, User
+from app.sms.webhooks import inbound_text
 from tests.conftest import FAST_PASSWORD_METHOD
 
 OWNER_EMAIL = "owner@bloom.test"
@@ -90,11 +91,8 @@ def conversation_with(
 ) -> Customer:
     """An inbound text at clock + minutes; returns the customer."""
     when = clock.now() + timedelta(minutes=minutes)
-    receive_text(
-        session,
-        {"MessageSid": sid, "From": phone, "To": business.number, "Body": body, "NumMedia": "0"},
-        now=when,
-    )
+    form = {"MessageSid": sid, "From": phone, "To": business.number, "Body": body}
+    receive_text(session, inbound_text(form), now=when)
     customer = session.exec(
         select(Customer).where(Customer.business_id == business.id, Customer.phone == phone)
     ).one()

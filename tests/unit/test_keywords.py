@@ -1,10 +1,10 @@
-"""Keywords and plain-language opt-outs (app/care/inbound.py keyword_of, is_plain_opt_out)."""
+"""Keywords and plain-language opt-outs (app/care/keywords.py keyword_of, is_plain_opt_out)."""
 
 from __future__ import annotations
 
 import pytest
 
-from app.care.inbound import is_plain_opt_out, keyword_of
+from app.care.keywords import is_plain_opt_out, keyword_of
 
 OPT_OUT_WORDS = ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"]
 OPT_IN_WORDS = ["START", "YES", "UNSTOP"]
