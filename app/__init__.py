@@ -22,6 +22,7 @@ from app.clock import Clock, SystemClock
 from app.config import Settings, load_settings
 from app.db import make_engine
 from app.sms.gateway import SimulatorGateway, SmsGateway, TwilioGateway
+from app.sms.numbers import AnySenders, SenderDirectory, TwilioSenders
 
 csrf = CSRFProtect()
 
@@ -35,6 +36,7 @@ class Services:
     gateway: SmsGateway
     clock: Clock
     directory: BusinessDirectory = field(default_factory=BusinessDirectory)
+    senders: SenderDirectory = field(default_factory=AnySenders)
     # SQLite takes one writer at a time: threads of one process queue here, in order, instead
     # of sleeping in SQLite's busy handler (whose back-off is what makes the slow tail).
     write_gate: AbstractContextManager = field(default_factory=nullcontext)
@@ -66,7 +68,13 @@ def build_services(
         else:
             gateway = SimulatorGateway(engine)
     gate = threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
-    return Services(settings, engine, gateway, clock or SystemClock(), write_gate=gate)
+    senders: SenderDirectory = AnySenders()
+    if settings.sms_backend == "twilio":
+        senders = TwilioSenders(settings.twilio_account_sid, settings.twilio_auth_token,
+                                settings.twilio_api_base_url,
+                                timeout=settings.twilio_timeout_seconds)  # fmt: skip
+    return Services(settings, engine, gateway, clock or SystemClock(), write_gate=gate,
+                    senders=senders)  # fmt: skip
 
 
 def unit_of_work(view):

@@ -60,6 +60,8 @@ class Settings:
     reconcile_grace_seconds: int = 120
     pacing: bool = True
     simulator_page: bool = False  # the pretend phone at /simulator (development only)
+    # In a host for many businesses, a business's sending number is the operator's to set.
+    owners_may_change_number: bool = False
     twilio_timeout_seconds: float = 10.0
     validity_period_seconds: int = 14400
     extra: dict = field(default_factory=dict)
@@ -147,6 +149,7 @@ ENV_NAMES = {
     "MAX_SEND_ATTEMPTS": "max_send_attempts",
     "SEND_PACING": "pacing",
     "SIMULATOR_PAGE": "simulator_page",
+    "OWNERS_MAY_CHANGE_NUMBER": "owners_may_change_number",
     "RATE_LIMIT_STORAGE": "rate_limit_storage",
     "API_RATE_LIMIT": "api_rate_limit",
     "PUBLIC_RATE_LIMIT": "public_rate_limit",

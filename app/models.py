@@ -137,6 +137,17 @@ class Business(SQLModel, table=True):
     created_at: datetime = created_ts()
 
 
+class ServiceNumber(SQLModel, table=True):
+    """A number inside a business's Messaging Service, as the provider listed it: no other
+    business may take it as its own sending number."""
+
+    __tablename__ = "service_number"
+
+    number: str = Field(primary_key=True, max_length=20)
+    business_id: int = Field(foreign_key="business.id", index=True)
+    messaging_service_sid: str = Field(max_length=34)
+
+
 class User(SQLModel, table=True):
     __tablename__ = "app_user"
 

@@ -52,6 +52,7 @@ def base_settings(database_url: str, **overrides) -> dict:
         "public_base_url": PUBLIC_BASE,
         "pacing": False,
         "worker_concurrency": 1,
+        "owners_may_change_number": True,
         "backoff_base_seconds": 5.0,
     }
     settings.update(overrides)

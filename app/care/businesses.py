@@ -12,14 +12,15 @@ import secrets
 from datetime import datetime
 
 from pydantic_core import PydanticCustomError
-from sqlmodel import Session, select
+from sqlmodel import Session, delete, select
 from werkzeug.security import generate_password_hash
 
 from app.contract import parse
 from app.contract.commands import BusinessChanges, BusinessCreate
 from app.contract.rules import check_window
 from app.errors import Invalid, Refused
-from app.models import ApiKey, Business, User
+from app.models import ApiKey, Business, ServiceNumber, User
+from app.sms.numbers import SenderCheckFailed, SenderDirectory
 
 KEY_PREFIX = "rk_"
 PASSWORD_METHOD = "scrypt"  # werkzeug's default: memory-hard
@@ -52,11 +53,20 @@ def business_for_key(session: Session, raw: str) -> Business | None:
 def check_sender_free(
     session: Session, *, number: str | None, service_sid: str | None, business_id: int | None
 ) -> None:
-    """A sending number and a Messaging Service SID each belong to at most one business."""
+    """A sending number and a Messaging Service SID each belong to at most one business,
+    checked across both: a number inside another business's service is theirs too."""
     others = select(Business.id) if business_id is None else (
         select(Business.id).where(Business.id != business_id)
     )  # fmt: skip
-    if number and session.exec(others.where(Business.number == number)).first() is not None:
+    taken = number and (
+        session.exec(others.where(Business.number == number)).first() is not None
+        or session.exec(
+            select(ServiceNumber.business_id).where(
+                ServiceNumber.number == number, ServiceNumber.business_id != (business_id or 0)
+            )
+        ).first() is not None
+    )  # fmt: skip
+    if taken:
         raise Refused("conflict", f"{number} belongs to another business.", field="number")
     if service_sid and session.exec(
         others.where(Business.messaging_service_sid == service_sid)
@@ -65,16 +75,61 @@ def check_sender_free(
                       field="messaging_service_sid")  # fmt: skip
 
 
+def check_sender_owned(
+    session: Session,
+    senders: SenderDirectory | None,
+    *,
+    number: str | None,
+    service_sid: str | None,
+    business_id: int | None,
+) -> list[str] | None:
+    """The provider account holds this number and service; no number of the service is
+    another business's. Returns the service's numbers (None when no service is given)."""
+    if senders is None:
+        return None
+    try:
+        if number and not senders.owns_number(number):
+            raise Refused("not_your_number", f"{number} is not a number of this Twilio "
+                          "account.", status=422, field="number")  # fmt: skip
+        inside = senders.service_numbers(service_sid) if service_sid else None
+    except SenderCheckFailed as exc:
+        raise Refused("provider_unavailable", f"Could not check with Twilio: {exc}. Try "
+                      "again in a minute.", status=503, field="number") from exc  # fmt: skip
+    if service_sid and inside is None:
+        raise Refused("not_your_service", "That Messaging Service is not in this Twilio "
+                      "account.", status=422, field="messaging_service_sid")  # fmt: skip
+    for member in inside or ():
+        owner = session.exec(select(Business.id).where(Business.number == member)).first()
+        if owner is not None and owner != business_id:
+            raise Refused("conflict", f"That Messaging Service holds {member}, which belongs "
+                          "to another business.", field="messaging_service_sid")  # fmt: skip
+    return inside
+
+
+def _remember_service(session: Session, business: Business, numbers: list[str] | None) -> None:
+    session.exec(delete(ServiceNumber).where(ServiceNumber.business_id == business.id))
+    for member in dict.fromkeys(numbers or ()):
+        sid = business.messaging_service_sid or ""
+        session.add(ServiceNumber(number=member, business_id=business.id,
+                                  messaging_service_sid=sid))  # fmt: skip
+
+
 def open_business(
     session: Session,
     command: BusinessCreate,
     *,
     now: datetime | None = None,
     password_method: str = PASSWORD_METHOD,
+    senders: SenderDirectory | None = None,
 ) -> tuple[Business, str]:
-    """Create a business with its owner and a first API key; returns (business, key)."""
+    """Create a business with its owner and a first API key; returns (business, key).
+    With `senders`, the number and service must be the provider account's."""
     check_sender_free(session, number=command.number, service_sid=command.messaging_service_sid,
                       business_id=None)  # fmt: skip
+    inside = check_sender_owned(
+        session, senders, number=command.number, service_sid=command.messaging_service_sid,
+        business_id=None,
+    )  # fmt: skip
     if session.exec(select(User.id).where(User.email == command.owner_email)).first():
         raise Refused("conflict", f"{command.owner_email} already has an account.",
                       field="owner_email")  # fmt: skip
@@ -89,6 +144,8 @@ def open_business(
         business.created_at = now
     session.add(business)
     session.flush()
+    if command.messaging_service_sid:
+        _remember_service(session, business, inside)
     session.add(
         User(
             business_id=business.id,
@@ -114,6 +171,7 @@ def create_business(
     messaging_service_sid: str | None = None,
     now: datetime | None = None,
     password_method: str = PASSWORD_METHOD,
+    senders: SenderDirectory | None = None,
 ) -> tuple[Business, str]:
     """`open_business` from plain values (the CLI's arguments). Raises Invalid."""
     command = parse(
@@ -122,25 +180,50 @@ def create_business(
          "owner_password": owner_password, "review_url": review_url,
          "messaging_service_sid": messaging_service_sid},
     )  # fmt: skip
-    return open_business(session, command, now=now, password_method=password_method)
+    return open_business(session, command, now=now, password_method=password_method,
+                         senders=senders)  # fmt: skip
 
 
-def change_business(session: Session, business: Business, changes: BusinessChanges) -> Business:
-    """Apply the fields the command carries, all or none. Raises Invalid."""
+def change_business(
+    session: Session,
+    business: Business,
+    changes: BusinessChanges,
+    *,
+    senders: SenderDirectory | None = None,
+    may_change_sender: bool = True,
+) -> Business:
+    """Apply the fields the command carries, all or none. Raises Invalid or Refused.
+
+    A new sending number or Messaging Service is refused unless `may_change_sender` (the
+    operator's door, or a host that lets owners), and with `senders` must be the provider
+    account's own."""
     given = changes.given()
+    for name in ("number", "messaging_service_sid"):
+        if name in given and given[name] == getattr(business, name):
+            del given[name]  # unchanged: a form sends every field
     number = given.get("number", business.number)
     service_sid = given.get("messaging_service_sid", business.messaging_service_sid)
-    if ("number" in given or "messaging_service_sid" in given) and not (number or service_sid):
+    moving = "number" in given or "messaging_service_sid" in given
+    if moving and not may_change_sender:
+        raise Refused("operator_only", "The sending number is set by whoever runs Regulars "
+                      "for you: ask them to change it.", status=403,
+                      field="number" if "number" in given else "messaging_service_sid")  # fmt: skip
+    if moving and not (number or service_sid):
         raise Invalid("number", "Enter a sending number or a Messaging Service SID.")
-    check_sender_free(session, number=number if "number" in given else None,
-                      service_sid=service_sid if "messaging_service_sid" in given else None,
+    new_number = number if "number" in given else None
+    new_service = service_sid if "messaging_service_sid" in given else None
+    check_sender_free(session, number=new_number, service_sid=new_service,
                       business_id=business.id)  # fmt: skip
+    inside = check_sender_owned(session, senders, number=new_number, service_sid=new_service,
+                                business_id=business.id)  # fmt: skip
     window = given.pop("sending_window", None)
     if window is not None:
         business.window_start, business.window_end = _window(business, window)
     for name, value in given.items():
         setattr(business, name, value)
     session.add(business)
+    if "messaging_service_sid" in given:
+        _remember_service(session, business, inside)
     return business
 
 

@@ -131,11 +131,13 @@ class BusinessDirectory:
 
 
 def _find_business(connection, statements, to: str, service: str):
+    """A text through a Messaging Service is that service's business, whatever the `To`:
+    a number can sit in one business's service while another typed it in as its own."""
     business = None
-    if to:
-        business = connection.execute(statements["business_by_number"], {"key": to}).first()
-    if business is None and service:
+    if service:
         business = connection.execute(statements["business_by_service"], {"key": service}).first()
+    if business is None and to:
+        business = connection.execute(statements["business_by_number"], {"key": to}).first()
     return business
 
 

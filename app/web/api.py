@@ -40,7 +40,7 @@ from app.errors import Invalid, NotFound, Refused
 from app.models import Business, Customer, Feedback, Message, Visit
 from app.sms.encoding import segment_info
 from app.sms.errors import reason_for
-from app.web.context import db, now, public_base
+from app.web.context import db, now, public_base, services
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
@@ -250,9 +250,12 @@ def get_business():
 
 
 @route("PATCH", "/business", summary="Change some settings (all or none)",
-       body=BusinessChanges, response=v.BusinessPublic, errors=(409,))  # fmt: skip
+       body=BusinessChanges, response=v.BusinessPublic, errors=(403, 409, 503))  # fmt: skip
 def patch_business(data: BusinessChanges):
-    return v.BusinessPublic.of(change_business(db(), business(), data))
+    settings = services().settings
+    changed = change_business(db(), business(), data, senders=services().senders,
+                              may_change_sender=settings.owners_may_change_number)  # fmt: skip
+    return v.BusinessPublic.of(changed)
 
 
 @route("POST", "/customers", summary="Create a customer, or update the one with this phone",

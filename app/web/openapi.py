@@ -22,11 +22,13 @@ REF = "#/components/schemas/{model}"
 ERROR_TEXT = {
     400: "The body is not a JSON object",
     401: "Missing or invalid API key",
+    403: "Not for this key to change (the sending number is the operator's)",
     404: "No such resource in this business",
     409: "Refused: the customer opted out, has not agreed, or the value belongs to another",
     413: "The body is too large",
     422: "Invalid input; nothing was changed",
     429: "Too many requests for this key (or address); wait a minute and retry",
+    503: "Twilio could not be asked; nothing was changed, try again",
 }
 _PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
 

@@ -1,4 +1,5 @@
-"""trust: progressive sign-in lockouts, shared rate-limit counters, sign out everywhere
+"""trust: progressive sign-in lockouts, shared rate-limit counters, sign out everywhere,
+numbers inside Messaging Services
 
 Revision ID: 0002
 Revises: 0001
@@ -36,6 +37,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("key"),
     )
     op.create_index(op.f("ix_rate_counter_expires_at"), "rate_counter", ["expires_at"])
+    op.create_table(
+        "service_number",
+        sa.Column("number", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("business_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "messaging_service_sid", sqlmodel.sql.sqltypes.AutoString(length=34), nullable=False
+        ),
+        sa.ForeignKeyConstraint(["business_id"], ["business.id"]),
+        sa.PrimaryKeyConstraint("number"),
+    )
+    op.create_index(op.f("ix_service_number_business_id"), "service_number", ["business_id"])
     with op.batch_alter_table("app_user") as batch:
         batch.add_column(
             sa.Column("session_version", sa.Integer(), nullable=False, server_default="0")
@@ -45,6 +57,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("app_user") as batch:
         batch.drop_column("session_version")
+    op.drop_index(op.f("ix_service_number_business_id"), table_name="service_number")
+    op.drop_table("service_number")
     op.drop_index(op.f("ix_rate_counter_expires_at"), table_name="rate_counter")
     op.drop_table("rate_counter")
     op.drop_table("sign_in_lock")

@@ -33,6 +33,7 @@ SETTING_FIELDS = (
     "review_url",
     "alert_phone",
 )
+SENDER_FIELDS = ("number", "messaging_service_sid")
 CARE_NUMBERS = ("thank_you_delay_minutes", "review_reminder_days", "review_cooldown_days",
                 "unanswered_alert_minutes")  # fmt: skip
 CARE_SWITCHES = ("after_hours_reply", "missed_call_textback")
@@ -52,6 +53,7 @@ def _settings_page(values: dict, errors: dict, status: int = 200, care=None):
         errors=errors,
         zones=COMMON_ZONES,
         care=care or _care_values(),
+        sender_locked=not services().settings.owners_may_change_number,
     ), status
 
 
@@ -67,10 +69,15 @@ def settings():
 @owner_only
 def save():
     values = {name: request.form.get(name, "") for name in SETTING_FIELDS}
+    if not services().settings.owners_may_change_number:
+        for name in SENDER_FIELDS:  # not on the form: the operator's to set
+            values[name] = getattr(g.business, name) or ""
     form = {name: values[name] for name in SETTING_FIELDS if not name.startswith("window_")}
     form["sending_window"] = {"start": values["window_start"], "end": values["window_end"]}
     try:
-        change_business(db(), g.business, parse(BusinessChanges, form))
+        change_business(db(), g.business, parse(BusinessChanges, form),
+                        senders=services().senders,
+                        may_change_sender=services().settings.owners_may_change_number)  # fmt: skip
     except (Invalid, Refused) as exc:
         return _settings_page(values, form_errors(exc, WINDOW_FIELD), 422)
     flash("Settings saved.", "info")
