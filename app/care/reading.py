@@ -305,7 +305,8 @@ def _language(raw: str, folded: str) -> str:
 
 _WRONG_NUMBER = re.compile(
     r"\bwrong (?:number|person|chat|text|convo|conversation|contact|#)|\btexted the wrong\b|"
-    r"\bnumero equivocado\b|\bequivoca\w* (?:de )?numero\b|\bno soy\b|\bnot (?:me|who you think)\b"
+    r"\bnumero equivocado\b|\bequivoca\w* (?:de )?numero\b|\bno soy\b|\bnot (?:me|who you think)\b|"
+    r"\b(?:not|isnt|wasnt) (?:the )?right (?:number|person)\b"
 )
 # Set phrases with a negative word in them that say nothing about the visit.
 _FILLER = re.compile(
@@ -315,7 +316,7 @@ _FILLER = re.compile(
         "no te preocupes", "no se preocupe", "de nada", "no manches", "no mames", "my bad",
         "no rush", "no hurry", "sin problema", "dont worry", "ngl", "tbh",
         r"missed (?:your|my|the|a) (?:call|text|appointment|appt)", r"sorry (?:i|im|for|we)",
-        "buenas tardes", "buenas noches", "buenos dias",
+        "buenas tardes", "buenas noches", "buenos dias", "could (?:be|have been) worse",
     )
 )
 # A fear that the reply goes on to resolve: "I was worried it would hurt but it didn't at all".
@@ -345,7 +346,7 @@ _PRAISE_IDIOMS = re.compile(
     r"\bnever disappoints?\b|\bwait was (?:worth it|short|nothing|quick)\b|"
     r"\bworth (?:the wait|every penny|every cent|the drive|the trip)\b|"
     r"\bbarely (?:felt|feel|noticed|hurt|any wait|waited|a wait)\b|"
-    r"\bdidnt feel (?:a thing|anything)\b|\bno (?:senti|sentimos) nada\b|"
+    r"\bdidnt feel (?:a thing|anything)\b|\bno (?:senti|sentimos) nada(?: de dolor)?\b|"
     r"\b(?:pain|ache|toothache|noise|squeak|rattle|leak|dolor|ruido)\s+(?:is|has|se)?\s*"
     r"(?:finally |totally |completely )?(?:gone|quito|fue)\b"
 )
@@ -401,7 +402,7 @@ _TOO_WORDS = (
     "spicy", "sweet", "sour", "dry", "greasy", "oily", "loud", "rough", "hard", "tight", "loose",
     "big", "small", "little", "slow", "late", "expensive", "pricey", "high", "strong", "weak",
     "heavy", "harsh", "busy", "crowded", "noisy", "orange", "brassy", "yellow", "bright",
-    "flat", "stiff", "sticky", "blunt", "choppy", "severe", "pushy", "rushed", "far", "early",
+    "flat", "stiff", "sticky", "blunt", "choppy", "severe", "pushy", "rushed", "far",
     "corto", "corta", "largo", "larga", "oscuro", "salado", "salada", "picante", "caro", "cara",
     "fuerte", "poco", "tarde", "dulce", "grueso", "delgado", "apretado",
 )
@@ -464,6 +465,11 @@ _PRAISE_WORDS: tuple[tuple[re.Pattern[str], str, str, bool, bool, frozenset | No
     )
 )
 _DUTY = re.compile(
+    r"\b(?:wasnt|werent|isnt|arent|never|not|hasnt|havent) (?:\w+ )?(?:made|taken out|cleaned|"
+    r"vacuumed|dusted|mopped|washed|wiped|replaced|fixed|changed|rotated|emptied|touched|"
+    r"finished|installed|tightened|refilled|trimmed|filed|brushed|bathed|returned)\b|"
+    r"\b(?:was|were) left (?:off|open|on|loose|undone|running|behind)\b|"
+    r"\bdid (?:they|you|she|he|yall|u) even\b|"
     r"\b(?:didnt|did not|never|doesnt|does not|wont|will not)\s+(?:even\s+)?"
     r"(?:clean|rotate|replace|fix|change|check|finish|touch|wash|vacuum|dust|mop|make|take out|"
     r"refill|trim|file|style|shampoo|condition|empty|wipe|bother|honou?r|"
@@ -501,19 +507,24 @@ _CUES: tuple[_Cue, ...] = (
                 "blotchy", "streaky", "streaks", "bumpy", "lumpy", "disparej[oa]s?",
                 "chuec[oa]s?", "desigual", "mal cortad[oa]", "not blended", "arent blended",
                 "stripe", "stripes", "longer than", "shorter than", "two different", "off center",
-                "pulling to")),
+                "pulling to",
+                "(?:isnt|arent|not|wasnt|no esta|no estan|no quedo) (?:even|level|straight|"
+                "symmetrical|parej[oa]s?|derech[oa])")),
     _cue("result", "says it was ruined",
          _words("butcher\\w*", "botch\\w*", "ruin\\w*", "messed up", "mess up", "destroyed",
                 "arruina\\w*", "desastre", "bald spot", "hoyo", "pelon", "pelona", "shaved patch",
-                "hairline back", "mullet", "cut (?:it )?(?:all|everything|so much|a lot) off")),
+                "hairline back", "mullet", "cut (?:it )?(?:all|everything|so much|a lot) off",
+                "cut (?:her|his|my|the|their) \\w+ off", "cut off (?:like )?(?:\\d+|an?|two|three) "
+                "inch\\w*", "took off (?:like )?\\d+ inch\\w*")),
     _cue("result", "says the hair was damaged",
          _words("fried", "straw", "frizzy", "breakage", "reseco", "damaged",
                 r"(?:hair|pelo|cabello) (?:is |esta )?(?:falling|cayendo)",
-                "se me (?:esta )?cae")),
+                "se me (?:esta |estan )?(?:cae|caen|cayendo)")),
     _cue("result", "says it did not last",
          r"\b(?:fading|faded|washed out|chipp(?:ed|ing)|peel(?:ed|ing)|lifting|smudged?|"
          r"despegaron|despego|se (?:me )?cayo el esmalte|no duro|fell out before|falling out|"
-         r"se cayeron|se me cayeron|fell out|didnt last|didnt hold)\b|"
+         r"se cayeron|se me cayeron|fell out|didnt last|didnt hold|growing out weird|"
+         r"already (?:growing out|grown out|coming off|falling off|wearing off|gone))\b|"
          r"\b(?:barely|didnt|did not|never) (?:took|take)\b(?! long| much| too| forever| more)"),
     _cue("result", "says it was not what they asked for",
          r"\b(?:not|isnt|wasnt|nothing like|looks nothing like)\s+(?:what|the (?:\w+ )?(?:i|we))\s+"
@@ -521,8 +532,12 @@ _CUES: tuple[_Cue, ...] = (
          r"\b(?:didnt|did not|never) ask(?:ed)? for\b|\bnot the (?:shade|cut|style|length|"
          r"color|colour|one)\b|\bnada que ver\b|\b(?:no|nada)\b[^.!?]{0,25}\b(?:lo|el|la) que "
          r"(?:pedi|queria|escogi|ensene)\b|\bno (?:es|era|fue) lo que (?:pedi|queria|esperaba)\b|"
-         r"\bif i wanted\b|\blooks? like (?:a |an )?(?:rat|clown|mushroom|poodle|boy|mess|12|"
-         r"twelve)\b|\b(?:parezco|parece) (?:un |una )?(?:payaso|hongo|rata|nino)\b|"
+         r"\bif i wanted\b|\blooks? (?:more |kinda |just )?like (?:a |an )?(?:rat|clown|mushroom|"
+         r"poodle|boy|mess|12|twelve|bowl cut|helmet|lego|mullet)\b|"
+         r"\bwhen (?:i|we) (?:asked|said|wanted|told|paid|booked)\b|"
+         r"\b(?:mas|menos|more|less|shorter|longer) (?:de lo que|than (?:what )?(?:i|we))\s+"
+         r"(?:le |les )?(?:pedi|queria|dije|asked|wanted|said)\b|"
+         r"\b(?:parezco|parece) (?:un |una )?(?:payaso|hongo|rata|nino)\b|"
          r"\basked for [^.!?]{1,25}\b(?:and|but) (?:got|it was|it came|came|received|instead|"
          r"they gave|you gave|she gave|he gave)\b|\bpedi (?:sin|con|el|la|un|una) \w+ y\b"),
     _cue("result", "says it came out wrong",
@@ -530,7 +545,9 @@ _CUES: tuple[_Cue, ...] = (
          r"\bquedo (?:muy |bien )?(?:mal|horrible|fe[oa]|chueco|disparejo|corto|horrendo)\b|"
          r"\bquedaron (?:muy )?(?:mal|horribles|feas|chuecas|disparejas)\b|"
          r"\b(?:feels|felt|looks|sits) (?:kinda |a bit |really |so |all )?(?:off|weird|wrong)\b|"
-         r"\bis (?:all )?(?:wrong|weird)\b|\b(?:doesnt|dont|didnt|no) (?:match|fit|combina)\b|"
+         r"\bis (?:all )?(?:wrong|weird)\b|\b(?:bite|crown|filling|retainer|alignment|steering)\s+"
+         r"(?:is|feels|felt|seems) (?:\w+ )?off\b|"
+         r"\b(?:doesnt|dont|didnt|no) (?:match|fit|combina)\b|"
          r"\b(?:break out|broke out|breakout|rash|irritated|irritation|itchy|itching|reaction)\b|"
          r"\bme dejaron (?:el pelo |la barba |las unas )?(?:mal|naranja|verde|pelon|horrible)\b"),
     _cue("result", "says the food was not right",
@@ -563,7 +580,7 @@ _CUES: tuple[_Cue, ...] = (
          rf"\b(?:too|way too|wa+y too|demasiad[oa]s?)\s+({'|'.join(_TOO_WORDS)})\b|"
          r"\b(?:muy|super|so|way|wa+y)\s+(short|corto|corta|salado|salada|picante|"
          r"thin|thick|rough|brusco|brusca|dry|seco)\b|\b(demasiado)\b",
-         flip=True),
+         flip=True, soft=True),
     _cue("result", "says the job was not finished",
          r"\bstill\s+(?:\w+\s+){0,2}?(?:dirty|dusty|dust|sticky|smells?|smelly|stinks|long|"
          r"matted|mats|tangled|showing|visible|wet|uneven|crooked|wrong|missing|loose|soap|"
@@ -591,6 +608,9 @@ _CUES: tuple[_Cue, ...] = (
     _cue("wait", "says the wait was long",
          rf"\b{_DURATION}\s+(?:for|to get|just to|waiting|esperando|de espera|en la sala|"
          r"en (?:entregar|traer)|por la comida|in the (?:lobby|waiting room))\b",
+         soft=True),
+    _cue("wait", "says the wait was long",
+         r"\btake\b[^.!?]{0,10}\b(?:\d+|an?|two|three|four) (?:hours?|hrs?|days?|weeks?)\b",
          soft=True),
     _cue("wait", "says they were late",
          rf"\b{_DURATION}\s+(?:late|tarde|past (?:my|our|the))\b|"
@@ -691,7 +711,11 @@ _CUES: tuple[_Cue, ...] = (
                 "olia mal", "roach\\w*", "cockroach\\w*", "cucaracha\\w*", "bichos?",
                 "smell\\w* like (?:mildew|smoke|mold|pee|urine|chemicals|bleach|wet dog)",
                 "hair everywhere", "pelo por todos lados", "pelo en todos lados",
-                "soap scum", "grease stains?"),
+                "soap scum", "grease stains?",
+                "(?:dust|hair|dirt|crumbs|mud|fur|glitter) (?:everywhere|all over)",
+                "(?:had|has|have|with|covered in) (?:dog |cat |some |a )?(?:hairs?|crumbs|bugs|"
+                "dirt|dust|mold)(?! (?:cut|done|appointment|colou?r|dye|trim|style))",
+                "left (?:a|the (?:place|house|room|kitchen) a) mess"),
          flip=True),
     _cue("cleanliness", "found something in the food",
          r"\b(?:hair|hairs|pelo|pelos|cabello|bug|fly|plastic)\s+(?:in|on|en)\s+(?:my|the|mi|la|el)"
@@ -714,7 +738,11 @@ _CUES: tuple[_Cue, ...] = (
          r"handprints)\b|\blleno de grasa\b|\b(?:greasy|dirty) handprints\b|"
          r"\b(?:something|algo) (?:broke|got broken|se rompio)\b|"
          r"\b(?:doesnt|dont|wont|no) (?:work|funciona|sirve|prende) (?:since|after|desde)\b|"
-         r"\bstopped working\b|\bdejo de (?:funcionar|servir)\b"),
+         r"\bstopped working\b|\bdejo de (?:funcionar|servir)\b|"
+         r"\b(?:has|have|left|theres|there is|got) (?:a |some |new |two |2 )?(?:stains?|"
+         r"scratch(?:es)?|dents?|chips?|cracks?|scuffs?) (?:on|in|from)\b|"
+         r"\b(?:has|have|left|theres|there is|got) (?:a |some |new )(?:stains?|scratch(?:es)?|"
+         r"dents?|cracks?|scuffs?)\b"),
     _cue("damage", "says something was lost",
          rf"\b{_ITEM}\b[^.!?]{{0,20}}\b(?:missing|gone|lost|perdid[oa]s?|desaparecio)\b|"
          r"(?<!\bi )(?<!\bwe )\b(?:lost|perdieron|perdio)\s+(?:his|her|my|the|our|su|mi|el|la)\b",
@@ -732,6 +760,13 @@ _CUES: tuple[_Cue, ...] = (
          r"duelen|dolio|dolieron|dolor|adolorid[oa]|hinchad[oa]|hinchazon|lastim\w+|herida|"
          r"cortada|ardor|arde|ardia|moreton|doliendo)\b",
          flip=True),
+    _cue("pain", "mentions pain",
+         r"\b(?:skin|scalp|face|ear|ears|paw|paws|gums?|neck|belly|piel|cara)\s+(?:is|was|are|"
+         r"looks|got|has been|esta|quedo)\s+(?:all |so |really |very |super |muy )?(?:red|"
+         r"irritated|raw|swollen|bumpy|itchy|burning|peeling|bleeding|roja|irritada)\b|"
+         r"\b(?:keeps|wont stop|cant stop|no deja de) (?:scratching|licking|shaking|rascarse)\b|"
+         r"\bcant (?:chew|eat|sleep|walk|bite|open my mouth)\b|"
+         r"\bgot (?:cut|nicked|burned|burnt) (?:during|on|by|with|in|while)\b"),
     _cue("pain", "mentions pain",
          r"\bstill\s+(?:\w+\s+)?(?:hurts?|hurting|sore|bleeding|bleeds|throbbing|swollen|aches?|"
          r"aching|in pain)\b"),
@@ -761,7 +796,8 @@ _CUES: tuple[_Cue, ...] = (
          r"is on|on|happening|doing it|peeled|chipped|missed|skipped|wrong|cayo|cae)\s+"
          r"(?:\w+\s+){0,3}?(?:again|otra vez|de nuevo)\b|"
          r"\b(?:otra vez|de nuevo)\s+(?:se|no|el mismo|la misma|mal|me|lo|la|el)\b|"
-         r"\bsigue (?:igual|fallando|haciendo|saliendo|sonando|prendiendo|goteando|doliendo)\b|"
+         r"\bsiguen? (?:igual|fallando|haciendo|saliendo|sonando|prendiendo|goteando|doliendo|"
+         r"rechinando|tronando|oliendo)\b|\btodavia (?:no|hace|suena|huele|gotea|sale)\b|"
          r"\bstill\s+(?:\w+\s+)?(?:broken|there|making|doing|happening|leaking|shakes|shaking|"
          r"squeak\w*|squeal\w*|grind\w*|rattl\w*|noise|noisy|pull\w*|vibrat\w*|blowing|"
          r"overheat\w*|sensitive|on\b(?! for))\b|\bstill (?:not|isnt|doesnt|dont|wont|hasnt)\s+"
@@ -780,7 +816,8 @@ _CUES: tuple[_Cue, ...] = (
                 "sub par", "below average", "went downhill", "dropped the ball",
                 "used to be (?:good|better|great)", "ya no es (?:como antes|lo mismo)",
                 "you guys used to", "this was not it", "thanks for nothing", "said no one",
-                "yeah right", "lol no", "una estafa", "estafa", "scam", "not for me"),
+                "yeah right", "lol no", "una estafa", "estafa", "scam", "not for me", "worse",
+                "peor", "would(?:ve| have) been nice (?:if|to)"),
          flip=True),
     _cue("general", "sounds disappointed",
          _words("disappoint\\w*", "let down", "letdown", "underwhelm\\w*", "unhappy", "upset",
@@ -806,6 +843,8 @@ _CUES: tuple[_Cue, ...] = (
                 "section|terms?|[0-9]))", "gross", "nasty", "disgusting", "yuck", "ew", "eww",
                 "vile", "asco", "asqueros[oa]"),
          flip=True),
+    _cue("general", "says it was not as promised",
+         r"\b(?:was|were|is|its) supposed to\b", soft=True),
     _cue("general", "says it was so-so",
          r"^(?:eh|ehh|meh|mehh|regular|muy regular)\b|^nah+[.!]*$|"
          r"\b(?:estuvo|fue|quedo|esta|todo|servicio|atencion) regular\b|"
