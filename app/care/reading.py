@@ -306,7 +306,7 @@ def _language(raw: str, folded: str) -> str:
 _WRONG_NUMBER = re.compile(
     r"\bwrong (?:number|person|chat|text|convo|conversation|contact|#)|\btexted the wrong\b|"
     r"\bnumero equivocado\b|\bequivoca\w* (?:de )?numero\b|\bno soy\b|\bnot (?:me|who you think)\b|"
-    r"\b(?:not|isnt|wasnt) (?:the )?right (?:number|person)\b"
+    r"\b(?:not|isnt|wasnt) (?:the )?right (?:number|person)\b|\bequivoca\w* de persona\b"
 )
 # Set phrases with a negative word in them that say nothing about the visit.
 _FILLER = re.compile(
@@ -322,7 +322,7 @@ _FILLER = re.compile(
 # A fear that the reply goes on to resolve: "I was worried it would hurt but it didn't at all".
 # An expectation counts only when it was a bad one: "I thought it would hurt but ...".
 _FEAR = re.compile(
-    r"\b(?:worried|scared|afraid|nervous|anxious|terrified|hesitant|skeptical|unsure|"
+    r"\b(?:worried|scared|afraid|nervous|anxious|terrified|hesitant|skeptical|unsure|dreading|"
     r"(?:not|wasnt) sure|hates?(?! (?:it|this|that|my|how)\b)|tenia miedo|me daba miedo|"
     r"nervios[oa]|(?:thought|expected|expecting|pense que|crei que)(?=[^.!?]{0,50}?\b(?:hurt|"
     r"pain|bad|worse|worst|expensive|fortune|forever|terrible|awful|long|doler|dolor|caro|"
@@ -346,6 +346,12 @@ _PRAISE_IDIOMS = re.compile(
     r"\bnever disappoints?\b|\bwait was (?:worth it|short|nothing|quick)\b|"
     r"\bworth (?:the wait|every penny|every cent|the drive|the trip)\b|"
     r"\bbarely (?:felt|feel|noticed|hurt|any wait|waited|a wait)\b|"
+    r"\b(?:exactly|just) what (?:i|we|she|he) (?:needed|wanted|asked for)\b|\bnever miss(?:es)?\b|"
+    r"\b(?:on point|on fleek|spot on|dialed in)\b|\b(?:like|como) (?:a )?(?:new|nuev[oa]) ?"
+    r"(?:person|woman|man|car|persona|mujer)?\b|\blike a dream\b|\b(?:less|cheaper|lower) than "
+    r"(?:i|we) (?:thought|expected|feared)\b|\bno (?:wait|line)\b|\bin and out\b(?! in)|"
+    r"\bsin esperar\b|"
+    r"\bgot (?:all )?(?:the|every|my) (?:\w+ )?(?:knots|stains?|mats|tangles) out\b|"
     r"\bdidnt feel (?:a thing|anything)\b|\bno (?:senti|sentimos) nada(?: de dolor)?\b|"
     r"\b(?:pain|ache|toothache|noise|squeak|rattle|leak|dolor|ruido)\s+(?:is|has|se)?\s*"
     r"(?:finally |totally |completely )?(?:gone|quito|fue)\b"
@@ -492,6 +498,8 @@ _BY_CUSTOMER = re.compile(
     r"i might|i may|sorry)\s+(?:\w+\s+){0,2}$|\b(?:i|we)\s*$"
 )
 
+_GREETING = r"(?:(?:hi|hey|hello|hola|yo|um+|ok|okay|so|oh|also|and|buenas|oye|ey)\b[\s,!.]*)*"
+
 _CUES: tuple[_Cue, ...] = (
     # ---- result: the work itself
     _cue("result", "mentions the colour",
@@ -509,7 +517,8 @@ _CUES: tuple[_Cue, ...] = (
                 "stripe", "stripes", "longer than", "shorter than", "two different", "off center",
                 "pulling to",
                 "(?:isnt|arent|not|wasnt|no esta|no estan|no quedo) (?:even|level|straight|"
-                "symmetrical|parej[oa]s?|derech[oa])")),
+                "symmetrical|parej[oa]s?|derech[oa])", "torcid[oa]s?"),
+         flip=True),
     _cue("result", "says it was ruined",
          _words("butcher\\w*", "botch\\w*", "ruin\\w*", "messed up", "mess up", "destroyed",
                 "arruina\\w*", "desastre", "bald spot", "hoyo", "pelon", "pelona", "shaved patch",
@@ -517,14 +526,16 @@ _CUES: tuple[_Cue, ...] = (
                 "cut (?:her|his|my|the|their) \\w+ off", "cut off (?:like )?(?:\\d+|an?|two|three) "
                 "inch\\w*", "took off (?:like )?\\d+ inch\\w*")),
     _cue("result", "says the hair was damaged",
-         _words("fried", "straw", "frizzy", "breakage", "reseco", "damaged",
+         _words("fried", "straw", "frizzy", "breakage", "reseco", "damaged", "maltratad[oa]",
                 r"(?:hair|pelo|cabello) (?:is |esta )?(?:falling|cayendo)",
                 "se me (?:esta |estan )?(?:cae|caen|cayendo)")),
     _cue("result", "says it did not last",
          r"\b(?:fading|faded|washed out|chipp(?:ed|ing)|peel(?:ed|ing)|lifting|smudged?|"
          r"despegaron|despego|se (?:me )?cayo el esmalte|no duro|fell out before|falling out|"
          r"se cayeron|se me cayeron|fell out|didnt last|didnt hold|growing out weird|"
-         r"already (?:growing out|grown out|coming off|falling off|wearing off|gone))\b|"
+         r"already (?:growing out|grown out|coming off|falling off|wearing off|gone)|popped off|"
+         r"no agarro|no pego|no prendio|fell flat|(?:polish|gel|nails?|color|colour|dye) "
+         r"(?:chips|peels|lifts|fades|breaks|comes off))\b|"
          r"\b(?:barely|didnt|did not|never) (?:took|take)\b(?! long| much| too| forever| more)"),
     _cue("result", "says it was not what they asked for",
          r"\b(?:not|isnt|wasnt|nothing like|looks nothing like)\s+(?:what|the (?:\w+ )?(?:i|we))\s+"
@@ -535,6 +546,9 @@ _CUES: tuple[_Cue, ...] = (
          r"\bif i wanted\b|\blooks? (?:more |kinda |just )?like (?:a |an )?(?:rat|clown|mushroom|"
          r"poodle|boy|mess|12|twelve|bowl cut|helmet|lego|mullet)\b|"
          r"\bwhen (?:i|we) (?:asked|said|wanted|told|paid|booked)\b|"
+         r"\b(?:and|but|even though|though) (?:i|we) (?:specifically )?(?:asked|said|told)\b|"
+         r"\b(?:completely|totally|whole|very|so|super) different\b|\bdifferent \w+ than\b|"
+         r"\bpedi \w+ y me (?:mandaron|trajeron|dieron|sirvieron)\b|"
          r"\b(?:mas|menos|more|less|shorter|longer) (?:de lo que|than (?:what )?(?:i|we))\s+"
          r"(?:le |les )?(?:pedi|queria|dije|asked|wanted|said)\b|"
          r"\b(?:parezco|parece) (?:un |una )?(?:payaso|hongo|rata|nino)\b|"
@@ -557,7 +571,8 @@ _CUES: tuple[_Cue, ...] = (
          r"(?<!no )\b(?:raw|undercooked|overcooked|burnt|soggy|stale|bland|mushy|greasy|wilted|"
          r"reheated|tasteless|inedible|flavorless|crud[oa]s?|insipid[oa]|aguad[oa]s?|"
          r"rancio|podrido|echado a perder|quemad[oa]s?)\b|\bno flavou?r\b|\bsin sabor\b|"
-         r"\bno tenia sabor\b|\b(?:was|were|is|so|too|and|super|really|kinda|bit|very)\s+"
+         r"\bno tenia sabor\b|\bpink (?:in the middle|inside)\b|\b(?:soaked|drenched|swimming) in "
+         r"(?:grease|oil|sauce)\b|\b(?:was|were|is|so|too|and|super|really|kinda|bit|very)\s+"
          r"(?:dry|seco|secos|secas|salty)\b|\b(?:secos|secas)\b|\bmuy salad[oa]\b"),
     _cue("result", "says the order was wrong",
          r"\b(?:order|pedido)\b[^.!?]{0,15}\b(?:wrong|incomplete|incomplet[oa]|equivocad[oa]|"
@@ -581,15 +596,22 @@ _CUES: tuple[_Cue, ...] = (
          r"\b(?:muy|super|so|way|wa+y)\s+(short|corto|corta|salado|salada|picante|"
          r"thin|thick|rough|brusco|brusca|dry|seco)\b|\b(demasiado)\b",
          flip=True, soft=True),
+    _cue("result", "says something new is wrong",
+         r"\b(?:light|warning|check engine|tpms|alarm)\b[^.!?]{0,12}\b(?:came|comes|went|is|keeps "
+         r"coming) on\b|\bleft (?:\w+ )?(?:spots|marks|streaks|residue|a mark|a ring)\b|"
+         r"\bwhite spots\b"),
     _cue("result", "says the job was not finished",
          r"\bstill\s+(?:\w+\s+){0,2}?(?:dirty|dusty|dust|sticky|smells?|smelly|stinks|long|"
          r"matted|mats|tangled|showing|visible|wet|uneven|crooked|wrong|missing|loose|soap|"
-         r"see|has)\b|\bsigue (?:oliendo|sucio|sucia|igual de|con)\b|\bigual de suci[oa]\b|"
+         r"see|has|have|had|find|found)\b|\bsigue (?:oliendo|sucio|sucia|igual de|con)\b|"
+         r"\bigual de suci[oa]\b|"
          r"\bsiguen? (?:ahi|las manchas|los nudos)\b|\bnudos\b"),
     # ---- wait
     _cue("wait", "says the wait was long",
          r"\b(?:waited|had to wait|have to wait|make (?:me|us) wait|made (?:me|us) wait|"
-         r"espere|esperamos|esperando|tuve que esperar|me hicieron esperar|sala de espera)\b|"
+         r"espere|esperamos|esperando|tuve que esperar|me hicieron esperar|sala de espera|"
+         r"double booked|overbooked|had to sit (?:there|around)|before (?:anyone|someone|somebody)"
+         r" (?:came|took|helped|talked|called|acknowledged)|llevo \w+ (?:dias|horas|semanas))\b|"
          r"\bwaiting\b(?! (?:outside|in the car|in the lot|out front|downstairs|here|for you))|"
          r"\b(?:the|a|long|forever|\d+\s*min\w*|hours?|hrs?|an hour) wait\b(?! (?:was|is) "
          r"(?:worth|short|nothing|quick|fine))(?=.*\b(?:long|forever|insane|crazy|ridiculous|"
@@ -607,7 +629,7 @@ _CUES: tuple[_Cue, ...] = (
          flip=True),
     _cue("wait", "says the wait was long",
          rf"\b{_DURATION}\s+(?:for|to get|just to|waiting|esperando|de espera|en la sala|"
-         r"en (?:entregar|traer)|por la comida|in the (?:lobby|waiting room))\b",
+         r"en (?:entregar|traer)|por la comida|in the (?:lobby|waiting room)|para que)\b",
          soft=True),
     _cue("wait", "says the wait was long",
          r"\btake\b[^.!?]{0,10}\b(?:\d+|an?|two|three|four) (?:hours?|hrs?|days?|weeks?)\b",
@@ -684,7 +706,10 @@ _CUES: tuple[_Cue, ...] = (
                 "(?:was|were|is|so|really|kinda|super) mean", "threw (?:the|my|it)", "careless",
                 "lazy", "incompetent", "incompetente", "clueless", "descuidad[oa]s?", "pushy",
                 "lectured", "lecturing", "trataron (?:muy )?(?:feo|mal)", "hablo feo",
-                "complaining about"),
+                "complaining about", "dismissive", "brushed (?:me|us) off",
+                "pushing (?:products|stuff)", "no idea what (?:he|she|they) (?:was|were) doing",
+                "inexperienced", "new guy", "didnt know what (?:he|she|they) (?:was|were) doing",
+                "mala actitud"),
          flip=True),
     _cue("staff", "says they felt rushed",
          _words("rushed", "rushing", "rush job", "apurad[oa]s?", "me apuraron",
@@ -702,7 +727,10 @@ _CUES: tuple[_Cue, ...] = (
          r"\b(?:no ?one|nobody|nadie)\s+(?:\w+\s+)?(?:told|called|explained|said|greeted|checked|"
          r"explico|dijo|llamo|aviso|atendio|me explico)\b|"
          r"\bno (?:me |nos )?(?:explicaron|avisaron|llamaron)\b|\bsin avisar\b|"
-         r"\bwithout (?:asking|telling|calling)\b|\bsin (?:preguntar|decir)\b"),
+         r"\bwithout (?:asking|telling|calling)\b|\bsin (?:preguntar|decir)\b|"
+         r"\b(?:havent|never|didnt|hasnt) (?:heard|gotten) (?:back|anything)\b|"
+         r"\b(?:nobody|no one|never) (?:got back|answered|picked up|returned)\b|"
+         r"\b(?:nobody|no one|never|didnt) mention(?:ed)?\b"),
     # ---- cleanliness
     _cue("cleanliness", "says it was not clean",
          _words("dirty", "filthy", "grimy", "grime", "sticky", "dusty", "smelly", "stinks?",
@@ -715,7 +743,10 @@ _CUES: tuple[_Cue, ...] = (
                 "(?:dust|hair|dirt|crumbs|mud|fur|glitter) (?:everywhere|all over)",
                 "(?:had|has|have|with|covered in) (?:dog |cat |some |a )?(?:hairs?|crumbs|bugs|"
                 "dirt|dust|mold)(?! (?:cut|done|appointment|colou?r|dye|trim|style))",
-                "left (?:a|the (?:place|house|room|kitchen) a) mess"),
+                "left (?:a|the (?:place|house|room|kitchen) a) mess", "lipstick",
+                "(?:polvo|pelo|basura|tierra|pelos) (?:en|por) todos lados",
+                "(?:glass|fork|plate|cup|spoon|silverware|towel|sheets?|blanket|table) (?:had|has)"
+                " (?:\\w+ ){0,2}on (?:it|them)", "gunk"),
          flip=True),
     _cue("cleanliness", "found something in the food",
          r"\b(?:hair|hairs|pelo|pelos|cabello|bug|fly|plastic)\s+(?:in|on|en)\s+(?:my|the|mi|la|el)"
@@ -738,7 +769,8 @@ _CUES: tuple[_Cue, ...] = (
          r"handprints)\b|\blleno de grasa\b|\b(?:greasy|dirty) handprints\b|"
          r"\b(?:something|algo) (?:broke|got broken|se rompio)\b|"
          r"\b(?:doesnt|dont|wont|no) (?:work|funciona|sirve|prende) (?:since|after|desde)\b|"
-         r"\bstopped working\b|\bdejo de (?:funcionar|servir)\b|"
+         r"\bstopped working\b|\bdejo de (?:funcionar|servir)\b|\b(?:wasnt|werent) there before\b|"
+         r"\bque no tenia\b|\bque antes no\b|"
          r"\b(?:has|have|left|theres|there is|got) (?:a |some |new |two |2 )?(?:stains?|"
          r"scratch(?:es)?|dents?|chips?|cracks?|scuffs?) (?:on|in|from)\b|"
          r"\b(?:has|have|left|theres|there is|got) (?:a |some |new )(?:stains?|scratch(?:es)?|"
@@ -765,7 +797,9 @@ _CUES: tuple[_Cue, ...] = (
          r"looks|got|has been|esta|quedo)\s+(?:all |so |really |very |super |muy )?(?:red|"
          r"irritated|raw|swollen|bumpy|itchy|burning|peeling|bleeding|roja|irritada)\b|"
          r"\b(?:keeps|wont stop|cant stop|no deja de) (?:scratching|licking|shaking|rascarse)\b|"
-         r"\bcant (?:chew|eat|sleep|walk|bite|open my mouth)\b|"
+         r"\b(?:cant|barely|cannot) (?:\w+ )?(?:chew|eat|sleep|walk|bite|"
+         r"open (?:my|her|his) mouth)\b|"
+         r"\b(?:cuts|nicks|scrapes|bruises|sores|welts) (?:all over|on (?:her|his|my))\b|"
          r"\bgot (?:cut|nicked|burned|burnt) (?:during|on|by|with|in|while)\b"),
     _cue("pain", "mentions pain",
          r"\bstill\s+(?:\w+\s+)?(?:hurts?|hurting|sore|bleeding|bleeds|throbbing|swollen|aches?|"
@@ -817,7 +851,9 @@ _CUES: tuple[_Cue, ...] = (
                 "used to be (?:good|better|great)", "ya no es (?:como antes|lo mismo)",
                 "you guys used to", "this was not it", "thanks for nothing", "said no one",
                 "yeah right", "lol no", "una estafa", "estafa", "scam", "not for me", "worse",
-                "peor", "would(?:ve| have) been nice (?:if|to)"),
+                "peor", "would(?:ve| have) been nice (?:if|to)", "gracias por nada",
+                "waste of (?:money|time)", "(?:poor|low|bad) quality",
+                "not the (?:usual|same) quality", "perdida de (?:dinero|tiempo)"),
          flip=True),
     _cue("general", "sounds disappointed",
          _words("disappoint\\w*", "let down", "letdown", "underwhelm\\w*", "unhappy", "upset",
@@ -838,11 +874,20 @@ _CUES: tuple[_Cue, ...] = (
                 "switching (?:dentists|barbers|salons|shops|mechanics|groomers|companies|"
                 "cleaners|places|to another)", "done with (?:you|this|yall)",
                 "cancel (?:my|our|the) (?:next|future|membership|subscription|service|plan)",
-                "never again", "nunca mas", "smh", "wack", "whack", "lame",
+                "never (?:\\w+ ){0,3}again", "nunca mas", "smh", "somewhere else", "elsewhere",
+                "another place", "otro lugar", "otra parte", "the last time (?:i|we)",
+                "probably the last", "love (?:paying|waiting|spending|getting charged)",
+                "wack", "whack", "lame",
                 "mid(?![- ](?:day|morning|afternoon|week|month|year|way|size|range|length|back|"
                 "section|terms?|[0-9]))", "gross", "nasty", "disgusting", "yuck", "ew", "eww",
                 "vile", "asco", "asqueros[oa]"),
          flip=True),
+    _cue("general", "asks why something went wrong",
+         rf"^{_GREETING}(?:why|por que|porque)\b"),
+    _cue("general", "mentions a problem",
+         _words("issues?", "problems?", "problemas?", "fallas?", "scary", "knots",
+                "streaks", "squeak\\w*", "rattl\\w*", "leaks?", "leaking", "noise", "ruido"),
+         flip=True, soft=True),
     _cue("general", "says it was not as promised",
          r"\b(?:was|were|is|its) supposed to\b", soft=True),
     _cue("general", "says it was so-so",
@@ -864,7 +909,7 @@ _CUES: tuple[_Cue, ...] = (
 # "the tacos were insane", but "the wait was insane", "$50 for a fade is wild".
 _AMBIGUOUS = re.compile(
     _words("sick", "nasty", "insane", "insanely", "crazy", "wild", "ridiculous", "nuts", "stupid",
-           "killer", "wicked", "dangerously", "unreal", "filthy", "dead", "disgusting")
+           "killer", "wicked", "dangerously", "unreal", "filthy", "dead", "disgusting", "hard")
 )
 _HARSH_SLANG = frozenset({"nasty", "disgusting", "filthy"})  # praise only with clear signs
 _AMBIGUOUS_COMPLAINT = re.compile(
@@ -895,7 +940,10 @@ _PRAISE = re.compile(
            "honest[oa]s?", "rapid[oa]", "relajante", "increible", "bien", "buen[oa]?",
            "recomiendo", "volveremos", "volvere", "como nuevo", "de maravilla", "maravillos[oa]",
            "genial", "calientito", "calm", "calma", "carino", "hit the spot", "to die for",
-           "devoured", "lifesaver", "crushed it", "went crazy")
+           "devoured", "lifesaver", "crushed it", "went crazy", "loves", "limpi[oa]s",
+           "mejores", r"\w+isim[oa]s?", "magician", "wizard", "genius", "artist", "queen",
+           "legend", "a pro", "quiet", "early", "on time", "knows? exactly",
+           r"not a (?:single )?\w+ (?:left|in sight)", "divin[oa]", "guap[oa]s?")
 )
 _UNHAPPY_EMOJI = frozenset("😡😠🤬👎😞😢😤😒🙄😑😣😖🤢🤮😔😩😫☹🙁😕😟💩😐😿💔🤦😓😥")
 _HAPPY_EMOJI = frozenset(
@@ -903,14 +951,47 @@ _HAPPY_EMOJI = frozenset(
 )
 # An enquiry is not a complaint about a fee or a price it asks about: "is there a fee?"
 _ENQUIRY = re.compile(
-    r"^(?:can|could|do|does|is|are|what|whats|when|where|how|who|will|would|should|any|"
+    rf"^{_GREETING}"
+    r"(?:can|could|do|does|is|are|what|whats|when|where|how|who|will|would|should|any|"
     r"cuando|cuanto|cuanta|donde|puedo|pueden|podrian|tienen|hay|a que|que hora|es|se puede|"
     r"u open|you open|open)\b"
 )
 _QUESTION = re.compile(
-    r"\?\s*$|^(?:can|could|do|does|is|are|what|whats|when|where|how|who|will|cuando|cuanto|"
-    r"donde|puedo|pueden|tienen|a que)\b"
+    rf"\?|^{_GREETING}"
+    r"(?:can|could|do|does|is|are|what|whats|when|where|how|who|will|cuando|cuanto|"
+    r"donde|puedo|pueden|tienen|a que|me puedes|me pueden|necesito|please|pls|plz|"
+    r"manana tienes|do you|do yall)\b"
 )
+# What a neutral reply is made of: arranging a visit, paying, who is texting, an acknowledgement.
+# A reply that says none of this, no praise and no thanks is not assumed to be fine (see below).
+_NEUTRAL = re.compile(
+    r"\b(?:book|booking|appointment|appt|reschedule|cancel|schedule|come in|stop by|swing by|"
+    r"drop (?:it |him |her |them )?off|drop off|pick (?:it |him |her |them )?up|pickup|pick up|"
+    r"tomorrow|tonight|today|this week|next (?:week|month|time|visit)|monday|tuesday|wednesday|"
+    r"thursday|friday|saturday|sunday|weekend|at \d|\d ?(?:am|pm)|code|gate|key|keys|address|"
+    r"parking|insurance|venmo|cash|zelle|card|pay|deposit|receipt please|number|call me|"
+    r"text me|email|running (?:\w+ ){0,2}(?:late|behind)|be there|on my way|omw|see you|see ya|"
+    r"out of town|"
+    r"skip|traveling|vacation|new number|who is this|who dis|who are you|meant for|"
+    r"someone else|no thanks|no thank you|will do|sounds good|got it|noted|received|confirm\w*|"
+    r"all set|see you then|cita|manana|hoy|semana|lunes|martes|miercoles|jueves|viernes|sabado|"
+    r"domingo|a las \d|llave|codigo|direccion|paso por|recojo|llevo|lo llevo|la llevo|quien es|"
+    r"quien habla|numero|no gracias|de acuerdo|esta bien|nos vemos|ahi nos vemos|stop|help|"
+    r"unsubscribe|ill be|i will be|will be home|will be there|outside|years? old|months? old|"
+    r"left my|forgot my|the dog will|the cat will|sorry|perdon|disculpa|ok|okay|fine|alright|"
+    r"aight|decent|table|order for|reservation|please|pls|plz|por favor|see u|voy tarde|"
+    r"llego en|en camino|ya voy|is that ok|its the|it is the|es el|es la)\b"
+)
+# Thanks with nothing wrong in it reads as content: "thanks again!", "gracias por todo".
+_GRATITUDE = re.compile(
+    r"\b(?:thanks|thank you|thank u|thx|ty|tysm|appreciate\w*|preciate\w*|grateful|gracias|"
+    r"agradec\w*|"
+    r"bless|blessed)\b|🙏"
+)
+# A reply this long that is neither praise, nor thanks, nor a question, nor arranging a visit,
+# is read as unhappy: after a visit, people who say something specific and no good word about it
+# are mostly complaining, and an owner would rather read one reply too many than miss one.
+RESIDUAL_WORDS = 3
 # What a complaint is about, for the owner, next to what was wrong with it.
 _SUBJECTS = (
     (re.compile(_COLOUR), "mentions the colour"),
@@ -1079,6 +1160,11 @@ def read_reply(text: str, *, scale: int = 5, asked_rating: bool = False) -> Read
     if sad:
         found.append((len(work), "general", "unhappy emoji"))
     praise += praised + fears + idioms + glad
+    if not found and rating is None and not praise and len(work.split()) >= RESIDUAL_WORDS:
+        # Looked for before the set-asides took "sorry I ..." and "no worries" out.
+        arranging = wrong_number or _QUESTION.search(folded) or _NEUTRAL.search(folded)
+        if not arranging and not _GRATITUDE.search(work):
+            found.append((0, "general", "no good word about the visit"))
 
     low = high = False
     if rating is not None:
