@@ -352,6 +352,10 @@ _PRAISE_IDIOMS = re.compile(
     r"(?:i|we) (?:thought|expected|feared)\b|\bno (?:wait|line)\b|\bin and out\b(?! in)|"
     r"\bsin esperar\b|"
     r"\bgot (?:all )?(?:the|every|my) (?:\w+ )?(?:knots|stains?|mats|tangles) out\b|"
+    r"\b(?:never|not|hasnt|havent|hadnt|wasnt|isnt)\s+(?:\w+\s+)?(?:been|looked|felt|seen)\s+"
+    r"(?:this|so|that)\s+\w+\b|\bdidnt (?:even )?feel (?:the|a|it|any)\b|\bnothing beats\b|"
+    r"\bcant beat\b|\b(?:made|make|makes) my (?:day|week|night|year|month)\b|\bchefs kiss\b|"
+    r"\bnada que ver con (?:el|la|los|las) (?:ultim[oa]|otr[oa]|anterior)\w*\b|"
     r"\bdidnt feel (?:a thing|anything)\b|\bno (?:senti|sentimos) nada(?: de dolor)?\b|"
     r"\b(?:pain|ache|toothache|noise|squeak|rattle|leak|dolor|ruido)\s+(?:is|has|se)?\s*"
     r"(?:finally |totally |completely )?(?:gone|quito|fue)\b"
@@ -454,13 +458,13 @@ _PRAISE_WORDS: tuple[tuple[re.Pattern[str], str, str, bool, bool, frozenset | No
          "general", "says it was not right", False, False),
         (_words("clean", "cleaned", "sanitized", "sterilized", "limpi[oa]s?", "limpiaron",
                 "limpio"),
-         "cleanliness", "says it was not clean", False, True),
+         "cleanliness", "says it was not clean", True, True),
         (_words("fixed", "working", "works", "fit", "fits", "match", "matches", "done",
                 "finished", "ready", "cooked", "hot", "warm", "straight", "arreglaron",
                 "arreglado", "funciona", "funciono", "sirve", "enfria", "prende", "arranca",
                 "hizo efecto", "sacaron", "cambiaron", "terminaron", "lavaron",
                 "cortaron las unas", "quedo como", "dura", "duro", "resolved", "answered"),
-         "result", "says something was not done", False, True),
+         "result", "says something was not done", True, True),
         (_words("listen", "listened", "escucho", "escucharon", "explained", "explico",
                 "explicaron", "called", "call (?:me|us)", "called (?:me|us)", "told (?:me|us)",
                 "tell (?:me|us)", "llamaron", "avisaron", "saludaron", "saludo", "apologize",
@@ -596,11 +600,14 @@ _CUES: tuple[_Cue, ...] = (
          r"\b(?:muy|super|so|way|wa+y)\s+(short|corto|corta|salado|salada|picante|"
          r"thin|thick|rough|brusco|brusca|dry|seco)\b|\b(demasiado)\b",
          flip=True, soft=True),
+    _cue("result", "says nothing changed",
+         r"\b(?:basically |exactly |just )?the same as (?:before|it was|when i came)\b|"
+         r"\bno difference\b|\bigual que antes\b|\bno (?:se )?(?:nota|ve) (?:la )?diferencia\b"),
     _cue("result", "says something new is wrong",
          r"\b(?:light|warning|check engine|tpms|alarm)\b[^.!?]{0,12}\b(?:came|comes|went|is|keeps "
          r"coming) on\b|\bleft (?:\w+ )?(?:spots|marks|streaks|residue|a mark|a ring)\b|"
-         r"\bwhite spots\b"),
-    _cue("result", "says the job was not finished",
+         r"\bwhite spots\b", soft=True),
+    _cue("result", "says the job was not finished", soft=True, pattern=
          r"\bstill\s+(?:\w+\s+){0,2}?(?:dirty|dusty|dust|sticky|smells?|smelly|stinks|long|"
          r"matted|mats|tangled|showing|visible|wet|uneven|crooked|wrong|missing|loose|soap|"
          r"see|has|have|had|find|found)\b|\bsigue (?:oliendo|sucio|sucia|igual de|con)\b|"
@@ -611,7 +618,10 @@ _CUES: tuple[_Cue, ...] = (
          r"\b(?:waited|had to wait|have to wait|make (?:me|us) wait|made (?:me|us) wait|"
          r"espere|esperamos|esperando|tuve que esperar|me hicieron esperar|sala de espera|"
          r"double booked|overbooked|had to sit (?:there|around)|before (?:anyone|someone|somebody)"
-         r" (?:came|took|helped|talked|called|acknowledged)|llevo \w+ (?:dias|horas|semanas))\b|"
+         r" (?:came|took|helped|talked|called|acknowledged)|llevo \w+ (?:dias|horas|semanas)|"
+         r"even though (?:i|we) had (?:an? )?(?:appt|appointment|reservation|booking))\b|"
+         r"\bat \d+(?::\d+)?\b[^.!?]{0,30}\b(?:got|received|came|arrived|showed|delivered|ready)\b"
+         r"[^.!?]{0,15}\bat \d+|"
          r"\bwaiting\b(?! (?:outside|in the car|in the lot|out front|downstairs|here|for you))|"
          r"\b(?:the|a|long|forever|\d+\s*min\w*|hours?|hrs?|an hour) wait\b(?! (?:was|is) "
          r"(?:worth|short|nothing|quick|fine))(?=.*\b(?:long|forever|insane|crazy|ridiculous|"
@@ -674,7 +684,7 @@ _CUES: tuple[_Cue, ...] = (
          r"\b(?:prices?|precios?) (?:again|otra vez)\b",
          soft=True),
     _cue("price", "mentions the price",
-         r"(?:^|\s)\$\s?\d[\d,.]*\s*(?:\?|for\b|por\b|later\b)", soft=True),
+         r"(?:^|\s)\$\s?\d[\d,.]*\s*(?:\?|for\b|por\b|later\b|now\b)", soft=True),
     # ---- billing
     _cue("billing", "says they were charged twice",
          r"\b(?:charged|billed|charge|cobraron|cobro|cobrado|cargaron|cargo)\b[^.!?]{0,25}"
@@ -688,7 +698,8 @@ _CUES: tuple[_Cue, ...] = (
          r"\b(?:insurance|seguro|covered|cubria|supposed to|debia|surprise|twice|wrong)\b|"
          r"\b(?:receipt|tip)\b[^.!?]{0,25}\b(?:didnt|not|never|wrong|extra)\b|"
          r"\b(?:charged|cobraron) (?:me )?(?:for|por) (?:gel|parts|a|an|the|un|una|el|la)\b|"
-         r"\b(?:upgrade|extra|add-?on)\b[^.!?]{0,20}\bcharged\b"),
+         r"\b(?:upgrade|extra|add-?on)\b[^.!?]{0,20}\bcharged\b|"
+         r"\bexplain (?:this|the|my|that) (?:\$\s?\d+ )?(?:charge|bill|fee|invoice|cobro)\b"),
     _cue("billing", "questions a fee",
          r"\b(?:fee|fees|surcharge|recargo|cargo extra)\b", soft=True, flip=True),
     _cue("billing", "asks for their money back",
@@ -721,7 +732,7 @@ _CUES: tuple[_Cue, ...] = (
          r"\bbarely (?:talked|spoke|said|looked)\b|"
          r"\bni (?:me )?(?:saludaron|hablo|hablaron|miro)\b|"
          r"\bnever (?:came back|checked)\b|\bupsell\w*\b|\blost my (?:paperwork|forms|file|info)\b|"
-         r"\bleft (?:my |the )?(?:\w+ )?(?:door|gate) (?:unlocked|open)\b|\bunlocked\b|"
+         r"\bleft (?:my |the |our )?(?:\w+ )?(?:door|gate|window) (?:unlocked|open)\b|"
          r"\blet (?:my|the|our) (?:cat|dog) out\b|\bni una disculpa\b|\bnobody said sorry\b"),
     _cue("staff", "says nobody kept them informed",
          r"\b(?:no ?one|nobody|nadie)\s+(?:\w+\s+)?(?:told|called|explained|said|greeted|checked|"
@@ -860,11 +871,12 @@ _CUES: tuple[_Cue, ...] = (
                 "angry", "pissed", "furious", "frustrat\\w*", "regret\\w*", "decepcion\\w*",
                 "desilusion\\w*", "enojad[oa]", "molest[oa]", "triste", "not impressed",
                 "unimpressed", "expected (?:more|better|a lot more|much more)",
-                "esperaba (?:mas|algo mejor|otra cosa)", "not what (?:i|we) expected",
+                "esperaba (?:mas|algo mejor|otra cosa|un mejor|una mejor|mejor)",
+                "not what (?:i|we) expected",
                 "could(?:ve| have| of| be)? ?(?:been )?better", "ive had better", "had better",
                 "pudo (?:haber )?(?:estado|sido|quedado) mejor",
                 "podria (?:estar|ser|quedar) mejor", "nothing special", "(?<!above )average",
-                "not the best", "not my best", "so-so", "so so", "mas o menos", "meh",
+                "not the best", "not my best", "so-so", r"so so(?! \w)", "mas o menos", "meh",
                 "kind of$", "kinda$", "sort of$", "complain\\w*", "queja\\w*",
                 "asustad[oa]", "my poor", "poor baby", "pobrecit[oa]",
                 "i hate (?:it|this|that|my|the way|how it)", "hate it", "odio (?:mi|el|la|como)",
@@ -899,6 +911,7 @@ _CUES: tuple[_Cue, ...] = (
          r"lovely|super|genial|que bien|que bueno|que bonito|excelente)\b[\s,.!]*(?:cool|great|"
          r"thanks)?[\s,.!]*(?:another|again|now (?:i|we) (?:have|need|gotta|cant|get to|must)|"
          r"otra vez|ahora (?:parezco|tengo|tendre)|pague|paid|\$)|"
+         r"\bnice to know\b|\bgood to know\b(?=.*\$)|"
          r"\b(?:great|nice|good|amazing) job (?:leaving|forgetting|missing|ignoring|losing|"
          r"breaking)\b|\bso \w+ (?:that )?i can still\b|"
          r"\bthanks for the \W*\w+\W* (?:i|we) didnt\b|\bthanks for the \W\w+\W|"
@@ -943,7 +956,10 @@ _PRAISE = re.compile(
            "devoured", "lifesaver", "crushed it", "went crazy", "loves", "limpi[oa]s",
            "mejores", r"\w+isim[oa]s?", "magician", "wizard", "genius", "artist", "queen",
            "legend", "a pro", "quiet", "early", "on time", "knows? exactly",
-           r"not a (?:single )?\w+ (?:left|in sight)", "divin[oa]", "guap[oa]s?")
+           r"not a (?:single )?\w+ (?:left|in sight)", "divin[oa]", "guap[oa]s?", "miracle",
+           r"(?:feels?|felt|much|so much) better", r"\w+est \w+ (?:ive|i have)",
+           "un amor", "un sol", "una maravilla", "un encanto", "reluciente", "relajad[oa]",
+           "princesa", "principe", "listened", "explained everything", "upfront")
 )
 _UNHAPPY_EMOJI = frozenset("😡😠🤬👎😞😢😤😒🙄😑😣😖🤢🤮😔😩😫☹🙁😕😟💩😐😿💔🤦😓😥")
 _HAPPY_EMOJI = frozenset(
@@ -951,6 +967,7 @@ _HAPPY_EMOJI = frozenset(
 )
 # An enquiry is not a complaint about a fee or a price it asks about: "is there a fee?"
 _ENQUIRY = re.compile(
+    r"\b(?:can|could) (?:i|we|you) (?:bring|come|book|drop|look at|check|schedule|get)\b|"
     rf"^{_GREETING}"
     r"(?:can|could|do|does|is|are|what|whats|when|where|how|who|will|would|should|any|"
     r"cuando|cuanto|cuanta|donde|puedo|pueden|podrian|tienen|hay|a que|que hora|es|se puede|"
@@ -980,7 +997,10 @@ _NEUTRAL = re.compile(
     r"unsubscribe|ill be|i will be|will be home|will be there|outside|years? old|months? old|"
     r"left my|forgot my|the dog will|the cat will|sorry|perdon|disculpa|ok|okay|fine|alright|"
     r"aight|decent|table|order for|reservation|please|pls|plz|por favor|see u|voy tarde|"
-    r"llego en|en camino|ya voy|is that ok|its the|it is the|es el|es la)\b"
+    r"llego en|en camino|ya voy|is that ok|its the|it is the|es el|es la|booked|next one|"
+    r"id like|i would like|would like|i want to|wants? to|quiero|quisiera|me gustaria|"
+    r"(?:a|one|quick|have a) question|una (?:pregunta|duda)|pasa por|recoger\w*|va a ir|"
+    r"vamos a|(?:we|i)(?:ll| will) leave|dejamos|dejare)\b"
 )
 # Thanks with nothing wrong in it reads as content: "thanks again!", "gracias por todo".
 _GRATITUDE = re.compile(
