@@ -411,7 +411,8 @@ _TOO_WORDS = (
     "short", "long", "much", "many", "thick", "thin", "light", "dark", "hot", "cold", "salty",
     "spicy", "sweet", "sour", "dry", "greasy", "oily", "loud", "rough", "hard", "tight", "loose",
     "big", "small", "little", "slow", "late", "expensive", "pricey", "high", "strong", "weak",
-    "heavy", "harsh", "busy", "crowded", "noisy", "orange", "brassy", "yellow", "bright",
+    "heavy", "harsh", "busy", "crowded", "noisy", "orange", "brassy", "yellow", "bright", "red",
+    "pink", "purple", "blue", "green", "ashy", "grey", "gray", "rojo", "roja",
     "flat", "stiff", "sticky", "blunt", "choppy", "severe", "pushy", "rushed", "far",
     "corto", "corta", "largo", "larga", "oscuro", "salado", "salada", "picante", "caro", "cara",
     "fuerte", "poco", "tarde", "dulce", "grueso", "delgado", "apretado",
@@ -879,7 +880,8 @@ _CUES: tuple[_Cue, ...] = (
                 "not the best", "not my best", "so-so", r"so so(?! \w)", "mas o menos", "meh",
                 "kind of$", "kinda$", "sort of$", "complain\\w*", "queja\\w*",
                 "asustad[oa]", "my poor", "poor baby", "pobrecit[oa]",
-                "i hate (?:it|this|that|my|the way|how it)", "hate it", "odio (?:mi|el|la|como)",
+                "i hate (?:it|this|that|my|the way|how it)", "hate it", "hated",
+                "hate (?:the|my) (?:cut|color|colour|food|hair|nails|result|fade|style)", "odio (?:mi|el|la|como)",
                 "(?:find|finding|look|looking|search\\w*) (?:for )?(?:a |another |new |a new |"
                 "a different )(?:barber|salon|stylist|dentist|shop|place|company|mechanic|"
                 "groomer|cleaner|service|spot)",
