@@ -881,7 +881,8 @@ _CUES: tuple[_Cue, ...] = (
                 "kind of$", "kinda$", "sort of$", "complain\\w*", "queja\\w*",
                 "asustad[oa]", "my poor", "poor baby", "pobrecit[oa]",
                 "i hate (?:it|this|that|my|the way|how it)", "hate it", "hated",
-                "hate (?:the|my) (?:cut|color|colour|food|hair|nails|result|fade|style)", "odio (?:mi|el|la|como)",
+                "hate (?:the|my) (?:cut|color|colour|food|hair|nails|result|fade|style)",
+                "odio (?:mi|el|la|como)",
                 "(?:find|finding|look|looking|search\\w*) (?:for )?(?:a |another |new |a new |"
                 "a different )(?:barber|salon|stylist|dentist|shop|place|company|mechanic|"
                 "groomer|cleaner|service|spot)",
