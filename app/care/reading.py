@@ -425,6 +425,9 @@ _TOO_TOPICS = {
     "hard": "pain", "tight": "pain", "fuerte": "pain",
 }
 
+# "Too long" and "too expensive" say what these reasons already say.
+_TOPIC_REASONS = {"wait": "says the wait was long", "price": "mentions the price"}
+
 # Words that praise as they are and complain when negated: "not great", "no me gustó".
 # (pattern, topic, reason when negated, counts as praise, only when the business did it, gate)
 _PRAISE_WORDS: tuple[tuple[re.Pattern[str], str, str, bool, bool, frozenset | None], ...] = tuple(
@@ -1108,7 +1111,7 @@ def _find_complaints(
             if "{0}" in reason:
                 word = next((group for group in match.groups() if group), "much")
                 topic = _TOO_TOPICS.get(word, topic)
-                reason = reason.format(word)
+                reason = _TOPIC_REASONS.get(topic) or reason.format(word)
             found.append((match.start(), topic, reason))
             break
     for pattern, topic, reason, counts, mine, gate in _PRAISE_WORDS:
@@ -1195,8 +1198,8 @@ def read_reply(text: str, *, scale: int = 5, asked_rating: bool = False) -> Read
         high = rating.score >= (4 if rating.scale == 5 else 8)
     if low or (found and not high):
         verdict = UNHAPPY
-    elif high or (praise and not found):
-        verdict = HAPPY
+    elif high or (praise and not found and not _QUESTION.search(work)):
+        verdict = HAPPY  # a question is neutral even with a kind word in it: "same color again?"
     else:
         verdict = NEUTRAL
 
@@ -1212,15 +1215,18 @@ def read_reply(text: str, *, scale: int = 5, asked_rating: bool = False) -> Read
         if any(topic in ("result", "general") for _pos, topic, _reason in ordered):
             for pattern, reason in _SUBJECTS:
                 if pattern.search(work):
-                    ordered.insert(0, (0, "result", reason))
+                    ordered.insert(0, (0, "", reason))  # what it is about, not a kind
                     break
         for _pos, topic, reason in ordered:
-            if topic not in topics:
+            if topic and topic not in topics:
                 topics.append(topic)
             if reason not in reasons:
                 reasons.append(reason)
         if "repeat" in topics and "says something broke" in reasons:
             reasons[reasons.index("says something broke")] = "says something broke again"
+        if "mentions the service" in reasons and "says it was bad" in reasons:
+            reasons.remove("says it was bad")  # one reason says both
+            reasons[reasons.index("mentions the service")] = "says the service was bad"
     elif wrong_number:
         reasons.append("says it's a wrong number")
     elif verdict == NEUTRAL and _QUESTION.search(work):
