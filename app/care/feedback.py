@@ -1,27 +1,25 @@
-"""Reading replies: ratings the way people write them, and sentiment for the rest.
+"""Feedback from replies: ratings, sentiment, and what the owner is offered for an unhappy one.
 
 No reply is ever "invalid": a number we can read is a rating, anything else is words, and
-words are scored for sentiment.
+words are scored for sentiment. The rating parser lives in app/care/reading.py (the reply
+reader, which must import light) and is re-exported here: there is one parser.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 
 from sqlmodel import select
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from app.care.reading import Rating, parse_rating
 from app.models import Feedback
 
-NUMBER_WORDS = {
-    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-    "eight": 8, "nine": 9, "ten": 10,
-}  # fmt: skip
-KEYCAP = {f"{d}\ufe0f\u20e3": str(d) for d in range(10)} | {"\U0001f51f": "10"}
-STAR_CHARS = "⭐★🌟✪✭✮✯✰"
-MAX_RATING_WORDS = 14
+__all__ = [
+    "Rating", "is_unhappy", "latest_unhappy", "parse_rating", "sentiment", "suggest_reply",
+]  # fmt: skip
+
 UNHAPPY_SENTIMENT = -0.3
 # Phrases a general-purpose sentiment lexicon reads as neutral or positive, but an owner would not.
 COMPLAINTS = re.compile(
@@ -39,91 +37,6 @@ NEGATED_COMPLAINT = re.compile(
 PRAISE = re.compile(
     r"\b(couldn'?t|could not|can'?t|cannot) (be|have been) (any )?(happier|better)\b"
 )
-
-_N = r"(10|[0-9](?:\.5)?)"
-# A number that is a time, a duration, an amount or a head count, not a rating:
-# "1:30 tomorrow?", "5pm", "it was 10 minutes late", "it was 2 of us".
-_NOT_RATING = (
-    r"(?![.:]\d)(?!\s*(?:am|pm|a\.m|p\.m|min\w*|hours?|hrs?|days?|weeks?|months?|years?|"
-    r"people|persons?|kids|of us|dollars?|bucks|tickets?)\b)"
-)
-# What may follow a bare number at the start: punctuation, an emoji, a word of thanks or praise.
-_AFTER_BARE = (
-    r"(?:\s*[-:!.,)]|\s*$|\s+(?=[^\w\s])|\s+(?:thanks?|thank\s+you|thx|ty|great|good|"
-    r"loved?|amazing|awesome|excellent|perfect|bad|poor|terrible|awful)\b)"
-)
-PATTERNS = [
-    (re.compile(rf"^{_N}\s*(?:/|out of|outta|of)\s*(5|10)\b"), "explicit"),
-    (re.compile(rf"\b{_N}\s*(?:/|out of|outta)\s*(5|10)\b"), "explicit"),
-    (re.compile(rf"^{_N}\s*(?:stars?|\*)"), "stars"),
-    (re.compile(rf"\b{_N}\s*(?:stars?)\b"), "stars"),
-    (
-        re.compile(
-            rf"\b(?:give|gave|rate|rated|rating|score|it'?s|its|was|a solid|solid|easy)"
-            rf"(?:\s*:\s*|\s+)(?:it|you|u|them|y'?all)?\s*(?:an?\s+)?{_N}\b{_NOT_RATING}"
-        ),
-        "bare",
-    ),  # fmt: skip
-    (re.compile(rf"^{_N}{_NOT_RATING}{_AFTER_BARE}"), "bare"),
-]
-
-
-@dataclass(frozen=True)
-class Rating:
-    score: int
-    scale: int  # 5 or 10
-
-
-def _normalise(text: str) -> str:
-    for cap, digit in KEYCAP.items():
-        text = text.replace(cap, f" {digit} ")
-    text = text.lower().replace("’", "'")
-    for star in STAR_CHARS:
-        text = text.replace(star, " star ")
-    for word, number in NUMBER_WORDS.items():
-        text = re.sub(rf"\b{word}\b", str(number), text)
-    return " ".join(text.split())
-
-
-def parse_rating(text: str, scale: int = 5) -> Rating | None:
-    """The rating in a reply to a 1-`scale` question, or None when it holds none.
-
-    "5", "5/5", "4 out of 5", "five stars", "⭐⭐⭐⭐", "10" (read on 0-10), "I'd give it a 4".
-    """
-    raw = (text or "").strip()
-    if not raw:
-        return None
-    if re.fullmatch(r"\*{1,5}[!.]*", raw):  # "*****": stars typed on a keyboard
-        return Rating(raw.count("*"), 5)
-    stars = sum(raw.count(ch) for ch in STAR_CHARS)
-    if stars and not re.search(r"\d", _normalise(raw)):
-        return Rating(min(stars, 5), 5)
-    normal = _normalise(raw)
-    if len(normal.split()) > MAX_RATING_WORDS:
-        return None
-    for pattern, form in PATTERNS:
-        match = pattern.search(normal)
-        if not match:
-            continue
-        value = float(match.group(1))
-        if form == "explicit":
-            out_of = int(match.group(2))
-            if value > out_of:
-                continue
-            return _fit(value, out_of)
-        if form == "stars":
-            return _fit(value, 5) if value <= 5 else None
-        return _fit(value, scale if value <= scale else 10)
-    return None
-
-
-def _fit(value: float, scale: int) -> Rating | None:
-    if value > scale or (scale == 5 and value < 1 and value != 0):
-        return None
-    score = int(value + 0.5)  # 4.5 stars reads as 5
-    if scale == 5:
-        score = max(score, 1)
-    return Rating(score, scale)
 
 
 @lru_cache(maxsize=1)
