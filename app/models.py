@@ -134,6 +134,8 @@ class Business(SQLModel, table=True):
     unanswered_alert_minutes: int = Field(default=30)
     after_hours_reply: bool = Field(default=True)
     missed_call_textback: bool = Field(default=True)
+    # an open complaint holds the review request until the owner answers, this long at most
+    review_hold_days: int = Field(default=3)
     created_at: datetime = created_ts()
 
 
@@ -245,6 +247,7 @@ class Customer(SQLModel, table=True):
     last_visit_at: datetime | None = ts()
     awaiting_rating_until: datetime | None = ts()  # a 1-5 question is open until then
     unhappy_at: datetime | None = ts()
+    complaint_answered_at: datetime | None = ts()  # the owner wrote back after unhappy_at
     last_review_request_at: datetime | None = ts()
     last_owner_alert_at: datetime | None = ts()
     last_after_hours_at: datetime | None = ts()
@@ -299,7 +302,15 @@ class Feedback(SQLModel, table=True):
     scale: int | None = Field(default=None)  # 5 (CSAT stars) or 10 (NPS, 0-10)
     sentiment: float | None = Field(default=None)  # -1 .. 1
     unhappy: bool = Field(default=False)
+    # why the reply reads as unhappy, in the owner's words ("rated 2 of 5", "says the wait was
+    # long"), and the kinds of complaint (result, wait, price, ...)
+    reasons: list[str] = Field(default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False))
+    topics: list[str] = Field(default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False))
+    language: str = Field(default="en", max_length=5)
     suggested_reply: str | None = Field(default=None, max_length=320)
+    # the owner said the unhappy flag was wrong: counted, and the flag cleared
+    dismissed_at: datetime | None = ts()
+    dismissed_by: int | None = Field(default=None, foreign_key="app_user.id")
     created_at: datetime = created_ts()
 
 
@@ -365,6 +376,8 @@ class Message(SQLModel, table=True):
     visit_id: int | None = Field(default=None, foreign_key="visit.id")
     user_id: int | None = Field(default=None, foreign_key="app_user.id")
     send_at: datetime | None = ts()
+    # why a planned text was held, moved or skipped, in plain words (shown in the thread)
+    reason: str | None = Field(default=None, max_length=200)
     attempts: int = Field(default=0)
     lease_until: datetime | None = ts()
     leased_by: str | None = Field(default=None, max_length=64)

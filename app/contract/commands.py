@@ -129,6 +129,7 @@ class BusinessChanges(Command):
     rating_scale: Annotated[Literal[5, 10], BeforeValidator(form_number)] | NotNull = None
     review_cooldown_days: Annotated[int, Field(ge=0, le=3650)] | NotNull = None
     review_reminder_days: Annotated[int, Field(ge=1, le=30)] | NotNull = None
+    review_hold_days: Annotated[int, Field(ge=0, le=14)] | NotNull = None
     unanswered_alert_minutes: Annotated[int, Field(ge=5, le=1440)] | NotNull = None
     after_hours_reply: bool | NotNull = None
     missed_call_textback: bool | NotNull = None

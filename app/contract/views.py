@@ -63,6 +63,9 @@ class BusinessPublic(View):
     rating_scale: Literal[5, 10]
     review_cooldown_days: int
     review_reminder_days: int
+    review_hold_days: int = Field(
+        description="an open complaint holds the review request until answered, at most this"
+    )
     unanswered_alert_minutes: int
     after_hours_reply: bool
     missed_call_textback: bool

@@ -35,7 +35,7 @@ SETTING_FIELDS = (
 )
 SENDER_FIELDS = ("number", "messaging_service_sid")
 CARE_NUMBERS = ("thank_you_delay_minutes", "review_reminder_days", "review_cooldown_days",
-                "unanswered_alert_minutes")  # fmt: skip
+                "review_hold_days", "unanswered_alert_minutes")  # fmt: skip
 CARE_SWITCHES = ("after_hours_reply", "missed_call_textback")
 CARE_FIELDS = ("review_mode", "rating_scale", *CARE_NUMBERS, *CARE_SWITCHES)
 # The form's two window fields are one setting.
