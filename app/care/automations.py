@@ -13,21 +13,27 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_
+from sqlalchemy import or_, update
 from sqlmodel import Session, select
 
-from app.care import texts
-from app.care.feedback import is_unhappy, parse_rating, sentiment, suggest_reply
+from app.care import states, texts
+from app.care.feedback import suggest_reply
 from app.care.links import create_link
-from app.care.outbound import LIVE_STATES, OutboundRefused, cancel_pending, queue_text
+from app.care.outbound import (
+    LIVE_STATES,
+    OutboundRefused,
+    complaint_open,
+    end_complaint_hold,
+    queue_text,
+)
+from app.care.reading import Reading, read_reply
 from app.care.windows import parse_hhmm
 from app.models import Business, Customer, Feedback, Message, MessageKind, Visit, VisitStatus
 
-ASK_KINDS = frozenset(
-    {MessageKind.REVIEW_REQUEST, MessageKind.REVIEW_REMINDER, MessageKind.FEEDBACK_QUESTION,
-     MessageKind.REFERRAL_ASK}
-)  # fmt: skip
 REVIEW_ASKS = frozenset({MessageKind.REVIEW_REQUEST, MessageKind.FEEDBACK_QUESTION})
+# Held (not canceled) while a complaint is open; everyone is asked for a review.
+HELD_FOR_COMPLAINT = frozenset({*REVIEW_ASKS, MessageKind.REVIEW_REMINDER})
+NOT_TO_THE_UNHAPPY = frozenset({MessageKind.REFERRAL_ASK})
 RATING_WINDOW = timedelta(days=7)  # how long a 1-5 question stays open
 REPLY_CONTEXT = timedelta(days=14)  # replies this soon after a visit are feedback on it
 ALERT_EVERY = timedelta(hours=1)
@@ -155,19 +161,25 @@ def handle_reply(
     *,
     now: datetime,
     base_url: str,
+    reading: Reading | None = None,
 ) -> Feedback | None:
-    """Read a reply after a visit as feedback; thank answers; an unhappy one reaches the owner.
+    """Read a reply as feedback; thank answers; an unhappy one reaches the owner.
 
-    Not committed. Returns the feedback stored, or None when the reply is not about a visit.
+    A reply soon after a visit (or to a rating question) is feedback on that visit; any other
+    reply is kept only when it is unhappy, so a complaint never goes unheard. `reading` is the
+    reply already read on the way in. Not committed. Returns the feedback stored, or None.
     """
     answering = customer.awaiting_rating_until is not None and customer.awaiting_rating_until > now
     recent = customer.last_visit_at is not None and customer.last_visit_at > now - REPLY_CONTEXT
-    if not (answering or recent):
+    if reading is None or answering or business.rating_scale != 5:
+        # read again as an answer to the open question, on the business's own scale
+        reading = read_reply(body, scale=business.rating_scale, asked_rating=answering)
+    if not (answering or recent or reading.unhappy):
         return None
-    rating = parse_rating(body, business.rating_scale) if answering else None
-    mood = sentiment(body)
-    unhappy = is_unhappy(rating, mood)
-    visit = latest_visit(session, customer.id, now - REPLY_CONTEXT)
+    rating, unhappy = reading.rating, reading.unhappy
+    visit = (
+        latest_visit(session, customer.id, now - REPLY_CONTEXT) if (answering or recent) else None
+    )
     feedback = Feedback(
         business_id=business.id,
         customer_id=customer.id,
@@ -176,8 +188,11 @@ def handle_reply(
         staff=visit.staff if visit else None,
         score=rating.score if rating else None,
         scale=rating.scale if rating else None,
-        sentiment=mood,
+        sentiment=reading.sentiment,
         unhappy=unhappy,
+        reasons=list(reading.reasons) if unhappy else [],
+        topics=list(reading.topics) if unhappy else [],
+        language=reading.language,
         created_at=now,
     )
     if answering:
@@ -195,14 +210,39 @@ def handle_reply(
     if answering and not unhappy:
         customer.needs_reply = False  # a happy answer is thanked for the owner
     if unhappy:
+        # No review gating: what they said never cancels a review request. It waits for the
+        # owner's answer (held_for_complaint, at send time) and then goes as for anyone. A
+        # referral ask is another matter: nobody asks an unhappy customer to recommend us.
         customer.unhappy_at = now
+        customer.complaint_answered_at = None
         feedback.suggested_reply = suggest_reply(customer.first_name, business.name)
-        cancel_pending(session, customer_id=customer.id, reason="the customer is unhappy",
-                       keep_kinds=frozenset(set(texts.EDITABLE_KINDS) - ASK_KINDS))  # fmt: skip
-        alert_owner(session, business, customer, "unhappy reply from", body, now=now)
+        states.cancel_where(session, Message.customer_id == customer.id,
+                            Message.kind.in_(NOT_TO_THE_UNHAPPY),
+                            reason="the customer is unhappy")  # fmt: skip
+        why = "; ".join(reading.reasons) or "sounds unhappy"
+        alert_owner(session, business, customer, f"unhappy ({why}):", body, now=now)
     session.add(customer)
     session.add(feedback)
     return feedback
+
+
+def dismiss_unhappy(session: Session, customer: Customer, *, by_user_id: int | None, now) -> int:
+    """The owner says the unhappy flag was wrong: the flag is cleared, any held review ask
+    goes, and each dismissed reading is kept (and counted) as a false alarm. Not committed."""
+    dismissed = session.execute(
+        update(Feedback)
+        .where(
+            Feedback.customer_id == customer.id,
+            Feedback.unhappy.is_(True),
+            Feedback.dismissed_at.is_(None),
+        )
+        .values(dismissed_at=now, dismissed_by=by_user_id)
+    ).rowcount
+    if customer.unhappy_at is not None and complaint_open(customer):
+        end_complaint_hold(session, customer, now=now)
+    customer.unhappy_at = None
+    session.add(customer)
+    return dismissed
 
 
 def alert_owner(

@@ -259,7 +259,7 @@ class Dispatcher:
             states.fail(message, verdict.reason)
             stats.failed += 1
         elif verdict.action == "reschedule":
-            states.reschedule(message, verdict.send_at)
+            states.reschedule(message, verdict.send_at, why=verdict.reason)
             stats.rescheduled += 1
         else:
             body = introduce(message.body, business, customer, message.kind)

@@ -75,6 +75,10 @@ def latest_unhappy(session, customer_id: int):
     """The customer's most recent unhappy feedback (with its suggested reply), or None."""
     return session.exec(
         select(Feedback)
-        .where(Feedback.customer_id == customer_id, Feedback.unhappy.is_(True))
+        .where(
+            Feedback.customer_id == customer_id,
+            Feedback.unhappy.is_(True),
+            Feedback.dismissed_at.is_(None),
+        )
         .order_by(Feedback.id.desc())
     ).first()

@@ -23,6 +23,7 @@ from app.care.automations import (
 from app.care.customers import find_or_create, set_consent
 from app.care.keywords import HELP, OPT_IN, OPT_OUT_PLAIN, OPT_OUTS, bare_word, keyword_of
 from app.care.outbound import cancel_pending, preview, queue_text
+from app.care.reading import read_reply
 from app.models import Business, Customer, Message, MessageKind, MessageStatus
 from app.sms.encoding import segment_info
 from app.sms.webhooks import InboundText, IncomingCall, Media
@@ -162,6 +163,8 @@ def receive_text(
     sid, to, phone, body = text.provider_sid, text.to, text.sender, text.body
     # Python work first: on SQLite the first statement takes the one write lock.
     info, media, keyword = segment_info(body), _media_rows(text.media), keyword_of(body)
+    # Every reply is read (about 0.2 ms), so a complaint is heard however long after a visit.
+    reading = read_reply(body) if keyword is None else None
     connection = session.connection()
     statements = _statements(connection.dialect.name)
     if directory is not None:
@@ -198,10 +201,13 @@ def receive_text(
         owner = session.get(Business, business.id)
         full = session.get(Customer, customer.id, populate_existing=True)
         _act_on_keyword(session, owner, full, keyword, body, text.provider_opt_out, now)
-    elif _needs_care(business, customer, now):
+    elif _needs_care(business, customer, now) or (
+        reading is not None and reading.unhappy and customer.consent != "opted_out"
+    ):
         owner = session.get(Business, business.id)
         full = session.get(Customer, customer.id, populate_existing=True)
-        handle_reply(session, owner, full, message_id, body, now=now, base_url=base_url)
+        handle_reply(session, owner, full, message_id, body, now=now, base_url=base_url,
+                     reading=reading)  # fmt: skip
         answer_after_hours(session, owner, full, now=now)
     return InboundResult(message_id, duplicate=False, keyword=keyword, _session=session)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import Session, select
 
 from app.care import states
@@ -233,9 +233,53 @@ def queue_text(
         customer.last_message_preview = preview(body)
     if kind == "manual":
         customer.needs_reply = False  # the owner answered
+        if complaint_open(customer):
+            end_complaint_hold(session, customer, now=now)
     session.add(customer)
     session.flush()
     return message
+
+
+def end_complaint_hold(session: Session, customer: Customer, *, now: datetime) -> int:
+    """The owner answered a complaint (or said it was none): held review asks go now, as for
+    anyone, inside the customer's window (the dispatcher checks it). Returns how many."""
+    customer.complaint_answered_at = now
+    session.add(customer)
+    released = session.execute(
+        update(Message)
+        .where(
+            Message.customer_id == customer.id,
+            Message.status == MessageStatus.SCHEDULED,
+            Message.reason == HOLD_WORDS,
+        )
+        .values(send_at=now, reason=None)
+    )
+    return released.rowcount
+
+
+HELD_KINDS = frozenset({"review_request", "review_reminder", "feedback_question"})
+HOLD_WORDS = "waiting for you to answer their complaint first (a few days at most)"
+
+
+def complaint_open(customer: Customer) -> bool:
+    """They said they were unhappy and the owner has not written back since."""
+    return customer.unhappy_at is not None and (
+        customer.complaint_answered_at is None
+        or customer.complaint_answered_at < customer.unhappy_at
+    )
+
+
+def complaint_hold(
+    business: Business, customer: Customer, kind: str, now: datetime
+) -> datetime | None:
+    """Until when a review ask waits for the owner to answer an open complaint, or None.
+
+    Timing only, never a verdict: once the owner has answered, or `review_hold_days` have
+    passed, the ask goes exactly as it would for anyone (no review gating)."""
+    if kind not in HELD_KINDS or not complaint_open(customer):
+        return None
+    until = customer.unhappy_at + timedelta(days=business.review_hold_days)
+    return until if until > now else None
 
 
 def check_before_send(
@@ -251,6 +295,9 @@ def check_before_send(
         session, customer.id, message.visit_id
     ):
         return Verdict("cancel", reason="the review link was opened")
+    held = complaint_hold(business, customer, message.kind, now)
+    if held is not None:
+        return Verdict("reschedule", send_at=held, reason=HOLD_WORDS)
     if is_automated(message.kind):
         try:
             slot = automated_slot(

@@ -96,18 +96,25 @@ def claim(message: Message, *, worker_id: str, lease_until: datetime, now: datet
     message.last_attempt_at = now
     message.lease_until = lease_until
     message.leased_by = worker_id
+    message.reason = None  # it waits no longer
     return True
 
 
-def reschedule(message: Message, send_at: datetime, *, reason: str | None = None) -> bool:
+def reschedule(
+    message: Message, send_at: datetime, *, reason: str | None = None, why: str | None = None
+) -> bool:
     """Wait in the outbox until `send_at`: a later slot for a scheduled text, or another try of
-    an attempt that surely never reached the provider (sending -> scheduled)."""
+    an attempt that surely never reached the provider (sending -> scheduled). `reason` is a
+    failed attempt's error; `why` says in plain words why a planned text moved (shown to the
+    owner)."""
     if not _move(message, SCHEDULED, _FROM_OURS):
         return False
     message.send_at = send_at
     _release(message)
     if reason is not None:
         message.error_message = reason[:300]
+    if why is not None:
+        message.reason = why[:200]
     return True
 
 

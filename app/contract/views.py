@@ -102,6 +102,11 @@ class CustomerDetail(CustomerPublic):
     suggested_reply: str | None = Field(
         default=None, description="a personal first answer to an unhappy customer"
     )
+    unhappy_reasons: list[str] = Field(
+        default_factory=list,
+        description='why their reply reads as unhappy, in words ("rated 2 of 5", "says the '
+        'wait was long"); empty when they are not flagged',
+    )
 
 
 # ---- messages -----------------------------------------------------------------------------
@@ -128,6 +133,7 @@ class MessagePublic(View):
     media: list[MediaItem]
     visit_id: int | None
     send_at: datetime | None
+    reason: str | None = Field(description="why a planned text was held or moved, in words")
     sent_at: datetime | None
     delivered_at: datetime | None
     created_at: datetime

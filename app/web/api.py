@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 from app.care import texts
 from app.care.businesses import business_for_key, change_business
 from app.care.customers import get_customer, upsert_customer
+from app.care.feedback import latest_unhappy
 from app.care.metrics import business_metrics
 from app.care.outbound import queue_text
 from app.care.visits import cancel_visit, planned_for, record_visit
@@ -37,7 +38,7 @@ from app.contract.commands import (
 )
 from app.contract.rules import Moment, OptionalPhone
 from app.errors import Invalid, NotFound, Refused
-from app.models import Business, Customer, Feedback, Message, Visit
+from app.models import Business, Customer, Message, Visit
 from app.sms.encoding import segment_info
 from app.sms.errors import reason_for
 from app.web.context import db, now, public_base, services
@@ -283,21 +284,13 @@ def list_customers(query: CustomerQuery):
        errors=(404,))  # fmt: skip
 def show_customer(id: int):
     customer = _customer_or_404(id)
-    suggested = None
-    if customer.unhappy_at is not None:
-        # The owner is offered a personal first answer to an unhappy customer.
-        suggested = (
-            db()
-            .exec(
-                select(Feedback.suggested_reply)
-                .where(Feedback.customer_id == customer.id, Feedback.unhappy.is_(True))
-                .order_by(Feedback.id.desc())
-            )
-            .first()
-        )
-    return v.CustomerDetail.model_validate(
-        {**customer_view(customer).model_dump(), "suggested_reply": suggested}
-    )
+    flagged = latest_unhappy(db(), customer.id) if customer.unhappy_at is not None else None
+    # The owner is offered a personal first answer to an unhappy customer, and why.
+    return v.CustomerDetail.model_validate({
+        **customer_view(customer).model_dump(),
+        "suggested_reply": flagged.suggested_reply if flagged else None,
+        "unhappy_reasons": list(flagged.reasons) if flagged else [],
+    })  # fmt: skip
 
 
 @route("GET", "/customers/<int:id>/messages", summary="The conversation, oldest first",

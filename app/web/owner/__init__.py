@@ -53,6 +53,7 @@ def message_state(message) -> dict:
     detail = None
     if status == "scheduled" and message.send_at is not None:
         label = f"Scheduled for {local(message.send_at, 'full')}"
+        detail = message.reason  # held or moved, in words
     elif status in {"failed", "undelivered"}:
         detail = (
             reason_for(message.error_code)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
-from app.care import accounts, texts
+from app.care import accounts, automations, texts
 from app.care import inbox as care_inbox
 from app.care.feedback import latest_unhappy
 from app.care.outbound import OutboundRefused
@@ -128,6 +128,16 @@ def handled(customer_id: int):
     care_inbox.mark_handled(db(), customer, now=now())
     flash(f"{customer.name or customer.phone} is marked as handled.", "info")
     return redirect(url_for("inbox.inbox"))
+
+
+@bp.post("/<int:customer_id>/unhappy/dismiss")
+@signed_in
+def dismiss_unhappy(customer_id: int):
+    """The owner read it and it was no complaint: clear the flag (counted as a false alarm)."""
+    customer = customer_or_404(customer_id)
+    automations.dismiss_unhappy(db(), customer, by_user_id=g.user.id, now=now())
+    flash("Marked as not unhappy. Thanks: this helps Regulars read replies better.", "info")
+    return redirect(url_for(".conversation", customer_id=customer.id))
 
 
 @bp.post("/<int:customer_id>/notes")
