@@ -29,7 +29,7 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import dispatch, inbound, memory, pages
+from . import dispatch, inbound, inbound_profile, memory, pages
 from .common import (
     DEFAULT_PG,
     KINDS,
@@ -51,6 +51,7 @@ SECTIONS = {
     s.name: s
     for s in (
         inbound.SECTION,
+        inbound_profile.SECTION,
         dispatch.SECTION,
         memory.SECTION,
         pages.SECTION,

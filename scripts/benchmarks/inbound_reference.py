@@ -32,11 +32,13 @@ inbound = sa.Table(
 TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
-def create_app() -> Flask:
-    engine = reference_engine(os.environ["DATABASE_URL"])
-    validator = RequestValidator(os.environ["TWILIO_AUTH_TOKEN"])
-    base = os.environ["PUBLIC_BASE_URL"].rstrip("/")
+def create_app(database_url=None, auth_token=None, public_base_url=None) -> Flask:
+    """The reference app; gunicorn calls it bare (from the environment), the profile with values."""
+    engine = reference_engine(database_url or os.environ["DATABASE_URL"])
+    validator = RequestValidator(auth_token or os.environ["TWILIO_AUTH_TOKEN"])
+    base = (public_base_url or os.environ["PUBLIC_BASE_URL"]).rstrip("/")
     app = Flask(__name__)
+    app.extensions["bench_engine"] = engine  # for whoever builds it in-process to dispose
 
     @app.post("/webhooks/twilio/sms")
     def inbound_sms():
