@@ -202,7 +202,7 @@ def outbox_table():
         "message",
         sa.MetaData(),
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("business_id", sa.Integer),
+        sa.Column("from_number", sa.String),
         sa.Column("to_number", sa.String),
         sa.Column("body", sa.Text),
         sa.Column("status", sa.String),
@@ -226,8 +226,6 @@ def reference_worker(spec: dict, worker_id: str, start, release, results) -> Non
 
         engine = reference_engine(spec["database_url"])
         outbox = outbox_table()
-        with engine.connect() as conn:
-            numbers = dict(conn.execute(sa.text("SELECT id, number FROM business")).all())
         due = (
             sa.select(outbox.c.id)
             .where(outbox.c.status == "scheduled", outbox.c.send_at <= sa.bindparam("now"))
@@ -240,7 +238,7 @@ def reference_worker(spec: dict, worker_id: str, start, release, results) -> Non
             sa.update(outbox)
             .where(outbox.c.id.in_(due))
             .values(status="sending", leased_by=worker_id, lease_until=sa.bindparam("lease"))
-            .returning(outbox.c.id, outbox.c.business_id, outbox.c.to_number, outbox.c.body)
+            .returning(outbox.c.id, outbox.c.from_number, outbox.c.to_number, outbox.c.body)
         )
         mark_sent = (
             sa.update(outbox)
@@ -268,7 +266,7 @@ def reference_worker(spec: dict, worker_id: str, start, release, results) -> Non
                 api,
                 data={
                     "To": row.to_number,
-                    "From": numbers[row.business_id],
+                    "From": row.from_number,  # queue_text writes the business's number
                     "Body": row.body,
                     "StatusCallback": f"{callback}{row.id}",
                 },
