@@ -104,6 +104,8 @@ def prepare_postgres(p: argparse.ArgumentParser, url: str) -> None:
         if ensure_postgres_database(url):
             say(f"created the PostgreSQL database {dbname!r} on {render_url(url)}")
         count_rows(url, "SELECT 1")
+    except BenchError as exc:
+        p.error(str(exc))
     except Exception as exc:
         p.error(f"cannot use PostgreSQL at {render_url(url)}: {exc}")
 
