@@ -168,6 +168,8 @@ def package(path: str, name: str) -> str:
         return "python built-ins"
     if short.startswith("app/"):
         return "app (Regulars)"
+    if short.startswith("scripts/"):
+        return "reference handler"
     if short.startswith("stdlib/"):
         return "python stdlib"
     if short.startswith("psycopg"):
