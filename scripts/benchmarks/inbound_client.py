@@ -1,6 +1,6 @@
-"""The inbound-webhook load client for scripts/bench: signed texts like Twilio's, over keep-alive.
+"""The inbound section's load client: signed texts like Twilio's, over keep-alive.
 
-`run_load(spec)` runs `spec["threads"]` sender threads in this process; scripts/bench runs it
+`run_load(spec)` runs `spec["threads"]` sender threads in this process; the section runs it
 in a few processes at once (so one client GIL does not add its own queueing to the latency
 it measures). Every thread keeps one http.client connection open, signs each request the way
 Twilio does (X-Twilio-Signature over the public URL and the form), and records the latency

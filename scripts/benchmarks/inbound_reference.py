@@ -1,11 +1,10 @@
-"""The reference inbound webhook for scripts/bench: the least a correct handler must do.
+"""The reference inbound webhook for the inbound section: the least a correct handler must do.
 
 A bare Flask app with one route that checks Twilio's signature and inserts one row with
-SQLAlchemy Core. Served by gunicorn exactly like Regulars (`bench_reference:create_app()`).
-Reads DATABASE_URL, TWILIO_AUTH_TOKEN and PUBLIC_BASE_URL from the environment.
-
-On SQLite it sets the same connection pragmas Regulars uses (WAL, synchronous=NORMAL,
-busy timeout), so both pay the same price per commit.
+SQLAlchemy Core. Served by gunicorn exactly like Regulars
+(`benchmarks.inbound_reference:create_app()`). Reads DATABASE_URL, TWILIO_AUTH_TOKEN and
+PUBLIC_BASE_URL from the environment. Its engine is `common.reference_engine`: the same
+SQLite pragmas Regulars uses, so both pay the same price per commit.
 """
 
 from __future__ import annotations
@@ -16,6 +15,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from flask import Flask, Response, abort, request
 from twilio.request_validator import RequestValidator
+
+from .common import reference_engine
 
 metadata = sa.MetaData()
 inbound = sa.Table(
@@ -31,29 +32,13 @@ inbound = sa.Table(
 TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
-def make_engine(url: str) -> sa.Engine:
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    if not url.startswith("sqlite"):
-        return sa.create_engine(url, pool_size=10, max_overflow=20)
-    engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-    @sa.event.listens_for(engine, "connect")
-    def _pragmas(dbapi_connection, _record):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()
-
-    return engine
-
-
-def create_app() -> Flask:
-    engine = make_engine(os.environ["DATABASE_URL"])
-    validator = RequestValidator(os.environ["TWILIO_AUTH_TOKEN"])
-    base = os.environ["PUBLIC_BASE_URL"].rstrip("/")
+def create_app(database_url=None, auth_token=None, public_base_url=None) -> Flask:
+    """The reference app; gunicorn calls it bare (from the environment), the profile with values."""
+    engine = reference_engine(database_url or os.environ["DATABASE_URL"])
+    validator = RequestValidator(auth_token or os.environ["TWILIO_AUTH_TOKEN"])
+    base = (public_base_url or os.environ["PUBLIC_BASE_URL"]).rstrip("/")
     app = Flask(__name__)
+    app.extensions["bench_engine"] = engine  # for whoever builds it in-process to dispose
 
     @app.post("/webhooks/twilio/sms")
     def inbound_sms():

@@ -6,7 +6,7 @@ StatusCallback URL (`?mid=N`), so the bench can check each text went out exactly
 
 GET /stats returns the counts as JSON; POST /reset clears them.
 
-    python scripts/bench_standin.py PORT
+    python scripts/benchmarks/standin.py PORT
 """
 
 from __future__ import annotations

@@ -1,40 +1,26 @@
 """Server time of the owner's busiest pages on a big shop: the inbox and a long conversation
 with 100,000 customers and 1,000,000 messages in the database, on SQLite and PostgreSQL.
 
-Run by scripts/bench (`scripts/bench --only pages`) or alone: `python scripts/bench_pages.py`.
-The database is filled with bulk inserts (COPY on PostgreSQL), then each page is requested
-in-process through the WSGI app (no network, no browser: the server's own time), after a
-warm-up, by a signed-in owner. Reports the median and p90 in milliseconds against the
-issue's target (median under 50 ms).
+Run by scripts/bench (`scripts/bench pages`). The database is filled with bulk inserts
+(COPY on PostgreSQL), then each page is requested in-process through the WSGI app (no
+network, no browser: the server's own time), after a warm-up, by a signed-in owner.
+Reports the median and p90 in milliseconds against the issue's target (median under 50 ms).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import random
 import re
 import statistics
-import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import sqlalchemy as sa
 
-import sqlalchemy as sa  # noqa: E402
-
-from app import build_services, create_app  # noqa: E402
-from app.care.businesses import create_business  # noqa: E402
-from app.db import session_scope  # noqa: E402
-from app.migrate import upgrade  # noqa: E402
-from app.models import Customer, Message  # noqa: E402
+from .common import Bench, Section, label, mark, say
 
 TARGET_MEDIAN_MS = 50.0
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_pages"
 OWNER_EMAIL = "owner@bench.example"
 OWNER_PASSWORD = "bench owner password"
 FAST_HASH = "pbkdf2:sha256:1000"
@@ -58,10 +44,6 @@ WORDS = [
     "next",
     "week",
 ]
-
-
-def say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
 
 
 def _column_values(table: sa.Table, row: dict) -> list:
@@ -97,6 +79,10 @@ def _insert(connection, table: sa.Table, rows: list[dict]) -> None:
 def fill(engine, customers: int, messages: int, long_thread: int, seed: int = 7) -> dict:
     """One business with `customers` customers and `messages` texts; one customer has a
     conversation of `long_thread` texts. Returns ids to request."""
+    from app.care.businesses import create_business
+    from app.db import session_scope
+    from app.models import Customer, Message
+
     rng = random.Random(seed)
     with session_scope(engine) as session:
         business, _ = create_business(
@@ -215,6 +201,9 @@ def run(
     rounds: int,
     warmup: int,
 ) -> dict:
+    from app import build_services, create_app
+    from app.migrate import upgrade
+
     say(f"pages on {kind}: filling the database")
     services = build_services(
         {
@@ -279,81 +268,57 @@ def run(
     }
 
 
-def bench_pages(
-    kinds: list[str],
-    pg_url: str,
-    workdir: Path,
-    *,
-    customers=100_000,
-    messages=1_000_000,
-    long_thread=5_000,
-    rounds=60,
-    warmup=10,
-) -> list[dict]:
-    """Entry point for scripts/bench.py: one result per database kind."""
+def add_arguments(group) -> None:
+    group.add_argument("--pages-customers", type=int, default=100_000)
+    group.add_argument("--pages-messages", type=int, default=1_000_000)
+    group.add_argument("--pages-long-conversation", type=int, default=5_000)
+    group.add_argument("--pages-rounds", type=int, default=60, help="requests per page")
+
+
+def bench_pages(bench: Bench) -> dict:
+    """One result per database kind."""
+    opts = bench.opts
     results = []
-    for kind in kinds:
-        url = pg_url if kind == "postgresql" else f"sqlite:///{workdir / 'pages.db'}"
+    for kind in bench.kinds:
+        url = opts.pg_url if kind == "postgresql" else f"sqlite:///{bench.workdir / 'pages.db'}"
         results.append(
             run(
                 kind,
                 url,
-                customers=customers,
-                messages=messages,
-                long_thread=long_thread,
-                rounds=rounds,
-                warmup=warmup,
+                customers=opts.pages_customers,
+                messages=opts.pages_messages,
+                long_thread=opts.pages_long_conversation,
+                rounds=opts.pages_rounds,
+                warmup=10,
             )
         )
-    return results
+    return {
+        "by_db": results,
+        "ok": True,  # each page's status is asserted while it is measured
+        "targets_met": all(r["meets_targets"] for r in results),
+        "other_load": None,
+    }
 
 
-def print_results(results: list[dict]) -> None:
-    for result in results:
-        label = "postgres" if result["db"] == "postgresql" else result["db"]
+def report(result: dict, bench: Bench) -> None:
+    for one in result["by_db"]:
         print(
-            f"  owner pages      {label + ':':<9} {result['customers']:,} customers, "
-            f"{result['messages']:,} messages "
-            f"(longest conversation {result['long_conversation']:,})  "
-            f"{'OK  ' if result['meets_targets'] else 'MISS'} (median < {TARGET_MEDIAN_MS:g} ms)"
+            f"  owner pages      {label(one['db']) + ':':<9} {one['customers']:,} customers, "
+            f"{one['messages']:,} messages "
+            f"(longest conversation {one['long_conversation']:,})  "
+            f"{mark(one['meets_targets'])} (median < {TARGET_MEDIAN_MS:g} ms)"
         )
-        for name, page in result["pages"].items():
+        for name, page in one["pages"].items():
             print(
                 f"    {name:<20} median {page['median_ms']:6.1f} ms   p90 {page['p90_ms']:6.1f} ms"
                 f"   {page['path']}"
             )
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
-    parser.add_argument("--pg-url", default=os.environ.get("BENCH_PAGES_DATABASE_URL", DEFAULT_PG))
-    parser.add_argument("--customers", type=int, default=100_000)
-    parser.add_argument("--messages", type=int, default=1_000_000)
-    parser.add_argument("--long-conversation", type=int, default=5_000)
-    parser.add_argument("--rounds", type=int, default=60)
-    parser.add_argument("--json", default=str(ROOT / "artifacts" / "bench_pages.json"))
-    opts = parser.parse_args(argv)
-    kinds = ["sqlite", "postgresql"] if opts.db == "both" else [opts.db]
-    if "postgresql" in kinds and sa.engine.make_url(opts.pg_url).database in {"test", None, ""}:
-        parser.error("refusing to use that PostgreSQL database: give --pg-url")
-    with tempfile.TemporaryDirectory(prefix="regulars-bench-pages-") as workdir:
-        results = bench_pages(
-            kinds,
-            opts.pg_url,
-            Path(workdir),
-            customers=opts.customers,
-            messages=opts.messages,
-            long_thread=opts.long_conversation,
-            rounds=opts.rounds,
-        )
-    print()
-    print_results(results)
-    out = Path(opts.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+SECTION = Section(
+    name="pages",
+    help="server time of the owner's inbox and conversation pages on a big shop (1M texts)",
+    run=bench_pages,
+    report=report,
+    add_arguments=add_arguments,
+)
