@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, current_app, g, request
-from flask_limiter import Limiter
 from flask_wtf.csrf import CSRFProtect
+from limits.storage import storage_from_string
 from sqlalchemy import Engine
 from sqlmodel import Session
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -21,6 +21,7 @@ from app.care.inbound import BusinessDirectory
 from app.clock import Clock, SystemClock
 from app.config import Settings, load_settings
 from app.db import make_engine
+from app.ratelimit import DatabaseStorage, RequestLimits
 from app.sms.gateway import SimulatorGateway, SmsGateway, TwilioGateway
 from app.sms.numbers import AnySenders, SenderDirectory, TwilioSenders
 
@@ -92,7 +93,7 @@ def unit_of_work(view):
                 session.rollback()
             raise
         session = g.get("db_session")
-        if session is not None:
+        if session is not None and session.in_transaction():
             if response.status_code < 400:
                 session.commit()
             else:
@@ -133,17 +134,11 @@ def api_client() -> str:
     return "addr:" + client_address()
 
 
-def _limiter(app: Flask, services: Services) -> Limiter:
+def _limits(services: Services) -> RequestLimits:
     storage = services.settings.rate_limit_storage
-    options: dict[str, Any] = {}
     if storage == "database":
-        from app.ratelimit import SCHEME
-
-        storage, options = f"{SCHEME}://", {"engine": services.engine}
-    limiter = Limiter(client_address, app=app, storage_uri=storage, storage_options=options,
-                      strategy="fixed-window", headers_enabled=True)  # fmt: skip
-    app.extensions["regulars_limiter"] = limiter
-    return limiter
+        return RequestLimits(DatabaseStorage(engine=services.engine))
+    return RequestLimits(storage_from_string(storage))
 
 
 def create_app(
@@ -176,7 +171,7 @@ def create_app(
             # The URL Twilio signed is the public one: take it from the proxy's headers.
             app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
     csrf.init_app(app)
-    limiter = _limiter(app, services)
+    limits = _limits(services)
 
     from app.web import api, pages, public, webhooks
 
@@ -189,9 +184,10 @@ def create_app(
     owner.register(app)
     csrf.exempt(webhooks.bp)
     csrf.exempt(api.bp)
-    limiter.exempt(webhooks.bp)  # Twilio is never answered 429: it would retry, then drop texts
-    limiter.limit(settings.api_rate_limit, key_func=api_client)(api.bp)
-    limiter.limit(settings.public_rate_limit)(public.bp)
+    # Only these are limited: Twilio's webhooks are never answered 429 (it would retry, then
+    # drop texts), and they pay nothing for the limits of the others.
+    limits.install(app, {api.bp.name: (settings.api_rate_limit, api_client),
+                         public.bp.name: (settings.public_rate_limit, client_address)})  # fmt: skip
     # The simulated phone shows every business's texts and needs no sign-in: only when asked
     # for, in development (Settings refuses SIMULATOR_PAGE anywhere else).
     if settings.simulator_page:

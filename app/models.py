@@ -177,8 +177,8 @@ class SignInLock(SQLModel, table=True):
 
 
 class RateCounter(SQLModel, table=True):
-    """A rate limit's fixed-window counter, shared by every web process (Flask-Limiter's
-    storage when no Redis is configured)."""
+    """A rate limit's fixed-window counter, shared by every web process (the limits
+    library's storage when no Redis is configured)."""
 
     __tablename__ = "rate_counter"
 

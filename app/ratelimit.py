@@ -1,19 +1,27 @@
-"""Request limits shared by every web process: Flask-Limiter, counting in the database (the
-default: nothing else to run) or in Redis (`RATE_LIMIT_STORAGE=redis://...`).
+"""Request limits shared by every web process, with the `limits` library (the engine under
+Flask-Limiter), counting in the database (the default: nothing else to run) or in Redis
+(`RATE_LIMIT_STORAGE=redis://...`).
 
-The database storage keeps one fixed-window counter per key in `rate_counter`, moved with a
-single upsert, so two processes (or two threads) never lose a count.
+Limits are checked per blueprint (the API per key, public pages per address) rather than by
+an app-wide hook, so Twilio's webhooks, the hot path, pay nothing for them. The database
+storage keeps one fixed-window counter per key in `rate_counter`, moved with a single upsert,
+so two processes (or two threads) never lose a count.
 """
 
 from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 
+from flask import Flask, request
+from limits import RateLimitItem, parse_many
 from limits.storage import Storage
+from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy import Engine, case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import TooManyRequests
 
 from app.models import RateCounter
 
@@ -90,3 +98,36 @@ class DatabaseStorage(Storage):
     def clear(self, key: str) -> None:
         with self.engine.begin() as connection:
             connection.execute(delete(self.table).where(self.table.c.key == key[:200]))
+
+
+class RequestLimits:
+    """Fixed-window limits on blueprints, counted in one shared storage."""
+
+    def __init__(self, storage: Storage):
+        self.storage = storage
+        self.window = FixedWindowRateLimiter(storage)
+
+    def install(self, app: Flask, limits: dict[str, tuple[str, Callable[[], str]]]) -> None:
+        """Every request to a blueprint named in `limits` counts against its limit for its
+        `key()`; over it, 429 with Retry-After (the blueprint's own error handler shapes the
+        answer). Requests to any other blueprint cost one dictionary lookup."""
+        rules = {name: (parse_many(limit), key) for name, (limit, key) in limits.items()}
+
+        def check() -> None:
+            rule = rules.get(request.blueprint or "")
+            if rule is None:
+                return
+            items, key = rule
+            who = key()
+            for item in items:
+                if not self.window.hit(item, request.blueprint, who):
+                    raise _too_many(self.window, item, request.blueprint, who)
+
+        app.before_request(check)
+
+
+def _too_many(window: FixedWindowRateLimiter, item: RateLimitItem, *keys: str) -> TooManyRequests:
+    reset = window.get_window_stats(item, *keys).reset_time
+    wait = max(1, int(reset - time.time()) + 1)
+    return TooManyRequests(f"Too many requests: at most {item}. Wait a moment and try again.",
+                           retry_after=wait)  # fmt: skip

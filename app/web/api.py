@@ -96,7 +96,8 @@ def _http_error(exc: HTTPException):
     code = (exc.name or "error").lower().replace(" ", "_")
     response = _error(exc.code or 500, code, exc.description or code)
     for name, value in exc.get_headers():
-        if name.lower() == "allow":  # a 405 says which methods the URL takes (RFC 9110)
+        # a 405 says which methods the URL takes (RFC 9110); a 429 when to come back
+        if name.lower() in {"allow", "retry-after"}:
             response.headers[name] = value
     return response
 

@@ -89,6 +89,12 @@ def test_a_field_added_to_an_output_model_appears_in_the_document(monkeypatch):
 
 
 @pytest.fixture
+def settings_overrides():
+    # Schemathesis sends over a thousand requests a minute with one key.
+    return {"api_rate_limit": "100000 per minute"}
+
+
+@pytest.fixture
 def served(services, api_key):
     app = create_app(services=services)
     server = make_server("127.0.0.1", 0, app, threaded=True)
