@@ -54,7 +54,9 @@ class Settings:
     worker_batch_size: int = 100
     worker_concurrency: int = 8
     worker_poll_seconds: float = 1.0
-    lease_seconds: int = 60
+    # How long past the provider timeout a claimed text stays with a worker that stopped
+    # renewing it (a heartbeat renews it every third of this while the worker lives).
+    lease_seconds: int = 3
     max_send_attempts: int = 5
     backoff_base_seconds: float = 5.0
     reconcile_grace_seconds: int = 120
@@ -62,7 +64,9 @@ class Settings:
     simulator_page: bool = False  # the pretend phone at /simulator (development only)
     # In a host for many businesses, a business's sending number is the operator's to set.
     owners_may_change_number: bool = False
-    twilio_timeout_seconds: float = 10.0
+    # Twilio answers in well under a second; a send's lease must outlive this, so a longer
+    # wait only slows the recovery of a killed worker's texts.
+    twilio_timeout_seconds: float = 5.0
     validity_period_seconds: int = 14400
     extra: dict = field(default_factory=dict)
 
@@ -123,6 +127,8 @@ class Settings:
                 parse_many(limit)
             except ValueError:
                 problems.append(f"{env_name} must look like '600 per minute', not {limit!r}")
+        if self.twilio_timeout_seconds <= 0:
+            problems.append("TWILIO_TIMEOUT_SECONDS must be a positive number of seconds")
         if self.public_base_url and not self.public_base_url.startswith(("https://", "http://")):
             problems.append("PUBLIC_BASE_URL must be an origin such as https://regulars.example")
         if problems:
@@ -146,6 +152,7 @@ ENV_NAMES = {
     "WORKER_CONCURRENCY": "worker_concurrency",
     "WORKER_POLL_SECONDS": "worker_poll_seconds",
     "LEASE_SECONDS": "lease_seconds",
+    "TWILIO_TIMEOUT_SECONDS": "twilio_timeout_seconds",
     "MAX_SEND_ATTEMPTS": "max_send_attempts",
     "SEND_PACING": "pacing",
     "SIMULATOR_PAGE": "simulator_page",

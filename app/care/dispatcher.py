@@ -1,8 +1,10 @@
 """The worker: claim due texts, send them, record what happened, retry, reconcile.
 
-A text is claimed with a lease. If the lease runs out while the text is still `sending`
-(a timeout after the request went out, a worker killed mid-send), the next claim asks the
-provider whether it was sent before trying again, so nobody gets the same text twice.
+A text is claimed with a short lease that a heartbeat renews while its worker lives. If the
+lease runs out while the text is still `sending` (a worker killed mid-batch, a timeout after
+the request went out), the next claim asks the provider whether it was sent before trying
+again, so nobody gets the same text twice. A send is only started while the lease has a
+provider timeout left, so a dead worker's last request is over before anyone looks.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ import socket
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, update
@@ -40,7 +43,8 @@ log = logging.getLogger("regulars.dispatcher")
 PACING_HORIZON_SECONDS = 5.0  # claim no further ahead than this for one sending number
 SLOW_DOWN_SECONDS = 30.0  # how far a full sender queue pushes the number's next slot
 MAX_BACKOFF_SECONDS = 900.0
-LEASE_MARGIN_SECONDS = 5.0  # a send is not started this close to the end of its lease
+LEASE_MARGIN_SECONDS = 1.0  # a lookup is not started this close to the end of its lease
+SEND_SLACK_SECONDS = 0.5  # a send needs the provider timeout and this much lease left
 # What a sent text of a kind records on its customer (default: they have been introduced).
 SENT_EFFECTS = {
     MessageKind.ALERT: (),
@@ -113,6 +117,11 @@ class Dispatcher:
         self._pool: ThreadPoolExecutor | None = None
         self._last_sweep: datetime | None = None
         self._lock = threading.Lock()
+        timeout = settings.twilio_timeout_seconds
+        # Renewed every third of LEASE_SECONDS, a lease always has a send's timeout left.
+        self._lease = timedelta(seconds=timeout + settings.lease_seconds)
+        self._heartbeat_every = settings.lease_seconds / 3
+        self._send_margin = timeout + SEND_SLACK_SECONDS
 
     # ---- the loop -------------------------------------------------------------------------
 
@@ -168,9 +177,57 @@ class Dispatcher:
         stats = RunStats()
         jobs = self._claim(stats)
         if jobs:
-            outcomes = self._execute(jobs)
+            with self._heartbeat(jobs):
+                outcomes = self._execute(jobs)
             self._record(outcomes, stats)
         return stats
+
+    # ---- leases ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _heartbeat(self, jobs: list[Job]) -> Iterator[None]:
+        """Renew the batch's leases every third of LEASE_SECONDS while it is sent: a live
+        worker keeps its texts, and a dead one's are reconciled within a lease."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(self._heartbeat_every):
+                try:
+                    self.renew_leases(jobs)
+                except Exception:  # a missed beat only means fewer sends may start
+                    log.exception("could not renew the leases of %d texts", len(jobs))
+
+        thread = threading.Thread(target=beat, name="lease-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+    def renew_leases(self, jobs: list[Job]) -> int:
+        """Extend the lease of every text of `jobs` this worker still holds; returns how many.
+        A job's own deadline moves only once the database has the new lease."""
+        until = self.clock.now() + self._lease
+        with session_scope(self.engine) as session:
+            held = set(
+                session.execute(
+                    update(Message)
+                    .where(
+                        Message.id.in_([job.message_id for job in jobs]),
+                        Message.status == MessageStatus.SENDING,
+                        Message.leased_by == self.worker_id,
+                    )
+                    .values(lease_until=until)
+                    .returning(Message.id)
+                    .execution_options(synchronize_session=False)
+                ).scalars()
+            )
+            session.commit()
+        for job in jobs:
+            if job.message_id in held:
+                job.lease_until = max(job.lease_until, until.timestamp())
+        return len(held)
 
     # ---- claim ----------------------------------------------------------------------------
 
@@ -196,7 +253,7 @@ class Dispatcher:
             if not ids:
                 return []
             stats.claimed = len(ids)
-            lease = self._lease_for(len(ids))
+            lease = self._lease
             rows = session.exec(
                 select(Message, Customer, Business)
                 .join(Customer, Customer.id == Message.customer_id)
@@ -226,12 +283,6 @@ class Dispatcher:
             query = query.with_for_update(skip_locked=True)
         return list(session.exec(query).all())
 
-    def _lease_for(self, claimed: int) -> timedelta:
-        """Long enough for the whole batch to be sent even if every request is slow."""
-        rounds = -(-claimed // max(self.settings.worker_concurrency, 1))
-        worst = rounds * 2 * self.settings.twilio_timeout_seconds + PACING_HORIZON_SECONDS
-        return timedelta(seconds=self.settings.lease_seconds + worst)
-
     def _prepare(self, session, message, customer, business, now, stats, *, reconcile, lease):
         if reconcile:
             # The last attempt's outcome is unknown: no rule check, only "was it sent?".
@@ -240,6 +291,8 @@ class Dispatcher:
             session.add(message)
             stats.reconciled += 1
             job = self._job(message, business, reconcile_since=message.last_attempt_at or now)
+            # Look among texts from the number the attempt used (set when it was claimed).
+            job.text = replace(job.text, from_number=message.from_number or business.number)
             # An identical earlier text to the same number must not be taken for this one.
             job.known_sids = frozenset(
                 session.exec(
@@ -363,14 +416,28 @@ class Dispatcher:
         wait = job.not_before - self.clock.now().timestamp()
         if wait > 0:
             self.sleep(wait)
-        if self.clock.now().timestamp() >= job.lease_until - LEASE_MARGIN_SECONDS:
-            # Too late: another worker may already be reconciling it. Sending now could double it.
+        left = job.lease_until - self.clock.now().timestamp()
+        if job.reconcile_since is None and left < self._send_margin:
+            # The heartbeat is late (or the clock jumped): renew this one lease first. A send
+            # must never outlive its lease, or another worker could reconcile it mid-flight.
+            try:
+                self.renew_leases([job])
+            except Exception:  # no database, no new lease: the send waits for reconciliation
+                log.exception("could not renew the lease of message %s", job.message_id)
+            left = job.lease_until - self.clock.now().timestamp()
+            if left < self._send_margin:
+                return Outcome(job, skipped=True)  # another worker has it now, or soon will
+        elif left < LEASE_MARGIN_SECONDS:
             return Outcome(job, skipped=True)
         try:
             if job.reconcile_since is not None:
+                text = job.text
+                # Through a Messaging Service, Twilio picks the sending number itself.
+                sender = None if text.messaging_service_sid else text.from_number
                 found = self.gateway.find_sent(
-                    job.text.to, job.text.body, job.reconcile_since, exclude=job.known_sids
-                )
+                    text.to, text.body, job.reconcile_since, exclude=job.known_sids,
+                    from_number=sender,
+                )  # fmt: skip
                 if found is not None:
                     return Outcome(job, accepted=found)
                 return Outcome(job, not_found=True)

@@ -67,16 +67,23 @@ class SmsGateway(Protocol):
         """Hand one text to the provider; raise SendFailed when it was not taken."""
 
     def find_sent(
-        self, to: str, body: str, since: datetime, exclude: frozenset[str] = frozenset()
+        self,
+        to: str,
+        body: str,
+        since: datetime,
+        exclude: frozenset[str] = frozenset(),
+        from_number: str | None = None,
     ) -> Accepted | None:
-        """Look for a text with this body sent to `to` since `since` whose SID is not one of
-        `exclude` (texts we already know about): reconciliation."""
+        """Look for a text with this body that the provider took for `to` (from `from_number`
+        when known) since `since`, sent yet or not, whose SID is not one of `exclude` (texts
+        we already know about): reconciliation."""
 
     def drain_events(self) -> list[StatusReport]:
         """Status reports the gateway itself produced (the simulator); Twilio posts its own."""
 
 
 RECONCILE_SLACK = timedelta(minutes=5)  # clocks differ; an attempt is no older than this
+RECONCILE_PAGE = 50  # texts to one number (from one sender) looked at in one request
 
 
 class TwilioGateway:
@@ -128,30 +135,53 @@ class TwilioGateway:
         return Accepted(sid=created.sid, status=created.status or "queued", segments=segments)
 
     def find_sent(
-        self, to: str, body: str, since: datetime, exclude: frozenset[str] = frozenset()
+        self,
+        to: str,
+        body: str,
+        since: datetime,
+        exclude: frozenset[str] = frozenset(),
+        from_number: str | None = None,
     ) -> Accepted | None:
+        """Reconciliation through ListMessage. First without a DateSent filter: a text Twilio
+        accepted but has not sent yet (queued behind the sender's rate) has no DateSent, and
+        any DateSent filter leaves it out. Only when that page is full, again among the texts
+        sent since the attempt."""
+        filters: dict = {"to": to}
+        if from_number:
+            filters["from_"] = from_number
+        client = self._client()
         try:
-            found = self._client().messages.list(
-                to=to, date_sent_after=since - timedelta(days=1), limit=50
-            )
+            listed = client.messages.list(**filters, limit=RECONCILE_PAGE)
+            found = _matching(listed, body, since, exclude)
+            if found is None and len(listed) >= RECONCILE_PAGE:
+                recent = client.messages.list(
+                    **filters, date_sent_after=since - timedelta(days=1), limit=RECONCILE_PAGE
+                )
+                found = _matching(recent, body, since, exclude)
         except (TwilioRestException, requests.exceptions.RequestException) as exc:
             raise SendFailed(
                 f"could not reconcile: {exc}", http_status=getattr(exc, "status", None)
             ) from exc
-        wanted = _loose(body)
-        earliest = since - RECONCILE_SLACK
-        for message in found:
-            created = message.date_created
-            if created is not None and created < earliest:
-                continue  # an older text with the same words, not this attempt
-            if message.sid in exclude or message.direction == "inbound":
-                continue
-            if _loose(message.body or "") == wanted:
-                return Accepted(sid=message.sid, status=message.status or "sent")
-        return None
+        return found
 
     def drain_events(self) -> list[StatusReport]:
         return []
+
+
+def _matching(listed, body: str, since: datetime, exclude: frozenset[str]) -> Accepted | None:
+    """Our attempt among listed messages: the same words, outbound, created since the attempt,
+    and not a text we already know."""
+    wanted = _loose(body)
+    earliest = since - RECONCILE_SLACK
+    for message in listed:
+        created = message.date_created
+        if created is not None and created < earliest:
+            continue  # an older text with the same words, not this attempt
+        if message.sid in exclude or message.direction == "inbound":
+            continue
+        if _loose(message.body or "") == wanted:
+            return Accepted(sid=message.sid, status=message.status or "sent")
+    return None
 
 
 def _loose(body: str) -> str:
@@ -200,7 +230,12 @@ class SimulatorGateway:
         return Accepted(sid=sid, status="queued")
 
     def find_sent(
-        self, to: str, body: str, since: datetime, exclude: frozenset[str] = frozenset()
+        self,
+        to: str,
+        body: str,
+        since: datetime,
+        exclude: frozenset[str] = frozenset(),
+        from_number: str | None = None,
     ) -> Accepted | None:
         with Session(self.engine) as session:
             row = session.exec(

@@ -11,6 +11,7 @@ import itertools
 import json
 import random
 import threading
+import time
 import uuid
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -22,8 +23,9 @@ import requests
 from sqlmodel import select
 
 from app.care.customers import find_or_create, set_consent
-from app.care.dispatcher import Dispatcher
+from app.care.dispatcher import Dispatcher, RunStats
 from app.care.outbound import queue_text
+from app.clock import SystemClock
 from app.models import Customer, Message, StatusCallback
 from app.sms.gateway import Accepted, OutgoingText
 from app.sms.webhooks import StatusReport, status_report
@@ -450,8 +452,8 @@ def test_read_timeout_then_found_at_provider_is_marked_sent_without_a_second_pos
     assert len(posts(twilio)) == 1
     assert len(gets(twilio)) == 1
     query = parse_qs(urlsplit(gets(twilio)[0].request.url).query)
-    assert query["To"] == [CUSTOMER_PHONE]
-    assert "DateSent>" in query
+    assert (query["To"], query["From"]) == ([CUSTOMER_PHONE], [BUSINESS_NUMBER])
+    assert "DateSent>" not in query  # a text Twilio has queued has no DateSent yet
     sent = fresh(session, Message, row.id)
     assert (sent.status, sent.provider_sid) == ("sent", sid(7))
     assert sent.attempts == 1
@@ -808,7 +810,7 @@ class FakeGateway:
         return accepted
 
     def find_sent(
-        self, to: str, body: str, since: datetime, exclude=frozenset()
+        self, to: str, body: str, since: datetime, exclude=frozenset(), from_number=None
     ) -> Accepted | None:
         self.lookups.append((to, body, since))
         found = self.known.get(body)
@@ -1028,3 +1030,152 @@ def test_two_workers_send_every_text_exactly_once(services, twilio, clock, sessi
     assert {r.status for r in rows} == {"sent"}
     assert len({r.provider_sid for r in rows}) == total
     assert {r.attempts for r in rows} == {1}
+
+
+# ---- leases that live with their worker -----------------------------------------------------
+
+
+def twilio_lists_like_twilio(*messages: dict):
+    """A ListMessage callback that filters as Twilio does: any DateSent filter leaves out a
+    text that has no DateSent yet (accepted or queued, not sent)."""
+
+    def answer(request):
+        query = parse_qs(urlsplit(request.url).query)
+        listed = [m for m in messages if m["to"] == query["To"][0]]
+        if "From" in query:
+            listed = [m for m in listed if m["from"] == query["From"][0]]
+        if {"DateSent", "DateSent>", "DateSent<"} & set(query):
+            listed = [m for m in listed if m["date_sent"] is not None]
+        return 200, {}, json.dumps(twilio_list(*listed))
+
+    return answer
+
+
+def test_a_text_twilio_accepted_but_has_not_sent_yet_is_found_not_resent(
+    services, twilio, clock, session, business
+):
+    customer = add_customer(session, business, clock)
+    message = queue(session, business, customer, "Your table is ready", clock=clock)
+    row = abandon(session, message, clock, attempted_ago=timedelta(seconds=20))
+    queued = twilio_message(sid(400), status="queued", body=row.body, date_sent=None)
+    twilio.add_callback("GET", MESSAGES_URL, callback=twilio_lists_like_twilio(queued))
+    twilio.add("POST", MESSAGES_URL, json=twilio_message(sid(401)), status=201)
+
+    for _ in range(3):
+        make_dispatcher(services, clock, worker_id="new-worker").run_once()
+        clock.advance(seconds=1)
+
+    assert posts(twilio) == []
+    done = fresh(session, Message, message.id)
+    assert (done.status, done.provider_sid, done.provider_status) == ("sent", sid(400), "queued")
+
+
+def test_a_claimed_batch_has_a_short_lease_that_outlives_a_send(services, clock, session, business):
+    customer = add_customer(session, business, clock)
+    message = queue(session, business, customer, "Hello", clock=clock)
+    seen = []
+
+    class Watching(FakeGateway):
+        def send(self, text):
+            seen.append(fresh(session, Message, text.message_id).lease_until)
+            return super().send(text)
+
+    make_dispatcher(services, clock, gateway=Watching()).run_once()
+    settings = services.settings
+    assert seen == [clock.now() + timedelta(
+        seconds=settings.twilio_timeout_seconds + settings.lease_seconds
+    )]  # fmt: skip
+    assert fresh(session, Message, message.id).status == "sent"
+
+
+def test_renewing_extends_only_the_leases_this_worker_still_holds(
+    services, clock, session, business
+):
+    customer = add_customer(session, business, clock)
+    mine = queue(session, business, customer, "One", clock=clock)
+    taken = queue(session, business, customer, "Two", clock=clock)
+    dispatcher = make_dispatcher(services, clock, worker_id="worker-1")
+    jobs = dispatcher._claim(RunStats())
+    assert {job.message_id for job in jobs} == {mine.id, taken.id}
+    row = fresh(session, Message, taken.id)
+    row.leased_by = "worker-2"  # its lease ran out and another worker took it over
+    session.add(row)
+    session.commit()
+
+    clock.advance(seconds=2)
+    assert dispatcher.renew_leases(jobs) == 1
+    lease = fresh(session, Message, mine.id).lease_until
+    assert lease == clock.now() + dispatcher._lease
+    by_id = {job.message_id: job for job in jobs}
+    assert by_id[mine.id].lease_until == lease.timestamp()
+    assert by_id[taken.id].lease_until < lease.timestamp()  # it may not be sent from here
+
+
+def test_a_send_that_would_outlive_its_lease_is_left_to_reconciliation(
+    services, clock, session, business
+):
+    customer = add_customer(session, business, clock)
+    message = queue(session, business, customer, "Hello", clock=clock)
+    gateway = FakeGateway()
+    dispatcher = make_dispatcher(services, clock, gateway=gateway, worker_id="worker-1")
+    [job] = dispatcher._claim(RunStats())
+    row = fresh(session, Message, message.id)
+    row.leased_by = "worker-2"
+    session.add(row)
+    session.commit()
+    clock.advance(seconds=services.settings.lease_seconds + 1)  # no heartbeat came meanwhile
+
+    outcome = dispatcher._attempt(job)
+
+    assert outcome.skipped and gateway.sent == []
+
+
+def test_a_late_heartbeat_is_made_up_for_before_a_send(services, clock, session, business):
+    customer = add_customer(session, business, clock)
+    message = queue(session, business, customer, "Hello", clock=clock)
+    gateway = FakeGateway()
+    dispatcher = make_dispatcher(services, clock, gateway=gateway, worker_id="worker-1")
+    [job] = dispatcher._claim(RunStats())
+    clock.advance(seconds=services.settings.lease_seconds + 1)
+
+    outcome = dispatcher._attempt(job)
+
+    assert outcome.accepted is not None and len(gateway.sent) == 1
+    lease = fresh(session, Message, message.id).lease_until
+    assert lease >= clock.now() + timedelta(seconds=services.settings.twilio_timeout_seconds)
+
+
+def test_a_live_worker_keeps_its_batch_while_a_send_is_slow(services, session, business, clock):
+    """Real time: the heartbeat renews the lease while one send hangs for several leases; a
+    second worker polling meanwhile finds nothing to take over."""
+    settings = replace(services.settings, twilio_timeout_seconds=0.6, lease_seconds=1)
+    customer = add_customer(session, business, clock)
+    message = queue(session, business, customer, "Hello", clock=clock)
+    release, started = threading.Event(), threading.Event()
+
+    class Hanging(FakeGateway):
+        def send(self, text):
+            started.set()
+            release.wait(10)
+            return super().send(text)
+
+    gateway = Hanging()
+    live = SystemClock()
+    # The queued text is due at the test clock's time, which is in the past for a real clock.
+    first = Dispatcher(services.engine, gateway, settings, clock=live, worker_id="worker-1")
+    worker = threading.Thread(target=first.run_once)
+    worker.start()
+    try:
+        assert started.wait(10)
+        second = Dispatcher(services.engine, gateway, settings, clock=live, worker_id="worker-2")
+        claimed = []
+        deadline = time.monotonic() + 3 * (settings.twilio_timeout_seconds + 1)
+        while time.monotonic() < deadline:
+            claimed.append(second.run_once().claimed)
+            time.sleep(0.2)
+    finally:
+        release.set()
+        worker.join(10)
+    assert set(claimed) == {0}
+    assert len(gateway.sent) == 1
+    assert fresh(session, Message, message.id).status == "sent"

@@ -95,7 +95,7 @@ class RememberingGateway:
         self.sent.append(text)
         return Accepted(sid=f"SM{len(self.sent):032d}", status="queued")
 
-    def find_sent(self, to, body, since, exclude=frozenset()):
+    def find_sent(self, to, body, since, exclude=frozenset(), from_number=None):
         for number, text in enumerate(self.sent, start=1):
             sid = f"SM{number:032d}"
             if text.to == to and text.body == body and sid not in exclude:

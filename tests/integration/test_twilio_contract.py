@@ -331,9 +331,9 @@ def test_reconciliation_lists_messages_with_defined_parameters(
     lists = [c for c in twilio.calls if c.request.method == "GET"]
     assert len(lists) == 1
     query = check_list_request(list_op, lists[0].request)
-    assert query["To"] == [CUSTOMER_PHONE]
-    (since,) = query["DateSent>"]
-    assert datetime.fromisoformat(since.replace("Z", "+00:00")) <= attempted
+    assert (query["To"], query["From"]) == ([CUSTOMER_PHONE], [BUSINESS_NUMBER])
+    # No DateSent filter: a text Twilio accepted but has not sent yet has no DateSent.
+    assert not {"DateSent", "DateSent<", "DateSent>"} & set(query)
     for call in post_calls(twilio):
         check_create_request(spec, create_op, call.request)
     assert len(post_calls(twilio)) == (1 if found else 2)
@@ -341,3 +341,31 @@ def test_reconciliation_lists_messages_with_defined_parameters(
     assert done.status == "sent"
     expected_sid = page["messages"][0]["sid"] if found else create_example(spec)["sid"]
     assert done.provider_sid == expected_sid
+
+
+def test_a_full_first_page_is_followed_by_a_look_at_what_was_sent_since(
+    spec, list_op, services, twilio, clock, session, business
+):
+    message = queue(session, business, clock, "Your car is ready")
+    twilio.add("POST", MESSAGES_URL, body=requests.exceptions.ReadTimeout("read timeout"))
+    make_dispatcher(services, clock).run_once()
+    row = fresh(session, message)
+    crowded = list_example(spec, *[f"Reminder {i}" for i in range(50)])  # a long history
+    recent = list_example(spec, row.body)
+    for listed in crowded["messages"] + recent["messages"]:
+        listed["date_created"] = format_datetime(row.last_attempt_at, usegmt=True)
+    twilio.add("GET", MESSAGES_URL, json=crowded, status=200)
+    twilio.add("GET", MESSAGES_URL, json=recent, status=200)
+
+    clock.set(row.lease_until + timedelta(seconds=1))
+    make_dispatcher(services, clock).run_once()
+
+    lists = [
+        check_list_request(list_op, c.request) for c in twilio.calls if c.request.method == "GET"
+    ]
+    assert len(lists) == 2
+    assert "DateSent>" not in lists[0]
+    (since,) = lists[1]["DateSent>"]
+    assert datetime.fromisoformat(since.replace("Z", "+00:00")) <= row.last_attempt_at
+    assert len(post_calls(twilio)) == 1  # only the timed-out one: found, not resent
+    assert fresh(session, message).provider_sid == recent["messages"][0]["sid"]

@@ -135,6 +135,7 @@ def test_numbers_and_booleans_are_coerced_from_strings():
             WORKER_BATCH_SIZE="250",
             WORKER_POLL_SECONDS="0.25",
             LEASE_SECONDS="90",
+            TWILIO_TIMEOUT_SECONDS="2.5",
             MAX_SEND_ATTEMPTS="3",
             MAX_BODY_BYTES="1024",
             TRUSTED_PROXIES="2",
@@ -146,6 +147,7 @@ def test_numbers_and_booleans_are_coerced_from_strings():
     assert settings.worker_batch_size == 250
     assert settings.worker_poll_seconds == 0.25
     assert settings.lease_seconds == 90
+    assert settings.twilio_timeout_seconds == 2.5
     assert settings.max_send_attempts == 3
     assert settings.max_body_bytes == 1024
     assert settings.trusted_proxies == 2
@@ -185,6 +187,7 @@ def test_wrong_type_is_a_clear_config_error(name, value):
         ("LEASE_SECONDS", "0"),  # every send in flight would look abandoned at once
         ("MAX_BODY_BYTES", "0"),  # every request with a body refused
         ("MAX_SEND_ATTEMPTS", "0"),
+        ("TWILIO_TIMEOUT_SECONDS", "0"),  # every send would be an unknown outcome
     ],
 )
 def test_non_positive_counts_are_refused(name, value):
