@@ -13,7 +13,16 @@ from sqlmodel import select
 
 from app.models import BusinessTemplate
 
-SMS_TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "sms"
+
+def _sms_templates() -> Path:
+    """Where the default texts are: inside the installed package (a wheel maps the top-level
+    templates/sms/ to app/templates/sms/), else in the checkout's top-level templates/sms/."""
+    package = Path(__file__).resolve().parent.parent
+    installed, checkout = package / "templates" / "sms", package.parent / "templates" / "sms"
+    return installed if installed.is_dir() else checkout
+
+
+SMS_TEMPLATES = _sms_templates()
 
 
 class _TextSandbox(ImmutableSandboxedEnvironment):
