@@ -66,10 +66,50 @@
     return { text: text, unknown: unknown };
   }
 
+  // ---- the first text: a port of app/care/outbound.py (introduce and what it asks) ---------
+  // Both are run over tests/data/merge_samples.json by tests/unit/test_preview_js.py.
+  var WORD = "[\\p{L}\\p{N}_]";
+  var QUOTES = "[\"'\u201c\u201d\u2018\u2019\u00ab\u00bb]?";
+  var REPLY_WITH = new RegExp("(?<!" + WORD + ")(?:reply|text|txt|send|respond|responde|responda|" +
+    "contesta|conteste|env[i\u00ed]a|env[i\u00ed]e|escribe|escriba|manda|mande)\\s+" +
+    "(?:with\\s+|the\\s+word\\s+|la\\s+palabra\\s+|con\\s+)?" + QUOTES +
+    "(?:STOPALL|STOP|UNSUBSCRIBE|OPTOUT|BAJA|ALTO)(?!" + WORD + ")", "iu");
+  var KEYWORD = new RegExp("(?<!" + WORD + ")(?:STOPALL|STOP|UNSUBSCRIBE|OPTOUT|BAJA|ALTO|END|" +
+    "QUIT|CANCEL)(?!" + WORD + ")", "gu");
+  var PURPOSE = new RegExp("^" + QUOTES + "\\s+(?:to\\s+(?:opt[\\s-]?out|unsubscribe|end|stop|" +
+    "cancel|quit)|para\\s+(?:cancelar|darte\\s+de\\s+baja|darse\\s+de\\s+baja|no\\s+recibir|" +
+    "dejar\\s+de\\s+recibir|salir|terminar))(?!" + WORD + ")", "iu");
+
+  function saysHowToOptOut(body) {
+    if (REPLY_WITH.test(body)) return true;
+    var match;
+    KEYWORD.lastIndex = 0;
+    while ((match = KEYWORD.exec(body)) !== null) {
+      if (PURPOSE.test(body.slice(match.index + match[0].length))) return true;
+    }
+    return false;
+  }
+
+  function words(text) {
+    return text.toLowerCase().replace(/['\u2019\u2018\u02bc`]/g, "")
+      .match(new RegExp(WORD + "+", "gu")) || [];
+  }
+
+  function namesBusiness(body, name) {
+    var wanted = words(name), found = words(body), i, j;
+    if (!wanted.length) return body.toLowerCase().indexOf(name.trim().toLowerCase()) !== -1;
+    for (i = 0; i + wanted.length <= found.length; i++) {
+      for (j = 0; j < wanted.length && found[i + j] === wanted[j]; j++);
+      if (j === wanted.length) return true;
+    }
+    return false;
+  }
+
+  // businessName is "" once the customer has been introduced: the text goes as it is.
   function introduce(body, businessName) {
     if (!businessName) return body;
-    if (body.toLowerCase().indexOf(businessName.toLowerCase()) === -1) body = businessName + ": " + body;
-    if (body.toLowerCase().indexOf("stop") === -1) body = body.replace(/\s+$/, "") + " Reply STOP to opt out.";
+    if (!namesBusiness(body, businessName)) body = businessName + ": " + body;
+    if (!saysHowToOptOut(body)) body = body.replace(/\s+$/, "") + " Reply STOP to opt out.";
     return body;
   }
 
@@ -80,6 +120,7 @@
   }
 
   window.Regulars = { segmentInfo: segmentInfo, applyMerge: applyMerge, introduce: introduce,
+                      saysHowToOptOut: saysHowToOptOut, namesBusiness: namesBusiness,
                       describe: describe };
 
   // ---- the composer ---------------------------------------------------------------------------
