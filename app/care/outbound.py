@@ -103,8 +103,14 @@ def introduce(body: str, business: Business, customer: Customer, kind: str = "ma
     """The first text to a customer names the business and says how to opt out."""
     if customer.introduced_at is not None or kind in TO_OWNER:
         return body
-    if not names_business(body, business.name):
-        body = f"{business.name}: {body}"
+    return introduction(body, business.name, kind)
+
+
+def introduction(body: str, business_name: str, kind: str = "manual") -> str:
+    """`body` as a first text: the business's name in front and the opt-out line at the end,
+    each only when the text does not say it already (the composer previews with this too)."""
+    if not names_business(body, business_name):
+        body = f"{business_name}: {body}"
     if kind != "opt_out_confirmation" and not says_how_to_opt_out(body):
         body = f"{body.rstrip()} {OPT_OUT_LINE}"  # they just opted out: no STOP line for them
     return body

@@ -151,10 +151,12 @@ def _checked(source: str) -> _Checked:
 
 class Deferred:
     """A merge-field value made only when a text uses it (a tracked link is a database row);
-    made once, so every text rendered with the same fields shares it."""
+    made once, so every text rendered with the same fields shares it. `preview` stands in for
+    it where nothing may be made (a page's preview), with the same length when it can."""
 
-    def __init__(self, make: Callable[[], object]):
+    def __init__(self, make: Callable[[], object], *, preview: str = ""):
         self._make, self._made, self._value = make, False, None
+        self.preview = preview
 
     def value(self) -> object:
         if not self._made:
@@ -166,12 +168,20 @@ class TooLong(ValueError):
     """A text rendered longer than it may be."""
 
 
-def render_text(source: str, fields: Mapping[str, object], *, limit=MAX_RENDER_CHARS) -> str:
+def fields_used(source: str) -> frozenset[str]:
+    """The merge fields a text refers to. Raises TemplateSyntaxError or UnsafeTemplate."""
+    return _checked(source).fields
+
+
+def render_text(
+    source: str, fields: Mapping[str, object], *, limit: int = MAX_RENDER_CHARS, fold: bool = True
+) -> str:
     """Render any text (a saved template or what the owner typed) in the sandbox, with only
-    these merge fields; whitespace folded to one line. Deferred values are made only if the
-    text uses them. Bounded: the text is checked before it runs (no loops, no {% set %}, no
-    arithmetic), and rendering stops as soon as the output passes `limit` (raises TooLong).
-    Raises TemplateSyntaxError, UnsafeTemplate (a SecurityError) or UndefinedError too."""
+    these merge fields: whitespace folded to one line (`fold`), else only trimmed. Deferred
+    values are made only if the text uses them. Bounded: the text is checked before it runs
+    (no loops, no {% set %}, no arithmetic), and rendering stops as soon as the output passes
+    `limit` (TooLong). Raises TemplateSyntaxError, UnsafeTemplate (a SecurityError) or
+    UndefinedError (a field the text uses is not in `fields`) too."""
     checked = _checked(source)
     values = {
         name: value.value() if isinstance(value, Deferred) else value
@@ -184,7 +194,8 @@ def render_text(source: str, fields: Mapping[str, object], *, limit=MAX_RENDER_C
         if size > limit * 2:  # folding whitespace can only shrink it; stop well before then
             raise TooLong(f"This text is longer than {limit} characters.")
         pieces.append(piece)
-    text = " ".join("".join(pieces).split())
+    text = "".join(pieces)
+    text = " ".join(text.split()) if fold else text.strip()
     if len(text) > limit:
         raise TooLong(f"This text is longer than {limit} characters.")
     return text
@@ -298,7 +309,10 @@ def business_source(session, business_id: int, kind: str) -> str:
 
 
 def render_for(session, business, kind: str, **fields) -> str:
-    """Render the business's text of this kind; a broken copy falls back to the default."""
+    """Render the business's text of this kind with the merge fields that kind may use (as
+    when it was saved); a broken copy falls back to the default."""
+    if kind in MERGE_FIELDS:
+        fields = {name: value for name, value in fields.items() if name in MERGE_FIELDS[kind]}
     source = business_source(session, business.id, kind)
     fields.setdefault("business_name", business.name)
     try:

@@ -9,12 +9,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, g, jsonify, request
-from jinja2 import UndefinedError
 from sqlmodel import select
 from werkzeug.exceptions import HTTPException
 
-from app.care import texts
-from app.care.automations import review_link
+from app.care import merge, texts
 from app.care.businesses import (
     CARE_NUMBERS,
     CARE_SWITCHES,
@@ -553,20 +551,12 @@ def send_message():
         names = ", ".join(MANUAL_TEMPLATES)
         raise ApiError(422, "invalid_field", f"template must be one of {names}", "template")
     if template:
-        fields = {"first_name": customer.first_name, "business_name": business().name,
-                  "staff_name": "", "scale": business().rating_scale}  # fmt: skip
-        if "review_link" in texts.MERGE_FIELDS[template]:
-            if not business().review_url:
-                raise ApiError(422, "invalid_field", "set review_url before sending a review text",
-                               "template")  # fmt: skip
-            fields["review_link"] = review_link(session, business(), customer, None,
-                                                base_url=public_base(), now=now())  # fmt: skip
-        allowed = {k: v for k, v in fields.items() if k in texts.MERGE_FIELDS[template]}
-        try:
-            body = texts.render_for(session, business(), template, **allowed)
-        except (KeyError, UndefinedError) as exc:
-            raise ApiError(422, "invalid_field", f"{template!r} cannot be sent this way",
-                           "template") from exc  # fmt: skip
+        if "review_link" in texts.MERGE_FIELDS[template] and not business().review_url:
+            raise ApiError(422, "invalid_field", "set review_url before sending a review text",
+                           "template")  # fmt: skip
+        fields = merge.fields_for(session, business(), customer, now=now(),
+                                  base_url=public_base())  # fmt: skip
+        body = texts.render_for(session, business(), template, **fields)
     try:
         message = queue_text(session, business(), customer, body, "manual", now=now(),
                              cause="user")  # fmt: skip

@@ -13,6 +13,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from app.care import composer
+from app.care.inbox import InboxError
 from app.care.outbound import introduce
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,3 +67,26 @@ def test_an_introduced_customer_gets_the_text_as_typed_on_both():
     assert run_js([["introduce", body, ""]]) == [body]
     known = SimpleNamespace(introduced_at="2026-03-01")
     assert introduce(body, SimpleNamespace(name="Bloom"), known) == body
+
+
+def server_preview(sample: dict, fields: dict) -> dict:
+    try:
+        text = composer.preview(sample["body"], fields, introduce_as=sample["introduce_as"])
+    except InboxError as exc:
+        return {"error": exc.message}
+    return {"text": text}
+
+
+def test_the_composer_preview_reads_the_same_on_the_page_and_on_the_server():
+    samples = SAMPLES["preview"]
+    fields = [s.get("fields", SAMPLES["fields"]) for s in samples]
+    js = run_js(
+        [["preview", s["body"], f, s["introduce_as"]] for s, f in zip(samples, fields, strict=True)]
+    )
+    for sample, sample_fields, page in zip(samples, fields, js, strict=True):
+        server = server_preview(sample, sample_fields)
+        assert server == sample["expected"], sample
+        if sample["local"]:
+            assert page == {"ok": True, **server}, sample
+        else:  # if/else, filters, errors: the page asks the server and shows its answer
+            assert page == {"server": True}, sample
