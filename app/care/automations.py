@@ -16,9 +16,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, update
 from sqlmodel import Session, select
 
-from app.care import states, texts
+from app.care import merge, states, texts
 from app.care.feedback import suggest_reply
-from app.care.links import create_link
 from app.care.outbound import (
     LIVE_STATES,
     OutboundRefused,
@@ -69,7 +68,8 @@ def _queue(session, business, customer, kind, fields, *, now, visit, send_at, pl
         plan.skipped.append(f"{kind}: {refused.message}")
 
 
-def _recently_asked(session: Session, business: Business, customer: Customer, now) -> bool:
+def recently_asked(session: Session, business: Business, customer: Customer, now) -> bool:
+    """Asked for a review (or a rating) within the cooldown, or such an ask is still to go."""
     cooldown = timedelta(days=business.review_cooldown_days)
     if customer.last_review_request_at and customer.last_review_request_at > now - cooldown:
         return True
@@ -84,23 +84,13 @@ def _recently_asked(session: Session, business: Business, customer: Customer, no
     return pending is not None
 
 
-def review_link(session, business, customer, visit, *, base_url: str, now) -> str:
-    """A tracked link to the review page; the bare page when no public origin is known."""
-    if not base_url:
-        return business.review_url
-    _link, url = create_link(session, business_id=business.id, customer_id=customer.id,
-                             target_url=business.review_url, base_url=base_url, now=now,
-                             visit_id=visit.id if visit else None)  # fmt: skip
-    return url
-
-
 def plan_after_visit(
     session: Session, business: Business, customer: Customer, visit: Visit, *, now, base_url: str
 ) -> Plan:
     """Queue the follow-ups of a visit (not committed); say in words why any was skipped."""
     plan = Plan([], [])
-    fields = {"first_name": customer.first_name, "business_name": business.name,
-              "staff_name": visit.staff or ""}  # fmt: skip
+    # One set of fields for the whole plan: the request and its reminder share one link.
+    fields = merge.fields_for(session, business, customer, now=now, base_url=base_url, visit=visit)
     if visit.occurred_at < now - timedelta(days=2):
         plan.skipped.append("the visit was more than two days ago: no follow-ups")
         return plan
@@ -112,21 +102,18 @@ def plan_after_visit(
     if customer.consent != "granted":
         plan.skipped.append("review: the customer has not agreed to texts")
         return plan
-    if _recently_asked(session, business, customer, now):
+    if recently_asked(session, business, customer, now):
         days = business.review_cooldown_days
         plan.skipped.append(f"review: already asked in the last {days} days")
         return plan
     ask_at = max(visit.occurred_at, now - timedelta(hours=12)) + timedelta(days=1)
     if business.review_mode == "ask_first":
-        question = {**fields, "scale": business.rating_scale}
-        _queue(session, business, customer, "feedback_question", question, now=now, visit=visit,
+        _queue(session, business, customer, "feedback_question", fields, now=now, visit=visit,
                send_at=ask_at, plan=plan)  # fmt: skip
         return plan
     if not business.review_url:
         plan.skipped.append("review: the business has no review link yet")
         return plan
-    url = review_link(session, business, customer, visit, base_url=base_url, now=now)
-    fields = {**fields, "review_link": url}
     before = len(plan.planned)
     _queue(session, business, customer, "review_request", fields, now=now, visit=visit,
            send_at=ask_at, plan=plan)  # fmt: skip
@@ -198,11 +185,8 @@ def handle_reply(
     if answering:
         # Every answer, in numbers or words, is thanked and gets the review link.
         customer.awaiting_rating_until = None
-        thanks = {"first_name": customer.first_name, "business_name": business.name,
-                  "review_link": business.review_url or "", "unhappy": unhappy}  # fmt: skip
-        if business.review_url:
-            thanks["review_link"] = review_link(session, business, customer, visit,
-                                                base_url=base_url, now=now)  # fmt: skip
+        thanks = merge.fields_for(session, business, customer, now=now, base_url=base_url,
+                                  visit=visit, unhappy=unhappy)  # fmt: skip
         body_text = texts.render_for(session, business, "feedback_thanks", **thanks)
         with suppress(OutboundRefused):  # opted out meanwhile: the feedback is still kept
             queue_text(session, business, customer, body_text, "feedback_thanks", now=now,
@@ -253,10 +237,9 @@ def alert_owner(
         return None
     if customer.last_owner_alert_at and customer.last_owner_alert_at > now - ALERT_EVERY:
         return None
-    body = texts.render_for(
-        session, business, "owner_alert", reason=reason, customer_name=customer.name,
-        customer_phone=customer.phone, excerpt=" ".join(excerpt.split())[:80],
-    )  # fmt: skip
+    fields = merge.fields_for(session, business, customer, now=now, reason=reason,
+                              excerpt=" ".join(excerpt.split())[:80])  # fmt: skip
+    body = texts.render_for(session, business, "owner_alert", **fields)
     customer.last_owner_alert_at = now
     session.add(customer)
     return queue_text(session, business, customer, body, MessageKind.ALERT, now=now, cause="system",

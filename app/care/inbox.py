@@ -1,5 +1,5 @@
 """The owner's inbox and conversations: the queries behind the pages, read and handled state,
-notes and tags, and what the composer should warn about. Plain functions over a session.
+notes and tags. Plain functions over a session (the composer is in care.composer).
 
 The inbox never aggregates the message table: each customer row carries its last activity,
 a preview, an unread count and whether it needs a reply, kept up to date where texts are
@@ -17,16 +17,10 @@ from sqlalchemy import and_, or_, update
 from sqlmodel import Session, select
 
 from app.care import states
-from app.care.outbound import (
-    OutboundRefused,
-    check_allowed,
-    queue_text,
-    window_for,
-)
 from app.contract import parse
 from app.contract.commands import NotesAndTags
 from app.errors import Invalid
-from app.models import Business, ConsentEvent, Customer, Message, User, Visit
+from app.models import ConsentEvent, Customer, Message, User, Visit
 
 FILTERS = ("all", "needs_reply", "unread", "unhappy")
 MAX_NOTES = 5000
@@ -43,9 +37,6 @@ INBOX_COLUMNS = (
     Customer.unhappy_at,
     Customer.consent,
 )
-# Merge fields a typed text may use: {{ first_name }} and friends, never Jinja.
-COMPOSER_FIELDS = ("first_name", "name", "business_name", "staff_name", "review_link")
-_MERGE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
 InboxError = Invalid  # the composer's refusals (app.care.composer takes them over)
@@ -292,77 +283,3 @@ def cancel_scheduled(
         reason=f"Canceled by {by.name or by.email}.",
     )
     return canceled == 1
-
-
-# ---- the composer -------------------------------------------------------------------------
-
-
-def composer_fields(business: Business, customer: Customer, user: User) -> dict[str, str]:
-    return {
-        "first_name": customer.first_name,
-        "name": customer.name or "",
-        "business_name": business.name,
-        "staff_name": (user.name or "").split(" ")[0],
-        "review_link": business.review_url or "",
-    }
-
-
-def apply_merge_fields(body: str, fields: dict[str, str]) -> str:
-    """Fill {{ first_name }} and the like; raises InboxError naming an unknown field."""
-
-    def fill(match: re.Match) -> str:
-        name = match.group(1)
-        if name not in fields:
-            known = ", ".join("{{ " + f + " }}" for f in fields)
-            raise InboxError("body", f"There is no merge field {{{{ {name} }}}}. Use {known}.")
-        return fields[name]
-
-    return _MERGE.sub(fill, body or "")
-
-
-@dataclass
-class ComposerState:
-    blocked: str | None = None  # why no text can go at all
-    block_code: str | None = None
-    warnings: list[str] = field(default_factory=list)
-    window_open: bool = True
-    recipient_now: datetime | None = None  # in the recipient's zone
-    next_opening: datetime | None = None  # in the recipient's zone
-
-
-def composer_state(business: Business, customer: Customer, *, now: datetime) -> ComposerState:
-    """What the owner must know before typing: the same rules queue_text applies, in words."""
-    state = ComposerState()
-    try:
-        check_allowed(business, customer, "manual")
-    except OutboundRefused as refused:
-        state.blocked, state.block_code = refused.message, refused.code
-        return state
-    if customer.consent != "granted":
-        state.warnings.append(
-            "No consent is recorded: you may answer their texts, but send nothing else until "
-            "they agree."
-        )
-    window = window_for(business, customer)
-    state.recipient_now = now.astimezone(window.zone)
-    if not window.is_open(now):
-        state.window_open = False
-        state.next_opening = window.next_opening(now).astimezone(window.zone)
-    return state
-
-
-def send_reply(
-    session: Session,
-    business: Business,
-    customer: Customer,
-    user: User,
-    body: str,
-    *,
-    now: datetime,
-) -> Message:
-    """Queue a text the owner typed (merge fields filled). Raises InboxError or OutboundRefused."""
-    text = apply_merge_fields(body, composer_fields(business, customer, user)).strip()
-    message = queue_text(
-        session, business, customer, text, "manual", now=now, cause="user", user_id=user.id
-    )
-    return message

@@ -11,6 +11,7 @@ from app.care import states
 from app.models import Message, MessageKind, TrackedLink
 
 TOKEN_BYTES = 9  # 12 URL-safe characters, 72 bits: unguessable, short enough for a text
+TOKEN_CHARS = 12  # len(secrets.token_urlsafe(TOKEN_BYTES)): previews count a link this long
 
 
 def create_link(

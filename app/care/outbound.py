@@ -6,6 +6,7 @@ the dispatcher is about to send it (because consent, the clock and the cap may h
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -56,16 +57,66 @@ def is_automated(kind: str) -> bool:
     return kind in AUTOMATED_KINDS
 
 
+# How the first text says how to opt out: the instruction, never just the word ("Stop by
+# anytime!" is not one). A verb and a keyword ("Reply STOP", "Text STOP to unsubscribe",
+# "Responde BAJA"), or a keyword in capitals with what it does ("STOP to end").
+_VERBS = (
+    r"reply|text|txt|send|respond|responde|responda|contesta|conteste|env[ií]a|env[ií]e"
+    r"|escribe|escriba|manda|mande"
+)
+_KEYWORDS = r"STOPALL|STOP|UNSUBSCRIBE|OPTOUT|BAJA|ALTO|END|QUIT|CANCEL"
+_QUOTES = "\"'“”‘’«»"
+_REPLY_WITH = re.compile(
+    rf"(?<!\w)(?:{_VERBS})\s+(?:with\s+|the\s+word\s+|la\s+palabra\s+|con\s+)?"
+    rf"[{_QUOTES}]?(?:STOPALL|STOP|UNSUBSCRIBE|OPTOUT|BAJA|ALTO)(?!\w)",
+    re.IGNORECASE,
+)
+_KEYWORD = re.compile(rf"(?<!\w)(?:{_KEYWORDS})(?!\w)")  # in capitals, as carriers write them
+_PURPOSE = re.compile(
+    rf"[{_QUOTES}]?\s+(?:to\s+(?:opt[\s-]?out|unsubscribe|end|stop|cancel|quit)"
+    r"|para\s+(?:cancelar|darte\s+de\s+baja|darse\s+de\s+baja|no\s+recibir|dejar\s+de"
+    r"\s+recibir|salir|terminar))(?!\w)",
+    re.IGNORECASE,
+)
+_APOSTROPHES = str.maketrans("", "", "'’‘ʼ`")
+OPT_OUT_LINE = "Reply STOP to opt out."
+
+
+def says_how_to_opt_out(body: str) -> bool:
+    """The text tells the customer how to opt out (English or Spanish), not just says "stop"."""
+    if _REPLY_WITH.search(body):
+        return True
+    return any(_PURPOSE.match(body, keyword.end()) for keyword in _KEYWORD.finditer(body))
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower().translate(_APOSTROPHES))
+
+
+def names_business(body: str, name: str) -> bool:
+    """The business's name appears as whole words, in any case and with any punctuation
+    between them ("Ace" is not named in "place"; "Joe's Garage" is in "JOES GARAGE!")."""
+    wanted = _words(name)
+    if not wanted:  # a name of signs only: nothing better than the signs themselves
+        return name.strip().lower() in body.lower()
+    words, size = _words(body), len(wanted)
+    return any(words[i : i + size] == wanted for i in range(len(words) - size + 1))
+
+
 def introduce(body: str, business: Business, customer: Customer, kind: str = "manual") -> str:
     """The first text to a customer names the business and says how to opt out."""
     if customer.introduced_at is not None or kind in TO_OWNER:
         return body
-    if kind == "opt_out_confirmation":  # they just opted out: name us, but no STOP line
-        return body if business.name.lower() in body.lower() else f"{business.name}: {body}"
-    if business.name.lower() not in body.lower():
-        body = f"{business.name}: {body}"
-    if "stop" not in body.lower():
-        body = f"{body.rstrip()} Reply STOP to opt out."
+    return introduction(body, business.name, kind)
+
+
+def introduction(body: str, business_name: str, kind: str = "manual") -> str:
+    """`body` as a first text: the business's name in front and the opt-out line at the end,
+    each only when the text does not say it already (the composer previews with this too)."""
+    if not names_business(body, business_name):
+        body = f"{business_name}: {body}"
+    if kind != "opt_out_confirmation" and not says_how_to_opt_out(body):
+        body = f"{body.rstrip()} {OPT_OUT_LINE}"  # they just opted out: no STOP line for them
     return body
 
 

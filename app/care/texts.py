@@ -3,23 +3,34 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError, meta, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from sqlmodel import select
 
 from app.models import BusinessTemplate
 
-SMS_TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "sms"
+
+def _sms_templates() -> Path:
+    """Where the default texts are: inside the installed package (a wheel maps the top-level
+    templates/sms/ to app/templates/sms/), else in the checkout's top-level templates/sms/."""
+    package = Path(__file__).resolve().parent.parent
+    installed, checkout = package / "templates" / "sms", package.parent / "templates" / "sms"
+    return installed if installed.is_dir() else checkout
+
+
+SMS_TEMPLATES = _sms_templates()
 
 
 class _TextSandbox(ImmutableSandboxedEnvironment):
     """No arithmetic: a text needs none, and `'x' * 10**9` would allocate a gigabyte."""
 
-    intercepted_binops = frozenset({"*", "**", "//", "%"})
+    intercepted_binops = frozenset({"*", "**", "//", "%", "+", "-", "/"})
 
     def call_binop(self, context, operator, left, right):
         raise SecurityError("templates cannot do arithmetic")
@@ -41,15 +52,158 @@ def default_source(kind: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
+# ---- what a text may contain ----------------------------------------------------------------
+
+# A text is output, merge fields, literals, if/else and comparisons, the safe filters and tests.
+# Nothing that can repeat or grow ({% set %}, loops, macros, calls, attributes, arithmetic,
+# list literals), so what a text renders to is bounded by its source, checked before rendering.
+ALLOWED_NODES = (
+    nodes.Template, nodes.Output, nodes.TemplateData, nodes.Name, nodes.Const, nodes.If,
+    nodes.CondExpr, nodes.Filter, nodes.Test, nodes.Compare, nodes.Operand, nodes.And, nodes.Or,
+    nodes.Not, nodes.Concat,
+)  # fmt: skip
+SAFE_FILTERS = frozenset({"default", "d", "upper", "lower", "title", "capitalize", "trim"})
+SAFE_TESTS = frozenset({"defined", "undefined", "none", "true", "false", "number", "string",
+                        "eq", "ne", "equalto", "lt", "le", "gt", "ge", "in"})  # fmt: skip
+# The longest value each merge field can have (the columns they come from), for the bound.
+FIELD_LIMITS = {
+    "first_name": 120, "name": 120, "customer_name": 120, "business_name": 120,
+    "staff_name": 80, "review_link": 500, "referral_link": 200, "reward": 160,
+    "next_opening": 40, "reason": 40, "customer_phone": 20, "business_phone": 20,
+    "excerpt": 80, "unhappy": 5, "scale": 2,
+}  # fmt: skip
+UNKNOWN_FIELD_LIMIT = 120
+CASE_GROWTH = 3  # str.upper() can make one character three ("ΐ" -> "Ϊ́")
+MAX_RENDER_CHARS = 1600  # Twilio's limit for one body: nothing longer is ever sent
+
+
+class UnsafeTemplate(SecurityError):
+    """A text using something a text cannot have; the message says what, for the owner."""
+
+
+def _bound(node: nodes.Node) -> int:
+    """The most characters `node` can render to, with every merge field at its longest."""
+    if isinstance(node, nodes.TemplateData):
+        return len(node.data)
+    if isinstance(node, nodes.Const):
+        return len(str(node.value))
+    if isinstance(node, nodes.Name):
+        return FIELD_LIMITS.get(node.name, UNKNOWN_FIELD_LIMIT)
+    if isinstance(node, nodes.Concat):
+        return sum(_bound(n) for n in node.nodes)
+    if isinstance(node, nodes.CondExpr):
+        return max(_bound(node.expr1), _bound(node.expr2) if node.expr2 else 0)
+    if isinstance(node, nodes.And | nodes.Or):  # `a or b` is one of a and b
+        return max(_bound(node.left), _bound(node.right))
+    if isinstance(node, nodes.Filter):
+        value = _bound(node.node) if node.node is not None else 0
+        if node.name in {"default", "d"}:
+            return max([value, *(_bound(arg) for arg in node.args)])
+        return value * CASE_GROWTH if node.name != "trim" else value
+    if isinstance(node, nodes.Not | nodes.Compare | nodes.Test):
+        return 5  # True or False
+    if isinstance(node, nodes.If):
+        branches = [node.body, *(elif_.body for elif_ in node.elif_), node.else_]
+        return max(sum(_bound(n) for n in body) for body in branches)
+    if isinstance(node, nodes.Output | nodes.Template):
+        return sum(_bound(n) for n in node.iter_child_nodes())
+    raise UnsafeTemplate(f"templates cannot use {type(node).__name__}")
+
+
+def _check_tree(tree: nodes.Template) -> None:
+    """Refuse, before anything runs, every node outside ALLOWED_NODES."""
+    for node in tree.find_all(nodes.Node):
+        if isinstance(node, nodes.For | nodes.Macro | nodes.CallBlock):
+            raise UnsafeTemplate("Texts can use merge fields and if/else, but not loops or macros.")
+        if isinstance(node, nodes.Assign | nodes.AssignBlock):
+            raise UnsafeTemplate("Texts can use merge fields and if/else, but not {% set %}.")
+        if not isinstance(node, ALLOWED_NODES):
+            raise UnsafeTemplate("Templates can only use merge fields, if/else and simple filters.")
+        if isinstance(node, nodes.Filter | nodes.Test) and (
+            node.name not in (SAFE_FILTERS if isinstance(node, nodes.Filter) else SAFE_TESTS)
+            or node.kwargs
+            or node.dyn_args
+            or node.dyn_kwargs
+        ):
+            raise UnsafeTemplate("Templates can only use merge fields, if/else and simple filters.")
+
+
+@dataclass(frozen=True)
+class _Checked:
+    template: Template
+    fields: frozenset[str]  # the merge fields the text refers to
+    bound: int  # the most it can render to, with every field at its longest
+
+
 @lru_cache(maxsize=256)
-def _compiled(source: str):
-    return _environment().from_string(source)
+def _checked(source: str) -> _Checked:
+    """Parse, check and compile once per source. Raises TemplateSyntaxError or UnsafeTemplate."""
+    environment = _environment()
+    try:
+        tree = environment.parse(source)
+        _check_tree(tree)
+        bound = _bound(tree)
+    except RecursionError as exc:  # a thousand nested brackets
+        raise UnsafeTemplate("This text is nested too deeply.") from exc
+    referenced = frozenset(meta.find_undeclared_variables(tree))
+    return _Checked(environment.from_string(tree), referenced, bound)
+
+
+class Deferred:
+    """A merge-field value made only when a text uses it (a tracked link is a database row);
+    made once, so every text rendered with the same fields shares it. `preview` stands in for
+    it where nothing may be made (a page's preview), with the same length when it can."""
+
+    def __init__(self, make: Callable[[], object], *, preview: str = ""):
+        self._make, self._made, self._value = make, False, None
+        self.preview = preview
+
+    def value(self) -> object:
+        if not self._made:
+            self._value, self._made = self._make(), True
+        return self._value
+
+
+class TooLong(ValueError):
+    """A text rendered longer than it may be."""
+
+
+def fields_used(source: str) -> frozenset[str]:
+    """The merge fields a text refers to. Raises TemplateSyntaxError or UnsafeTemplate."""
+    return _checked(source).fields
+
+
+def render_text(
+    source: str, fields: Mapping[str, object], *, limit: int = MAX_RENDER_CHARS, fold: bool = True
+) -> str:
+    """Render any text (a saved template or what the owner typed) in the sandbox, with only
+    these merge fields: whitespace folded to one line (`fold`), else only trimmed. Deferred
+    values are made only if the text uses them. Bounded: the text is checked before it runs
+    (no loops, no {% set %}, no arithmetic), and rendering stops as soon as the output passes
+    `limit` (TooLong). Raises TemplateSyntaxError, UnsafeTemplate (a SecurityError) or
+    UndefinedError (a field the text uses is not in `fields`) too."""
+    checked = _checked(source)
+    values = {
+        name: value.value() if isinstance(value, Deferred) else value
+        for name, value in fields.items()
+        if name in checked.fields
+    }
+    pieces, size = [], 0
+    for piece in checked.template.generate(**values):
+        size += len(piece)
+        if size > limit * 2:  # folding whitespace can only shrink it; stop well before then
+            raise TooLong(f"This text is longer than {limit} characters.")
+        pieces.append(piece)
+    text = "".join(pieces)
+    text = " ".join(text.split()) if fold else text.strip()
+    if len(text) > limit:
+        raise TooLong(f"This text is longer than {limit} characters.")
+    return text
 
 
 def render_source(source: str, **fields) -> str:
     """Render template source with only the given merge fields; whitespace folded to one line."""
-    text = _compiled(source).render(**fields)
-    return " ".join(text.split())
+    return render_text(source, fields)
 
 
 def render(kind: str, **fields) -> str:
@@ -74,7 +228,6 @@ MERGE_FIELDS: dict[str, tuple[str, ...]] = {
 }
 EDITABLE_KINDS = tuple(MERGE_FIELDS)
 MAX_TEMPLATE_CHARS = 640
-SAFE_FILTERS = frozenset({"default", "d", "upper", "lower", "title", "capitalize", "trim"})
 MAX_RENDERED_CHARS = 640  # about four segments with the long sample values (Twilio allows 1600)
 
 
@@ -113,14 +266,14 @@ def validate_source(kind: str, source: str, business_name: str = "Bloom Hair Stu
     allowed = set(MERGE_FIELDS[kind])
     fields = {k: v for k, v in sample_fields(business_name).items() if k in allowed}
     try:
-        tree = _environment().parse(source)
-        if any(True for _ in tree.find_all((nodes.For, nodes.Macro, nodes.CallBlock))):
-            raise TemplateError("Texts can use merge fields and if/else, but not loops or macros.")
-        # Calls and most filters can allocate without bound ('x'|center(2000000000)).
-        if any(True for _ in tree.find_all(nodes.Call)) or any(
-            f.name not in SAFE_FILTERS for f in tree.find_all(nodes.Filter)
-        ):
-            raise TemplateError("Templates can only use merge fields, if/else and simple filters.")
+        # Checked before it runs: nothing that repeats or grows, and short enough with every
+        # field at its longest, so a saved text can always be sent and never blows up memory.
+        bound = _checked(source).bound
+        if bound > MAX_RENDER_CHARS:
+            raise TemplateError(
+                f"With the longest names and links this text could be {bound} characters; "
+                f"a text can be at most {MAX_RENDER_CHARS}."
+            )
         rendered = render_source(source, **fields)
     except TemplateError:
         raise
@@ -129,6 +282,8 @@ def validate_source(kind: str, source: str, business_name: str = "Bloom Hair Stu
     except UndefinedError as exc:
         names = ", ".join("{{ " + f + " }}" for f in MERGE_FIELDS[kind])
         raise TemplateError(f"{exc.message}. This text can use: {names}.") from exc
+    except UnsafeTemplate as exc:
+        raise TemplateError(str(exc)) from exc
     except SecurityError as exc:
         raise TemplateError("Templates can only use merge fields.") from exc
     except Exception as exc:  # noqa: BLE001 - any other render failure is the template's fault
@@ -154,7 +309,10 @@ def business_source(session, business_id: int, kind: str) -> str:
 
 
 def render_for(session, business, kind: str, **fields) -> str:
-    """Render the business's text of this kind; a broken copy falls back to the default."""
+    """Render the business's text of this kind with the merge fields that kind may use (as
+    when it was saved); a broken copy falls back to the default."""
+    if kind in MERGE_FIELDS:
+        fields = {name: value for name, value in fields.items() if name in MERGE_FIELDS[kind]}
     source = business_source(session, business.id, kind)
     fields.setdefault("business_name", business.name)
     try:

@@ -1,7 +1,8 @@
 /* Regulars: a little JavaScript on top of pages that work without it.
    - live updates: [data-live] regions re-fetch their own HTML (ETag, 304 when unchanged)
-   - the composer: merge-field preview and a character / segment / encoding counter that
-     counts exactly as the server does (app/sms/encoding.py, app/care/outbound.py)
+   - the composer: what the customer will receive, rendered as the server does (or asked of
+     it), and a character / segment / encoding counter that counts exactly as the server does
+     (app/sms/encoding.py, app/care/composer.py, app/care/outbound.py)
    - the template editor's live preview, the saved-text picker, confirmations, copy buttons
    No build step: this file is served as it is. */
 (function () {
@@ -53,23 +54,73 @@
     return { encoding: encoding, segments: segments, units: units, per_segment: part };
   }
 
-  // ---- what the customer receives: app/care/inbox.py and outbound.introduce ------------------
-  var MERGE = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
+  // ---- what the customer receives: app/care/composer.py (preview) -------------------------
+  // Words and {{ field }}s are rendered here as the server's sandbox does; anything else (if/
+  // else, filters, a field the page does not know) is asked of the server: {server: true}.
+  var OPEN = /\{[{%#]/;
+  var FIELD = /^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/;
 
-  function applyMerge(body, fields) {
-    var unknown = null;
-    var text = body.replace(MERGE, function (whole, name) {
-      if (Object.prototype.hasOwnProperty.call(fields, name)) return fields[name];
-      unknown = unknown || name;
-      return whole;
-    });
-    return { text: text, unknown: unknown };
+  function render(body, fields) {
+    var out = "", rest = body.replace(/\r\n|\r/g, "\n"), at, match;
+    while ((at = rest.search(OPEN)) !== -1) {
+      match = rest.slice(at).match(FIELD);
+      if (!match || !Object.prototype.hasOwnProperty.call(fields, match[1])) return null;
+      out += rest.slice(0, at) + fields[match[1]];
+      rest = rest.slice(at + match[0].length);
+    }
+    return (out + rest).trim();
   }
 
+  function preview(body, fields, businessName) {
+    var text = render(body, fields);
+    if (text === null) return { server: true };
+    return { ok: true, text: text && businessName ? introduce(text, businessName) : text };
+  }
+
+  // ---- the first text: a port of app/care/outbound.py (introduce and what it asks) ---------
+  // Both are run over tests/data/merge_samples.json by tests/unit/test_preview_js.py.
+  var WORD = "[\\p{L}\\p{N}_]";
+  var QUOTES = "[\"'\u201c\u201d\u2018\u2019\u00ab\u00bb]?";
+  var REPLY_WITH = new RegExp("(?<!" + WORD + ")(?:reply|text|txt|send|respond|responde|responda|" +
+    "contesta|conteste|env[i\u00ed]a|env[i\u00ed]e|escribe|escriba|manda|mande)\\s+" +
+    "(?:with\\s+|the\\s+word\\s+|la\\s+palabra\\s+|con\\s+)?" + QUOTES +
+    "(?:STOPALL|STOP|UNSUBSCRIBE|OPTOUT|BAJA|ALTO)(?!" + WORD + ")", "iu");
+  var KEYWORD = new RegExp("(?<!" + WORD + ")(?:STOPALL|STOP|UNSUBSCRIBE|OPTOUT|BAJA|ALTO|END|" +
+    "QUIT|CANCEL)(?!" + WORD + ")", "gu");
+  var PURPOSE = new RegExp("^" + QUOTES + "\\s+(?:to\\s+(?:opt[\\s-]?out|unsubscribe|end|stop|" +
+    "cancel|quit)|para\\s+(?:cancelar|darte\\s+de\\s+baja|darse\\s+de\\s+baja|no\\s+recibir|" +
+    "dejar\\s+de\\s+recibir|salir|terminar))(?!" + WORD + ")", "iu");
+
+  function saysHowToOptOut(body) {
+    if (REPLY_WITH.test(body)) return true;
+    var match;
+    KEYWORD.lastIndex = 0;
+    while ((match = KEYWORD.exec(body)) !== null) {
+      if (PURPOSE.test(body.slice(match.index + match[0].length))) return true;
+    }
+    return false;
+  }
+
+  function words(text) {
+    return text.toLowerCase().replace(/['\u2019\u2018\u02bc`]/g, "")
+      .match(new RegExp(WORD + "+", "gu")) || [];
+  }
+
+  function namesBusiness(body, name) {
+    var wanted = words(name), found = words(body), i, j;
+    if (!wanted.length) return body.toLowerCase().indexOf(name.trim().toLowerCase()) !== -1;
+    for (i = 0; i + wanted.length <= found.length; i++) {
+      for (j = 0; j < wanted.length && found[i + j] === wanted[j]; j++);
+      if (j === wanted.length) return true;
+    }
+    return false;
+  }
+
+  // businessName is "" once the customer has been introduced: the text goes as it is.
   function introduce(body, businessName) {
     if (!businessName) return body;
-    if (body.toLowerCase().indexOf(businessName.toLowerCase()) === -1) body = businessName + ": " + body;
-    if (body.toLowerCase().indexOf("stop") === -1) body = body.replace(/\s+$/, "") + " Reply STOP to opt out.";
+    if (!namesBusiness(body, businessName)) body = businessName + ": " + body;
+    if (!saysHowToOptOut(body)) body = body.replace(/\s+$/, "") + " Reply STOP to opt out.";
     return body;
   }
 
@@ -79,7 +130,8 @@
       (info.segments === 1 ? "" : "s") + " · " + info.encoding;
   }
 
-  window.Regulars = { segmentInfo: segmentInfo, applyMerge: applyMerge, introduce: introduce,
+  window.Regulars = { segmentInfo: segmentInfo, render: render, preview: preview, introduce: introduce,
+                      saysHowToOptOut: saysHowToOptOut, namesBusiness: namesBusiness,
                       describe: describe };
 
   // ---- the composer ---------------------------------------------------------------------------
@@ -90,21 +142,40 @@
     var out = form.querySelector("[data-preview-text]");
     var fields = JSON.parse(form.getAttribute("data-fields") || "{}");
     var business = form.getAttribute("data-introduce") || "";
-    function update() {
-      var typed = area.value;
-      var merged = applyMerge(typed, fields);
-      var text = merged.text.trim();
-      if (text) text = introduce(text, business);
-      if (merged.unknown) {
-        out.textContent = "There is no merge field {{ " + merged.unknown + " }}.";
+    var url = form.getAttribute("data-preview-url");
+    var token = form.querySelector("input[name=csrf_token]").value;
+    var timer = null, asked = 0;
+    function show(result, typed) {
+      if (!result.ok) {
+        out.textContent = result.error;
         box.hidden = false;
         box.classList.add("bad");
-      } else {
-        out.textContent = text;
-        box.hidden = !text || text === typed.trim();
-        box.classList.remove("bad");
+        counter.textContent = typed ? describe(typed) : "";
+        return;
       }
-      counter.textContent = text ? describe(text) : "";
+      out.textContent = result.text;
+      box.hidden = !result.text || result.text === typed.trim();
+      box.classList.remove("bad");
+      counter.textContent = result.text ? describe(result.text) : "";
+    }
+    function askServer(typed) {
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        var mine = ++asked, body = new FormData();
+        body.append("body", typed);
+        body.append("csrf_token", token);
+        fetch(url, { method: "POST", body: body, headers: { "X-CSRFToken": token },
+                     credentials: "same-origin" })
+          .then(function (r) { return r.ok ? r.json() : null; })
+          .then(function (result) { if (result && mine === asked) show(result, typed); })
+          .catch(function () {});
+      }, 250);
+    }
+    function update() {
+      var typed = area.value, result = preview(typed, fields, business);
+      if (result.server) { askServer(typed); return; }
+      ++asked; // an answer still on its way is for an older text
+      show(result, typed);
     }
     area.addEventListener("input", update);
     update();

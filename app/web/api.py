@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import select
 from werkzeug.exceptions import HTTPException
 
-from app.care import texts
+from app.care import merge, texts
 from app.care.businesses import business_for_key, change_business
 from app.care.customers import get_customer, upsert_customer
 from app.care.feedback import latest_unhappy
@@ -347,19 +347,12 @@ def send_message(data: MessageCreate):
 
 
 def _template_text(customer: Customer, template: str) -> str:
-    from app.care.automations import review_link
-
     if template not in MANUAL_TEMPLATES:
         names = ", ".join(MANUAL_TEMPLATES)
         raise Invalid("template", f"template must be one of {names}")
-    fields = {"first_name": customer.first_name, "business_name": business().name,
-              "staff_name": "", "scale": business().rating_scale}  # fmt: skip
-    if "review_link" in texts.MERGE_FIELDS[template]:
-        if not business().review_url:
-            raise Invalid("template", "set review_url before sending a review text")
-        fields["review_link"] = review_link(db(), business(), customer, None,
-                                            base_url=public_base(), now=now())  # fmt: skip
-    allowed = {k: val for k, val in fields.items() if k in texts.MERGE_FIELDS[template]}
+    if "review_link" in texts.MERGE_FIELDS[template] and not business().review_url:
+        raise Invalid("template", "set review_url before sending a review text")
+    allowed = merge.fields_for(db(), business(), customer, now=now(), base_url=public_base())
     try:
         return texts.render_for(db(), business(), template, **allowed)
     except Exception as exc:  # noqa: BLE001 - a text that cannot render is the input's fault

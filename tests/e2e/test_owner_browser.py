@@ -14,9 +14,11 @@ import pytest
 from playwright.sync_api import expect
 from sqlmodel import Session, select
 
+from app.care import composer
 from app.care.outbound import introduce
 from app.models import Business, Customer
 from app.sms.encoding import segment_info
+from tests.conftest import DAYTIME
 from tests.e2e.audit import audit
 from tests.e2e.conftest import (
     MARIA,
@@ -123,6 +125,39 @@ def test_reply_in_a_conversation_and_see_it_reach_the_simulated_phone(page, live
     page.goto(page.base + "/simulator/?handset=%2B12125550111")
     expect(page.locator(".bubble.theirs").last).to_contain_text("Hi Maria! Ana has Tuesday at 10")
     shoot(page, "06-simulated-phone")
+
+
+def test_the_picker_and_a_preview_that_asks_the_server_when_it_must(page, live_server):
+    sign_in(page)
+    page.locator(".conversations a", has_text="James Carter").click()
+    expect(page.get_by_role("heading", name="James Carter")).to_be_visible()
+    page.wait_for_load_state("load")  # the picker's script is wired
+    page.get_by_label("Start from a saved text").select_option("thank_you")
+    body = page.get_by_label("Text to James")
+    expect(body).to_have_value(re.compile(r"^Hi James, thank you for visiting Bloom"))
+    # Filters are the sandbox's: the page asks the server, and shows its very answer.
+    typed = "{% if first_name %}Hi {{ first_name|upper }}{% endif %}, your {{ name }} booking"
+    body.fill(typed)
+    expected = server_preview(live_server, "+12125550112", typed)
+    expect(page.locator("[data-preview-text]")).to_have_text(expected)
+    body.fill("Hi {{ nickname }}")
+    expect(page.locator("[data-preview-text]")).to_contain_text(
+        "There is no merge field {{ nickname }}"
+    )
+    body.fill("Hi {{ first_name }}, see you soon")  # rendered on the page itself
+    expect(page.locator("[data-preview-text]")).to_have_text(
+        server_preview(live_server, "+12125550112", "Hi {{ first_name }}, see you soon")
+    )
+
+
+def server_preview(live_server, phone: str, body: str) -> str:
+    with Session(live_server["services"].engine) as session:
+        business = session.exec(select(Business)).first()
+        customer = session.exec(select(Customer).where(Customer.phone == phone)).one()
+        fields = composer.composer_fields(session, business, customer, None, now=DAYTIME,
+                                          base_url=live_server["url"])  # fmt: skip
+        introduce_as = "" if customer.introduced_at else business.name
+        return composer.preview(body, fields, introduce_as=introduce_as)
 
 
 def test_the_counter_counts_like_the_server(page):
@@ -240,6 +275,9 @@ def test_edit_a_template_with_a_live_preview_then_reset_it(page):
     expect(preview).to_contain_text("is undefined")
     shoot(page, "16-text-error")
     source.fill("Thanks {{ first_name }}! See you soon at {{ business_name }}.")
+    # The live preview answers first: a preview answered after the save's redirect would
+    # replace the session cookie that carries the "is saved" message.
+    expect(preview).to_contain_text("Thanks Christopher! See you soon at Bloom Hair Studio.")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status")).to_contain_text("is saved")
     expect(page.locator(".badge", has_text="Your version")).to_be_visible()

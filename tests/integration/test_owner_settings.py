@@ -168,8 +168,9 @@ def test_a_template_is_saved_previewed_and_reset(owner, session, business):
     ("source", "message"),
     [
         ("{{ ''.__class__.__mro__[1].__subclasses__() }}", "only use merge fields"),
-        ("{{ config.SECRET_KEY }}", "is undefined"),
-        ("{{ request.environ }}", "is undefined"),
+        ("{{ config.SECRET_KEY }}", "only use merge fields"),  # no attributes at all
+        ("{{ request.environ }}", "only use merge fields"),
+        ("{{ config }}", "is undefined"),
         ("{{ review_link }}", "is undefined"),  # not a field of this kind
         ("Hi {% if %}", "Line 1"),
         ("", "empty"),

@@ -17,7 +17,7 @@ from app.web.owner import (
     templates,
     visits,
 )
-from app.web.owner.common import SESSION_LIFETIME, load_user, local
+from app.web.owner.common import SESSION_LIFETIME, PageSessions, load_user, local
 
 BLUEPRINTS = (
     auth.bp,
@@ -78,6 +78,7 @@ def kind_label(kind: str) -> str:
 def register(app: Flask) -> None:
     """Register every owner blueprint and the template helpers."""
     app.permanent_session_lifetime = SESSION_LIFETIME
+    app.session_interface = PageSessions()
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
 

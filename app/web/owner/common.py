@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError
 
 from app.care.accounts import session_fingerprint, user_for_session
@@ -18,6 +19,18 @@ from app.web.context import db, now, services
 
 SESSION_LIFETIME = timedelta(days=14)
 PAGE_SIZE = 25
+
+
+class PageSessions(SecureCookieSessionInterface):
+    """The signed session cookie, refreshed by pages but never by a page's background requests
+    (live polls, previews): answered after another tab's page, such a request would write back
+    the session it started with and undo that page's changes (its CSRF token, its message)."""
+
+    def should_set_cookie(self, app, session) -> bool:
+        background = request.headers.get("Sec-Fetch-Mode", "navigate") != "navigate"
+        if background and not session.modified:
+            return False
+        return super().should_set_cookie(app, session)
 
 
 def password_method() -> str:

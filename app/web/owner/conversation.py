@@ -2,36 +2,38 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
 
-from app.care import accounts, automations, texts
+from app.care import accounts, automations, composer
 from app.care import inbox as care_inbox
 from app.care.feedback import latest_unhappy
 from app.care.outbound import OutboundRefused
-from app.web.context import db, now
+from app.web.context import db, now, public_base
 from app.web.owner.common import customer_or_404, owner_blueprint, signed_in, wants_fragment
 from app.web.owner.live import conditional, embed
 from app.web.owner.templates import LABELS
 
 bp = owner_blueprint("conversation", __name__, url_prefix="/conversations")
 
-# Saved texts that make sense to send by hand, in the picker's order.
-PICKER_KINDS = ("thank_you", "review_request", "review_reminder", "feedback_question")
+
+def _fields(customer) -> dict:
+    return composer.composer_fields(
+        db(), g.business, customer, g.user, now=now(), base_url=public_base()
+    )
 
 
-def _picker(customer, fields) -> list[tuple[str, str, str]]:
-    """(kind, label, text) for each saved text, rendered for this customer."""
-    choices = []
-    for kind in PICKER_KINDS:
-        allowed = {k: v for k, v in fields.items() if k in texts.MERGE_FIELDS[kind]}
-        if "review_link" in texts.MERGE_FIELDS[kind] and not fields.get("review_link"):
-            continue  # no review page set: a review text would have no link
-        try:
-            text = texts.render_for(db(), g.business, kind, **allowed)
-        except Exception:  # noqa: BLE001 - a text that cannot render is left out, not fatal
-            continue
-        choices.append((kind, LABELS.get(kind, kind), text))
-    return choices
+def _introduce_as(customer) -> str:
+    """The business's name while the first text is still to go (it introduces them)."""
+    return "" if customer.introduced_at is not None else g.business.name
+
+
+def _preview(customer, body: str, fields) -> dict:
+    """What the customer will receive for `body`, or why it cannot go (the page's preview)."""
+    try:
+        text = composer.preview(body, fields, introduce_as=_introduce_as(customer))
+    except care_inbox.InboxError as exc:
+        return {"ok": False, "error": exc.message}
+    return {"ok": True, "text": text}
 
 
 def _thread_context(customer, before_id=None) -> dict:
@@ -40,27 +42,33 @@ def _thread_context(customer, before_id=None) -> dict:
     return {"customer": customer, "thread": thread, "senders": senders, "before": before_id}
 
 
-def _render(customer, *, body: str = "", error: str | None = None, status: int = 200):
+def _render(customer, *, body: str = "", error=None, status: int = 200):
     before = request.args.get("before", type=int)
-    fields = care_inbox.composer_fields(g.business, customer, g.user)
+    fields = _fields(customer)
     use = request.args.get("use")
-    picker = _picker(customer, fields)
+    picker = [
+        (k, LABELS.get(k, k), text)
+        for k, text in composer.picker(
+            db(), g.business, customer, g.user, now=now(), base_url=public_base()
+        )
+    ]
     unhappy = latest_unhappy(db(), customer.id) if customer.unhappy_at else None
     if use == "suggested" and unhappy and not body:
         body = unhappy.suggested_reply or ""
     elif use and not body:
-        body = next((text for kind, _, text in picker if kind == use), "")
+        body = next((text for k, _, text in picker if k == use), "")
     context = _thread_context(customer, before)
     context.update(embed(render_template("owner/_thread.html", **context)))
     return render_template(
         "owner/conversation.html",
-        state=care_inbox.composer_state(g.business, customer, now=now()),
+        state=composer.composer_state(g.business, customer, now=now()),
         file=care_inbox.customer_file(db(), customer),
-        fields=fields,
+        fields=composer.preview_fields(fields),
         picker=picker,
         body=body,
+        preview=_preview(customer, body, fields) if body.strip() else None,
         error=error,
-        introduced=customer.introduced_at is not None,
+        introduce_as=_introduce_as(customer),
         unhappy=unhappy,
         **context,
     ), status
@@ -76,12 +84,20 @@ def conversation(customer_id: int):
     return _render(customer)
 
 
+@bp.post("/<int:customer_id>/preview")
+@signed_in
+def preview(customer_id: int):
+    """The composer's live preview for what its JavaScript does not render itself."""
+    customer = customer_or_404(customer_id)
+    return jsonify(_preview(customer, request.form.get("body", ""), _fields(customer)))
+
+
 @bp.post("/<int:customer_id>/send")
 @signed_in
 def send(customer_id: int):
     customer = customer_or_404(customer_id)
     body = request.form.get("body", "")
-    state = care_inbox.composer_state(g.business, customer, now=now())
+    state = composer.composer_state(g.business, customer, now=now())
     if state.blocked:
         return _render(customer, body=body, error=state.blocked, status=409)
     if not state.window_open and request.form.get("window_ack") != "1":
@@ -93,7 +109,8 @@ def send(customer_id: int):
             "and send again if you still want to.",
         )
     try:
-        care_inbox.send_reply(db(), g.business, customer, g.user, body, now=now())
+        composer.send_reply(db(), g.business, customer, g.user, body, now=now(),
+                            base_url=public_base())  # fmt: skip
     except care_inbox.InboxError as exc:
         db().rollback()
         return _render(customer, body=body, error=exc.message, status=422)
@@ -101,6 +118,7 @@ def send(customer_id: int):
         db().rollback()
         status = 409 if refused.code in {"opted_out", "no_consent", "bad_number"} else 422
         return _render(customer, body=body, error=refused.message, status=status)
+    db().commit()
     return redirect(url_for(".conversation", customer_id=customer.id, _anchor="latest"))
 
 

@@ -1,0 +1,190 @@
+"""The composer: what the owner types or starts from a saved text, what the customer will
+receive, and the rules checked before it goes. Plain functions over a session; none commits.
+
+A typed text and a saved one are rendered the same way, in care.texts' sandbox with the
+recipient's merge fields from care.merge.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from jinja2 import TemplateSyntaxError, UndefinedError
+from sqlmodel import Session
+
+from app.care import merge, texts
+from app.care.inbox import InboxError
+from app.care.outbound import OutboundRefused, check_allowed, introduction, queue_text, window_for
+from app.models import Business, Customer, Message, User
+
+# Merge fields a typed text may use: {{ first_name }} and friends.
+COMPOSER_FIELDS = ("first_name", "name", "business_name", "staff_name", "review_link")
+# Saved texts that make sense to start from by hand, in the picker's order.
+PICKER_KINDS = ("thank_you", "review_request", "review_reminder", "feedback_question")
+_UNDEFINED = re.compile(r"'([^']+)' is undefined")
+
+
+# ---- merge fields ---------------------------------------------------------------------------
+
+
+def composer_fields(
+    session: Session,
+    business: Business,
+    customer: Customer,
+    user: User | None,
+    *,
+    now: datetime,
+    base_url: str,
+) -> dict[str, object]:
+    """The merge fields a typed text may use for this customer (no review link without a
+    review page); the review link is tracked and made only when a text that uses it is sent."""
+    every = merge.fields_for(session, business, customer, now=now, base_url=base_url, user=user)
+    return {
+        name: every[name]
+        for name in COMPOSER_FIELDS
+        if name != "review_link" or business.review_url
+    }
+
+
+def preview_fields(fields: dict[str, object]) -> dict[str, str]:
+    """The fields as a page shows them: a link not made yet by a stand-in of its length."""
+    return {
+        name: value.preview if isinstance(value, texts.Deferred) else str(value)
+        for name, value in fields.items()
+    }
+
+
+def render_typed(body: str, fields: dict[str, object]) -> str:
+    """What the owner typed, merge fields filled in the sandbox; line breaks are kept.
+    Raises InboxError with a reason for the owner."""
+    try:
+        return texts.render_text(body or "", fields, fold=False)
+    except UndefinedError as exc:
+        match = _UNDEFINED.search(exc.message or "")
+        name = match.group(1) if match else "?"
+        if name == "review_link":
+            raise InboxError("body", "There is no review link yet: add your review page in "
+                             "Settings first.") from exc  # fmt: skip
+        known = ", ".join("{{ " + f + " }}" for f in fields)
+        raise InboxError("body", f"There is no merge field {{{{ {name} }}}}. Use {known}.") from exc
+    except TemplateSyntaxError as exc:
+        reason = (exc.message or "").rstrip(".")
+        raise InboxError("body", f"Check the merge fields: {reason}.") from exc
+    except texts.UnsafeTemplate as exc:
+        raise InboxError("body", str(exc)) from exc
+    except texts.TooLong as exc:
+        raise InboxError("body", str(exc)) from exc
+
+
+def preview(body: str, fields: dict[str, object], *, introduce_as: str = "") -> str:
+    """What the customer will receive for `body`: rendered with the preview values and, for a
+    first text (`introduce_as` is the business's name), named and with the opt-out line.
+    Raises InboxError. The page's JavaScript gives the same text (tests/data/merge_samples)."""
+    text = render_typed(body, preview_fields(fields))
+    return introduction(text, introduce_as) if text and introduce_as else text
+
+
+# ---- saved texts ----------------------------------------------------------------------------
+
+
+def _kept_as_field(value: object) -> bool:
+    # A link is made when the text is sent, and a value that reads as a merge field (a name
+    # typed as "{{ x }}") must not become one: both stay merge fields in the draft.
+    if isinstance(value, texts.Deferred):
+        return True
+    return isinstance(value, str) and any(mark in value for mark in ("{{", "{%", "{#"))
+
+
+def draft(
+    session: Session,
+    business: Business,
+    customer: Customer,
+    user: User | None,
+    kind: str,
+    *,
+    now: datetime,
+    base_url: str,
+) -> str | None:
+    """The business's text of `kind` for the owner to start from: filled in for this customer,
+    the review link left as {{ review_link }}. None when it cannot go (no review page)."""
+    if "review_link" in texts.MERGE_FIELDS[kind] and not business.review_url:
+        return None
+    every = merge.fields_for(session, business, customer, now=now, base_url=base_url, user=user)
+    fields = {
+        name: "{{ " + name + " }}" if _kept_as_field(value) else value
+        for name, value in every.items()
+    }
+    return texts.render_for(session, business, kind, **fields)
+
+
+def picker(
+    session: Session,
+    business: Business,
+    customer: Customer,
+    user: User | None,
+    *,
+    now: datetime,
+    base_url: str,
+) -> list[tuple[str, str]]:
+    """(kind, draft) for each saved text the owner may start from."""
+    choices = []
+    for kind in PICKER_KINDS:
+        text = draft(session, business, customer, user, kind, now=now, base_url=base_url)
+        if text:
+            choices.append((kind, text))
+    return choices
+
+
+# ---- typed texts ----------------------------------------------------------------------------
+
+
+@dataclass
+class ComposerState:
+    blocked: str | None = None  # why no text can go at all
+    block_code: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    window_open: bool = True
+    recipient_now: datetime | None = None  # in the recipient's zone
+    next_opening: datetime | None = None  # in the recipient's zone
+
+
+def composer_state(business: Business, customer: Customer, *, now: datetime) -> ComposerState:
+    """What the owner must know before typing: the same rules queue_text applies, in words."""
+    state = ComposerState()
+    try:
+        check_allowed(business, customer, "manual")
+    except OutboundRefused as refused:
+        state.blocked, state.block_code = refused.message, refused.code
+        return state
+    if customer.consent != "granted":
+        state.warnings.append(
+            "No consent is recorded: you may answer their texts, but send nothing else until "
+            "they agree."
+        )
+    window = window_for(business, customer)
+    state.recipient_now = now.astimezone(window.zone)
+    if not window.is_open(now):
+        state.window_open = False
+        state.next_opening = window.next_opening(now).astimezone(window.zone)
+    return state
+
+
+def send_reply(
+    session: Session,
+    business: Business,
+    customer: Customer,
+    user: User,
+    body: str,
+    *,
+    now: datetime,
+    base_url: str,
+) -> Message:
+    """Queue a text the owner typed (merge fields filled). Not committed. Raises InboxError or
+    OutboundRefused."""
+    fields = composer_fields(session, business, customer, user, now=now, base_url=base_url)
+    text = render_typed(body, fields)
+    return queue_text(
+        session, business, customer, text, "manual", now=now, cause="user", user_id=user.id
+    )

@@ -1,0 +1,77 @@
+"""Merge fields: what {{ first_name }} and friends say for one recipient.
+
+One place computes them for every door (the composer, its picker, the automations, the API's
+template send); care.texts renders any text with them in its sandbox. A tracked review link
+is a database row, so it is made only when a text uses it, once per set of fields.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session
+
+from app.care.links import TOKEN_CHARS, create_link
+from app.care.texts import Deferred
+from app.models import Business, Customer, User, Visit
+
+
+def review_link(
+    session: Session,
+    business: Business,
+    customer: Customer,
+    visit: Visit | None,
+    *,
+    base_url: str,
+    now: datetime,
+) -> str:
+    """A tracked link to the review page; the bare page when no public origin is known."""
+    if not base_url:
+        return business.review_url or ""
+    _link, url = create_link(session, business_id=business.id, customer_id=customer.id,
+                             target_url=business.review_url, base_url=base_url, now=now,
+                             visit_id=visit.id if visit else None)  # fmt: skip
+    return url
+
+
+def staff_first_name(user: User | None) -> str:
+    return (user.name or "").split(" ")[0] if user is not None else ""
+
+
+def fields_for(
+    session: Session,
+    business: Business,
+    customer: Customer,
+    *,
+    now: datetime,
+    base_url: str = "",
+    visit: Visit | None = None,
+    user: User | None = None,
+    **extra: object,
+) -> dict[str, object]:
+    """Every merge field of one recipient. `staff_name` is who they saw at `visit`, else the
+    first name of the `user` writing. `review_link` is a tracked link when `base_url` (the
+    app's public origin) is known, made only if a text uses it and shared by every text
+    rendered with these fields; "" when the business has no review page. `extra` adds the
+    fields of one occasion (reason, excerpt, unhappy; referral_link once customers have one).
+    """
+    staff = (visit.staff or "") if visit is not None else staff_first_name(user)
+    link: object = ""
+    if business.review_url:
+        placeholder = f"{base_url.rstrip('/')}/l/{'x' * TOKEN_CHARS}" if base_url else ""
+        link = Deferred(
+            lambda: review_link(session, business, customer, visit, base_url=base_url, now=now),
+            preview=placeholder or business.review_url,
+        )
+    return {
+        "first_name": customer.first_name,
+        "name": customer.name or "",
+        "customer_name": customer.name or "",
+        "customer_phone": customer.phone,
+        "business_name": business.name,
+        "business_phone": business.number,
+        "staff_name": staff,
+        "scale": business.rating_scale,
+        "review_link": link,
+        **extra,
+    }
