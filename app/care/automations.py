@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 
 from app.care import merge, states, texts
 from app.care.feedback import suggest_reply
+from app.care.links import conversation_link
 from app.care.outbound import (
     LIVE_STATES,
     OutboundRefused,
@@ -204,7 +205,8 @@ def handle_reply(
                             Message.kind.in_(NOT_TO_THE_UNHAPPY),
                             reason="the customer is unhappy")  # fmt: skip
         why = "; ".join(reading.reasons) or "sounds unhappy"
-        alert_owner(session, business, customer, f"unhappy ({why}):", body, now=now)
+        alert_owner(session, business, customer, f"unhappy ({why}):", body, now=now,
+                    base_url=base_url)  # fmt: skip
     session.add(customer)
     session.add(feedback)
     return feedback
@@ -230,15 +232,27 @@ def dismiss_unhappy(session: Session, customer: Customer, *, by_user_id: int | N
 
 
 def alert_owner(
-    session: Session, business: Business, customer: Customer, reason: str, excerpt: str, *, now
+    session: Session,
+    business: Business,
+    customer: Customer,
+    reason: str,
+    excerpt: str,
+    *,
+    now,
+    base_url: str = "",
 ) -> Message | None:
-    """Text the owner's alert phone about a customer, at most once an hour per conversation."""
+    """Text the owner's alert phone about a customer, at most once an hour per conversation,
+    with a short link that opens the conversation (when the app's public origin is known)."""
     if not business.alert_phone:
         return None
     if customer.last_owner_alert_at and customer.last_owner_alert_at > now - ALERT_EVERY:
         return None
+    link = ""
+    if base_url:
+        link = conversation_link(session, business_id=business.id, customer_id=customer.id,
+                                 base_url=base_url, now=now)  # fmt: skip
     fields = merge.fields_for(session, business, customer, now=now, reason=reason,
-                              excerpt=" ".join(excerpt.split())[:80])  # fmt: skip
+                              excerpt=" ".join(excerpt.split())[:80], link=link)  # fmt: skip
     body = texts.render_for(session, business, "owner_alert", **fields)
     customer.last_owner_alert_at = now
     session.add(customer)
@@ -303,9 +317,10 @@ def text_back_missed_call(
     return message
 
 
-def alert_unanswered(session: Session, *, now: datetime) -> int:
+def alert_unanswered(session: Session, *, now: datetime, base_url: str = "") -> int:
     """Alert owners about customers who wrote and got no answer in time; returns how many.
-    Not committed: the worker's sweep commits."""
+    `base_url` is the app's public origin, for the link in each alert. Not committed: the
+    worker's sweep commits."""
     candidates = session.exec(
         select(Customer, Business)
         .join(Business, Business.id == Customer.business_id)
@@ -332,6 +347,7 @@ def alert_unanswered(session: Session, *, now: datetime) -> int:
             .where(Message.customer_id == customer.id, Message.direction == "inbound")
             .order_by(Message.id.desc())
         ).first()
-        if alert_owner(session, business, customer, "no reply yet to", last or "", now=now):
+        if alert_owner(session, business, customer, "no reply yet to", last or "", now=now,
+                       base_url=base_url):  # fmt: skip
             sent += 1
     return sent

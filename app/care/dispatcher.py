@@ -150,7 +150,7 @@ class Dispatcher:
             return 0
         self._last_sweep = now
         with session_scope(self.engine) as session:
-            alerted = alert_unanswered(session, now=now)
+            alerted = alert_unanswered(session, now=now, base_url=self.settings.public_base_url)
             session.commit()
         return alerted
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import datetime
 
@@ -37,6 +38,20 @@ def create_link(
     )
     session.add(link)
     return link, f"{base_url.rstrip('/')}/l/{link.token}"
+
+
+CONVERSATION_PATH = re.compile(r"/conversations/[0-9]{1,18}")
+
+
+def conversation_link(
+    session: Session, *, business_id: int, customer_id: int, base_url: str, now: datetime
+) -> str:
+    """A short link on our own domain that opens this conversation (after sign-in), for the
+    owner's alert texts. Not committed."""
+    _link, url = create_link(session, business_id=business_id, customer_id=customer_id,
+                             target_url=f"/conversations/{customer_id}", base_url=base_url,
+                             now=now, kind="conversation")  # fmt: skip
+    return url
 
 
 def open_link(session: Session, token: str, *, now: datetime) -> str | None:

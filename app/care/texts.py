@@ -224,7 +224,7 @@ MERGE_FIELDS: dict[str, tuple[str, ...]] = {
     "after_hours": ("business_name", "next_opening"),
     "missed_call": ("business_name",),
     "help": ("business_name", "business_phone"),
-    "owner_alert": ("reason", "customer_name", "customer_phone", "excerpt"),
+    "owner_alert": ("reason", "customer_name", "customer_phone", "excerpt", "link"),
 }
 EDITABLE_KINDS = tuple(MERGE_FIELDS)
 MAX_TEMPLATE_CHARS = 640
@@ -250,6 +250,7 @@ def sample_fields(business_name: str = "Bloom Hair Studio") -> dict:
         "next_opening": "9:00 AM Monday",
         "reason": "unhappy reply from",
         "excerpt": "The color came out much darker than we agreed and nobody called me back",
+        "link": "https://regulars.example/l/Xk3d9QpL2mZt",
         "unhappy": False,
         "scale": 5,
     }

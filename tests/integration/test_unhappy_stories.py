@@ -12,7 +12,7 @@ from app.care.outbound import HOLD_WORDS
 from app.models import Feedback, Message
 from tests.conftest import CUSTOMER_PHONE
 from tests.integration.test_care_stories import ALERT_PHONE, LINK, Story, ny
-from tests.integration.test_owner_helpers import OVERRIDES, post, sign_in
+from tests.integration.test_owner_helpers import OVERRIDES, other_business, post, sign_in
 
 
 @pytest.fixture
@@ -54,6 +54,29 @@ def test_a_complaint_nobody_asked_for_alerts_the_owner_with_the_reason(story):
     assert customer["suggested_reply"].startswith("Hi Maria")
     [feedback] = story.feedback()
     assert feedback.unhappy and "result" in feedback.topics and feedback.language == "en"
+
+
+def test_the_alert_carries_a_link_that_opens_the_conversation_after_sign_in(
+    story, client, session, clock
+):
+    alert, visit = _complain(story, "muy mal servicio, nadie me atendió")
+    token = LINK.search(alert).group(1)
+    opened = client.get(f"/l/{token}")
+    assert opened.status_code == 302
+    conversation = f"/conversations/{visit['customer_id']}"
+    assert opened.headers["Location"] == conversation
+    to_sign_in = client.get(conversation)
+    assert to_sign_in.status_code == 302 and "/sign-in" in to_sign_in.headers["Location"]
+    signed = sign_in(client, query_string={"next": conversation})
+    assert signed.headers["Location"].endswith(conversation)
+    page = client.get(conversation).get_data(as_text=True)
+    assert "Maria is unhappy" in page
+    # Another business's owner following the same link sees nothing of it.
+    other_business(session, clock)
+    stranger = client.application.test_client()
+    sign_in(stranger, "owner@garage.test", "garage owner password")
+    assert stranger.get(f"/l/{token}").headers["Location"] == conversation
+    assert stranger.get(conversation).status_code == 404
 
 
 def test_the_review_request_waits_for_the_owner_to_answer_then_goes(story, auth):

@@ -25,6 +25,7 @@ LONG_FIELDS = {
     "customer_name": "Maximilianus Bartholomew-Quinn",
     "customer_phone": "+12125550123",
     "excerpt": "The color came out much darker than we agreed and nobody called me back abo",
+    "link": "https://regulars-for-small-business.example/l/Xk3d9QpL2mZtRw7y",
     "unhappy": False,
 }
 # Texts to the owner's own phone do not introduce the business.
