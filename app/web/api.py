@@ -12,7 +12,7 @@ from flask import Blueprint, g, jsonify, request
 from sqlmodel import select
 from werkzeug.exceptions import HTTPException
 
-from app.care import merge, texts
+from app.care import texts
 from app.care.businesses import (
     CARE_NUMBERS,
     CARE_SWITCHES,
@@ -21,6 +21,7 @@ from app.care.businesses import (
     validate_timezone,
     validate_window,
 )
+from app.care.composer import CONFLICTS, send_template
 from app.care.customers import (
     MAX_TAGS,
     find_customer,
@@ -29,6 +30,7 @@ from app.care.customers import (
     parse_tags,
     set_consent,
 )
+from app.care.inbox import InboxError
 from app.care.metrics import business_metrics
 from app.care.outbound import OutboundRefused, queue_text
 from app.care.visits import cancel_visit, planned_for, record_visit
@@ -271,7 +273,7 @@ def _customer_or_404(customer_id: int) -> Customer:
 
 
 def _refused(refused: OutboundRefused) -> ApiError:
-    status = 409 if refused.code in {"opted_out", "no_consent", "bad_number"} else 422
+    status = 409 if refused.code in CONFLICTS else 422
     return ApiError(status, refused.code, refused.message)
 
 
@@ -551,12 +553,18 @@ def send_message():
         names = ", ".join(MANUAL_TEMPLATES)
         raise ApiError(422, "invalid_field", f"template must be one of {names}", "template")
     if template:
-        if "review_link" in texts.MERGE_FIELDS[template] and not business().review_url:
-            raise ApiError(422, "invalid_field", "set review_url before sending a review text",
-                           "template")  # fmt: skip
-        fields = merge.fields_for(session, business(), customer, now=now(),
-                                  base_url=public_base())  # fmt: skip
-        body = texts.render_for(session, business(), template, **fields)
+        # A saved text keeps its kind's rules (consent, window, caps, review cooldown) and kind.
+        try:
+            message = send_template(session, business(), customer, template, now=now(),
+                                    base_url=public_base())  # fmt: skip
+        except OutboundRefused as refused:
+            session.rollback()
+            raise _refused(refused) from refused
+        except InboxError as exc:
+            session.rollback()
+            raise ApiError(422, "invalid_field", exc.message, "template") from exc
+        session.commit()
+        return jsonify(message_json(message)), 202
     try:
         message = queue_text(session, business(), customer, body, "manual", now=now(),
                              cause="user")  # fmt: skip

@@ -42,7 +42,7 @@ def _thread_context(customer, before_id=None) -> dict:
     return {"customer": customer, "thread": thread, "senders": senders, "before": before_id}
 
 
-def _render(customer, *, body: str = "", error=None, status: int = 200):
+def _render(customer, *, body: str = "", kind: str = "", error=None, status: int = 200):
     before = request.args.get("before", type=int)
     fields = _fields(customer)
     use = request.args.get("use")
@@ -56,7 +56,7 @@ def _render(customer, *, body: str = "", error=None, status: int = 200):
     if use == "suggested" and unhappy and not body:
         body = unhappy.suggested_reply or ""
     elif use and not body:
-        body = next((text for k, _, text in picker if k == use), "")
+        body, kind = next(((text, k) for k, _, text in picker if k == use), ("", ""))
     context = _thread_context(customer, before)
     context.update(embed(render_template("owner/_thread.html", **context)))
     return render_template(
@@ -66,6 +66,8 @@ def _render(customer, *, body: str = "", error=None, status: int = 200):
         fields=composer.preview_fields(fields),
         picker=picker,
         body=body,
+        kind=kind if kind in composer.TEMPLATE_KINDS else "",
+        kind_labels={k: LABELS.get(k, k) for k in composer.PICKER_KINDS},
         preview=_preview(customer, body, fields) if body.strip() else None,
         error=error,
         introduce_as=_introduce_as(customer),
@@ -97,10 +99,12 @@ def preview(customer_id: int):
 def send(customer_id: int):
     customer = customer_or_404(customer_id)
     body = request.form.get("body", "")
+    kind = request.form.get("kind", "")
     state = composer.composer_state(g.business, customer, now=now())
     if state.blocked:
-        return _render(customer, body=body, error=state.blocked, status=409)
-    if not state.window_open and request.form.get("window_ack") != "1":
+        return _render(customer, body=body, kind=kind, error=state.blocked, status=409)
+    # A saved text of an automated kind waits for the window by itself; a typed one goes now.
+    if not kind and not state.window_open and request.form.get("window_ack") != "1":
         return _render(
             customer,
             body=body,
@@ -109,15 +113,19 @@ def send(customer_id: int):
             "and send again if you still want to.",
         )
     try:
-        composer.send_reply(db(), g.business, customer, g.user, body, now=now(),
-                            base_url=public_base())  # fmt: skip
+        if kind:
+            composer.send_template(db(), g.business, customer, kind, user=g.user, body=body,
+                                   now=now(), base_url=public_base())  # fmt: skip
+        else:
+            composer.send_reply(db(), g.business, customer, g.user, body, now=now(),
+                                base_url=public_base())  # fmt: skip
     except care_inbox.InboxError as exc:
         db().rollback()
-        return _render(customer, body=body, error=exc.message, status=422)
+        return _render(customer, body=body, kind=kind, error=exc.message, status=422)
     except OutboundRefused as refused:
         db().rollback()
-        status = 409 if refused.code in {"opted_out", "no_consent", "bad_number"} else 422
-        return _render(customer, body=body, error=refused.message, status=status)
+        status = 409 if refused.code in composer.CONFLICTS else 422
+        return _render(customer, body=body, kind=kind, error=refused.message, status=status)
     db().commit()
     return redirect(url_for(".conversation", customer_id=customer.id, _anchor="latest"))
 
