@@ -158,7 +158,8 @@ def _check_review_rules(session: Session, business: Business, customer: Customer
     if kind in REVIEW_ASKS and recently_asked(session, business, customer, now):
         asked = customer.last_review_request_at
         if asked is not None and asked > now - timedelta(days=days):
-            ago = f"was asked for a review {(now - asked).days} days ago"
+            since = (now - asked).days
+            ago = f"was asked for a review {f'{since} days ago' if since > 1 else 'recently'}"
         else:
             ago = "already has a review request planned"
         raise OutboundRefused(
