@@ -2,27 +2,40 @@
 receive, and the rules checked before it goes. Plain functions over a session; none commits.
 
 A typed text and a saved one are rendered the same way, in care.texts' sandbox with the
-recipient's merge fields from care.merge.
+recipient's merge fields from care.merge. A saved text sent by name (the picker, the API's
+`template`) keeps its kind's rules: consent, the sending window and caps, the review cooldown,
+and it is stored as that kind, so the next visit knows they were asked.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from jinja2 import TemplateSyntaxError, UndefinedError
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from app.care import merge, texts
-from app.care.inbox import InboxError
-from app.care.outbound import OutboundRefused, check_allowed, introduction, queue_text, window_for
-from app.models import Business, Customer, Message, User
+from app.care.automations import REVIEW_ASKS, recently_asked
+from app.care.outbound import (
+    LIVE_STATES,
+    OutboundRefused,
+    check_allowed,
+    introduction,
+    queue_text,
+    window_for,
+)
+from app.errors import Invalid
+from app.models import AUTOMATED_KINDS, Business, Customer, Message, TrackedLink, User
 
 # Merge fields a typed text may use: {{ first_name }} and friends.
 COMPOSER_FIELDS = ("first_name", "name", "business_name", "staff_name", "review_link")
 # Saved texts that make sense to start from by hand, in the picker's order.
 PICKER_KINDS = ("thank_you", "review_request", "review_reminder", "feedback_question")
+# Saved texts that may be sent by name (the API's `template`); the rest answer events.
+TEMPLATE_KINDS = (*PICKER_KINDS, "missed_call")
+# Refusals that are about the customer's state rather than the request: 409 at every door.
 _UNDEFINED = re.compile(r"'([^']+)' is undefined")
 
 
@@ -58,30 +71,30 @@ def preview_fields(fields: dict[str, object]) -> dict[str, str]:
 
 def render_typed(body: str, fields: dict[str, object]) -> str:
     """What the owner typed, merge fields filled in the sandbox; line breaks are kept.
-    Raises InboxError with a reason for the owner."""
+    Raises Invalid with a reason for the owner."""
     try:
         return texts.render_text(body or "", fields, fold=False)
     except UndefinedError as exc:
         match = _UNDEFINED.search(exc.message or "")
         name = match.group(1) if match else "?"
         if name == "review_link":
-            raise InboxError("body", "There is no review link yet: add your review page in "
+            raise Invalid("body", "There is no review link yet: add your review page in "
                              "Settings first.") from exc  # fmt: skip
         known = ", ".join("{{ " + f + " }}" for f in fields)
-        raise InboxError("body", f"There is no merge field {{{{ {name} }}}}. Use {known}.") from exc
+        raise Invalid("body", f"There is no merge field {{{{ {name} }}}}. Use {known}.") from exc
     except TemplateSyntaxError as exc:
         reason = (exc.message or "").rstrip(".")
-        raise InboxError("body", f"Check the merge fields: {reason}.") from exc
+        raise Invalid("body", f"Check the merge fields: {reason}.") from exc
     except texts.UnsafeTemplate as exc:
-        raise InboxError("body", str(exc)) from exc
+        raise Invalid("body", str(exc)) from exc
     except texts.TooLong as exc:
-        raise InboxError("body", str(exc)) from exc
+        raise Invalid("body", str(exc)) from exc
 
 
 def preview(body: str, fields: dict[str, object], *, introduce_as: str = "") -> str:
     """What the customer will receive for `body`: rendered with the preview values and, for a
     first text (`introduce_as` is the business's name), named and with the opt-out line.
-    Raises InboxError. The page's JavaScript gives the same text (tests/data/merge_samples)."""
+    Raises Invalid. The page's JavaScript gives the same text (tests/data/merge_samples)."""
     text = render_typed(body, preview_fields(fields))
     return introduction(text, introduce_as) if text and introduce_as else text
 
@@ -137,6 +150,82 @@ def picker(
     return choices
 
 
+def _check_review_rules(session: Session, business: Business, customer: Customer, kind, now):
+    """The review cooldown and the one-reminder rule, as the automations apply them."""
+    days = business.review_cooldown_days
+    who = customer.first_name or "This customer"
+    if kind in REVIEW_ASKS and recently_asked(session, business, customer, now):
+        asked = customer.last_review_request_at
+        if asked is not None and asked > now - timedelta(days=days):
+            since = (now - asked).days
+            ago = f"was asked for a review {f'{since} days ago' if since > 1 else 'recently'}"
+        else:
+            ago = "already has a review request planned"
+        raise OutboundRefused(
+            "recently_asked", f"{who} {ago}: nobody is asked again within {days} days."
+        )
+    if kind != "review_reminder":
+        return
+    asked = customer.last_review_request_at
+    if asked is None or asked <= now - timedelta(days=days):
+        raise OutboundRefused(
+            "reminded", f"{who} has no recent review request to remind them of: ask first."
+        )
+    opened = session.exec(
+        select(TrackedLink.id).where(
+            TrackedLink.customer_id == customer.id,
+            TrackedLink.kind == "review",
+            TrackedLink.opened_at >= asked,
+        )
+    ).first()
+    reminded = session.exec(
+        select(Message.id).where(
+            Message.customer_id == customer.id,
+            Message.kind == "review_reminder",
+            Message.status.in_(LIVE_STATES),
+            Message.created_at > now - timedelta(days=days),
+        )
+    ).first()
+    if opened is not None or reminded is not None:
+        why = "already opened the review link" if opened else "already has a reminder"
+        raise OutboundRefused("reminded", f"{who} {why}: one reminder at most.")
+
+
+def send_template(
+    session: Session,
+    business: Business,
+    customer: Customer,
+    kind: str,
+    *,
+    now: datetime,
+    base_url: str,
+    user: User | None = None,
+    body: str | None = None,
+) -> Message:
+    """Queue the business's text of `kind` by hand (or `body`, the owner's edit of its draft),
+    under that kind's rules: consent, the recipient's window and the caps (it waits for them),
+    the review cooldown and one reminder at most; stored as that kind. Not committed. Raises
+    OutboundRefused (CONFLICTS are about the customer) or Invalid."""
+    if kind not in TEMPLATE_KINDS:
+        names = ", ".join(TEMPLATE_KINDS)
+        raise Invalid("kind", f"Choose one of the saved texts: {names}.")
+    # Automated kinds need recorded consent; the rest, by hand, what a typed text needs.
+    check_allowed(business, customer, kind if kind in AUTOMATED_KINDS else "manual")
+    link = bool(business.review_url)
+    if "review_link" in texts.MERGE_FIELDS[kind] and not link:
+        raise OutboundRefused("no_review_url", "Set the review page (review_url) first.")
+    _check_review_rules(session, business, customer, kind, now)
+    every = merge.fields_for(session, business, customer, now=now, base_url=base_url, user=user)
+    if body is None:
+        text = texts.render_for(session, business, kind, **every)
+    else:
+        names = (*COMPOSER_FIELDS, *texts.MERGE_FIELDS[kind])
+        allowed = {name: every[name] for name in names if name != "review_link" or link}
+        text = render_typed(body, allowed)
+    return queue_text(session, business, customer, text, kind, now=now, cause="user",
+                      user_id=user.id if user else None)  # fmt: skip
+
+
 # ---- typed texts ----------------------------------------------------------------------------
 
 
@@ -181,7 +270,7 @@ def send_reply(
     now: datetime,
     base_url: str,
 ) -> Message:
-    """Queue a text the owner typed (merge fields filled). Not committed. Raises InboxError or
+    """Queue a text the owner typed (merge fields filled). Not committed. Raises Invalid or
     OutboundRefused."""
     fields = composer_fields(session, business, customer, user, now=now, base_url=base_url)
     text = render_typed(body, fields)

@@ -19,7 +19,6 @@ from sqlmodel import Session, select
 from app.care import states
 from app.contract import parse
 from app.contract.commands import NotesAndTags
-from app.errors import Invalid
 from app.models import ConsentEvent, Customer, Message, User, Visit
 
 FILTERS = ("all", "needs_reply", "unread", "unhappy")
@@ -37,9 +36,6 @@ INBOX_COLUMNS = (
     Customer.unhappy_at,
     Customer.consent,
 )
-
-
-InboxError = Invalid  # the composer's refusals (app.care.composer takes them over)
 
 
 # ---- lists --------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ def review_link(
 
 
 def staff_first_name(user: User | None) -> str:
+    """How a text signs for the person writing it: their first name, or nothing."""
     return (user.name or "").split(" ")[0] if user is not None else ""
 
 

@@ -31,7 +31,7 @@ ROLLING_DAY_LIMIT = 3  # never more than 3 automated texts in 24 hours (FL, OK, 
 
 
 # Refusals about the customer's state are conflicts (409); the rest are the input's fault.
-CONFLICTS = frozenset({"opted_out", "no_consent", "bad_number"})
+CONFLICTS = frozenset({"opted_out", "no_consent", "bad_number", "recently_asked", "reminded"})
 
 
 class OutboundRefused(Refused):

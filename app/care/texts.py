@@ -13,6 +13,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from sqlmodel import select
 
+from app.errors import Invalid
 from app.models import BusinessTemplate
 
 
@@ -231,8 +232,12 @@ MAX_TEMPLATE_CHARS = 640
 MAX_RENDERED_CHARS = 640  # about four segments with the long sample values (Twilio allows 1600)
 
 
-class TemplateError(ValueError):
-    """An owner's template that cannot be saved; the message says why, for the owner."""
+class TemplateError(Invalid):
+    """An owner's template that cannot be saved: the one Invalid, always about the template's
+    body, with its own code; the message says why, for the owner."""
+
+    def __init__(self, message: str):
+        super().__init__("body", message, code="invalid_template")
 
 
 def sample_fields(business_name: str = "Bloom Hair Studio") -> dict:

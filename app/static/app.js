@@ -140,7 +140,10 @@
     var counter = form.querySelector("[data-counter]");
     var box = form.querySelector("[data-preview]");
     var out = form.querySelector("[data-preview-text]");
+    var kind = form.querySelector("[data-kind]");
+    var note = form.querySelector("[data-kind-note]");
     var fields = JSON.parse(form.getAttribute("data-fields") || "{}");
+    var labels = JSON.parse(form.getAttribute("data-kind-labels") || "{}");
     var business = form.getAttribute("data-introduce") || "";
     var url = form.getAttribute("data-preview-url");
     var token = form.querySelector("input[name=csrf_token]").value;
@@ -177,14 +180,29 @@
       ++asked; // an answer still on its way is for an older text
       show(result, typed);
     }
+    function useKind(name) {
+      if (!kind || !note) return;
+      kind.value = name;
+      note.hidden = !name;
+      if (name) note.querySelector("[data-kind-label]").textContent = labels[name] || name;
+    }
     area.addEventListener("input", update);
     update();
+    var clear = note && note.querySelector("[data-kind-clear]");
+    if (clear) {
+      clear.addEventListener("click", function (event) {
+        event.preventDefault();
+        useKind("");
+        area.focus();
+      });
+    }
     var picker = document.querySelector("[data-picker] select");
     if (picker) {
       picker.addEventListener("change", function () {
         var option = picker.options[picker.selectedIndex];
         if (!option || !option.getAttribute("data-text")) return;
         area.value = option.getAttribute("data-text");
+        useKind(option.value);
         update();
         area.focus();
         picker.selectedIndex = 0;

@@ -19,8 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import select
 from werkzeug.exceptions import HTTPException
 
-from app.care import merge, texts
+from app.care import texts
 from app.care.businesses import business_for_key, change_business
+from app.care.composer import send_template
 from app.care.customers import get_customer, upsert_customer
 from app.care.feedback import latest_unhappy
 from app.care.metrics import business_metrics
@@ -46,9 +47,6 @@ from app.web.context import db, now, public_base, services
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
 MAX_ID = 2**62  # ids beyond any row's find no route (404) instead of overflowing a query
-# Texts an integration may send by name as a manual text (the rest answer keywords or events).
-MANUAL_TEMPLATES = ("thank_you", "review_request", "review_reminder", "feedback_question",
-                    "missed_call")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -339,24 +337,14 @@ def send_message(data: MessageCreate):
         ).first()  # fmt: skip
         if customer is None:
             raise NotFound("No customer with that phone: record them first.")
-    body = data.body
     if data.template:
-        body = _template_text(customer, data.template)
-    message = queue_text(session, business(), customer, body, "manual", now=now(), cause="user")
+        # A saved text keeps its kind's rules (consent, window, caps, review cooldown) and kind.
+        message = send_template(session, business(), customer, data.template, now=now(),
+                                base_url=public_base())  # fmt: skip
+    else:
+        message = queue_text(session, business(), customer, data.body or "", "manual", now=now(),
+                             cause="user")  # fmt: skip
     return message_view(message)
-
-
-def _template_text(customer: Customer, template: str) -> str:
-    if template not in MANUAL_TEMPLATES:
-        names = ", ".join(MANUAL_TEMPLATES)
-        raise Invalid("template", f"template must be one of {names}")
-    if "review_link" in texts.MERGE_FIELDS[template] and not business().review_url:
-        raise Invalid("template", "set review_url before sending a review text")
-    allowed = merge.fields_for(db(), business(), customer, now=now(), base_url=public_base())
-    try:
-        return texts.render_for(db(), business(), template, **allowed)
-    except Exception as exc:  # noqa: BLE001 - a text that cannot render is the input's fault
-        raise Invalid("template", f"{template!r} cannot be sent this way") from exc
 
 
 @route("GET", "/messages/<int:id>", summary="One message with its current status",
@@ -415,10 +403,7 @@ def _kind_or_404(kind: str) -> str:
        body=TemplateSave, response=v.TemplateSaved, errors=(404,))  # fmt: skip
 def put_template(kind: str, data: TemplateSave):
     _kind_or_404(kind)
-    try:
-        texts.save_template(db(), business(), kind, data.body, now=now())
-    except texts.TemplateError as exc:
-        raise Invalid("body", str(exc), code="invalid_template") from exc
+    texts.save_template(db(), business(), kind, data.body, now=now())  # Invalid if it cannot be
     preview = texts.validate_source(kind, data.body, business().name)
     info = segment_info(preview)
     return v.TemplateSaved(kind=kind, body=data.body, preview=preview, segments=info.segments,

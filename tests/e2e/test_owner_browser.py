@@ -127,7 +127,9 @@ def test_reply_in_a_conversation_and_see_it_reach_the_simulated_phone(page, live
     shoot(page, "06-simulated-phone")
 
 
-def test_the_picker_and_a_preview_that_asks_the_server_when_it_must(page, live_server):
+def test_the_picker_sends_as_its_kind_and_the_preview_asks_the_server_when_it_must(
+    page, live_server
+):
     sign_in(page)
     page.locator(".conversations a", has_text="James Carter").click()
     expect(page.get_by_role("heading", name="James Carter")).to_be_visible()
@@ -135,6 +137,11 @@ def test_the_picker_and_a_preview_that_asks_the_server_when_it_must(page, live_s
     page.get_by_label("Start from a saved text").select_option("thank_you")
     body = page.get_by_label("Text to James")
     expect(body).to_have_value(re.compile(r"^Hi James, thank you for visiting Bloom"))
+    expect(page.locator("#kind-note")).to_contain_text("Sends as Thank-you after a visit")
+    expect(page.locator("input[name=kind]")).to_have_value("thank_you")
+    page.get_by_role("link", name="Send your own text instead").click()
+    expect(page.locator("#kind-note")).to_be_hidden()
+    expect(page.locator("input[name=kind]")).to_have_value("")
     # Filters are the sandbox's: the page asks the server, and shows its very answer.
     typed = "{% if first_name %}Hi {{ first_name|upper }}{% endif %}, your {{ name }} booking"
     body.fill(typed)
@@ -354,6 +361,12 @@ def test_core_forms_work_without_javascript(chromium, live_server):
         page.get_by_label("Start from a saved text").select_option("review_request")
         page.get_by_role("button", name="Use").click()  # without JS the picker is a form
         expect(page.get_by_label("Text to James")).to_have_value(re.compile(r"^Hi James, it was"))
+        expect(page.locator("#kind-note")).to_contain_text("Sends as Review request")
+        # Sent as a review request, it keeps that kind's rules: James's is already planned.
+        page.locator("form[data-composer] button[type=submit]").click()
+        expect(page.get_by_role("alert")).to_contain_text("already has a review request planned")
+        page.get_by_role("link", name="Send your own text instead").click()
+        expect(page.locator("#kind-note")).to_be_hidden()
         page.get_by_label("Text to James").fill("No-script reply, {{ first_name }}")
         page.locator("form[data-composer] button[type=submit]").click()
         expect(page.locator(".bubble.mine", has_text="No-script reply, James")).to_be_visible()

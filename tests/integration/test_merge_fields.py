@@ -90,6 +90,7 @@ def test_looking_at_the_composer_makes_no_links(owner, casey, engine):
     used = owner.get(f"/conversations/{casey.id}?use=review_request").get_data(as_text=True)
     draft = html.unescape(re.search(r'<textarea id="body"[^>]*>([^<]*)</textarea>', used)[1])
     assert draft.endswith("would you share how it went? {{ review_link }}")
+    assert 'name="kind" value="review_request"' in used
     # The preview shows a link of the real one's length; none is made until a text goes.
     assert f"{PUBLIC_BASE}/l/xxxxxxxxxxxx" in used
     assert links(engine) == 0

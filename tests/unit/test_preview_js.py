@@ -14,8 +14,8 @@ from types import SimpleNamespace
 import pytest
 
 from app.care import composer
-from app.care.inbox import InboxError
 from app.care.outbound import introduce
+from app.errors import Invalid
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = json.loads((ROOT / "tests" / "data" / "merge_samples.json").read_text("utf-8"))
@@ -72,7 +72,7 @@ def test_an_introduced_customer_gets_the_text_as_typed_on_both():
 def server_preview(sample: dict, fields: dict) -> dict:
     try:
         text = composer.preview(sample["body"], fields, introduce_as=sample["introduce_as"])
-    except InboxError as exc:
+    except Invalid as exc:
         return {"error": exc.message}
     return {"text": text}
 

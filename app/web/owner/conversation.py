@@ -8,6 +8,7 @@ from app.care import accounts, automations, composer
 from app.care import inbox as care_inbox
 from app.care.feedback import latest_unhappy
 from app.care.outbound import OutboundRefused
+from app.errors import Invalid
 from app.web.context import db, now, public_base
 from app.web.owner.common import customer_or_404, owner_blueprint, signed_in, wants_fragment
 from app.web.owner.live import conditional, embed
@@ -31,7 +32,7 @@ def _preview(customer, body: str, fields) -> dict:
     """What the customer will receive for `body`, or why it cannot go (the page's preview)."""
     try:
         text = composer.preview(body, fields, introduce_as=_introduce_as(customer))
-    except care_inbox.InboxError as exc:
+    except Invalid as exc:
         return {"ok": False, "error": exc.message}
     return {"ok": True, "text": text}
 
@@ -42,7 +43,7 @@ def _thread_context(customer, before_id=None) -> dict:
     return {"customer": customer, "thread": thread, "senders": senders, "before": before_id}
 
 
-def _render(customer, *, body: str = "", error=None, status: int = 200):
+def _render(customer, *, body: str = "", kind: str = "", error=None, status: int = 200):
     before = request.args.get("before", type=int)
     fields = _fields(customer)
     use = request.args.get("use")
@@ -56,7 +57,7 @@ def _render(customer, *, body: str = "", error=None, status: int = 200):
     if use == "suggested" and unhappy and not body:
         body = unhappy.suggested_reply or ""
     elif use and not body:
-        body = next((text for k, _, text in picker if k == use), "")
+        body, kind = next(((text, k) for k, _, text in picker if k == use), ("", ""))
     context = _thread_context(customer, before)
     context.update(embed(render_template("owner/_thread.html", **context)))
     return render_template(
@@ -66,6 +67,8 @@ def _render(customer, *, body: str = "", error=None, status: int = 200):
         fields=composer.preview_fields(fields),
         picker=picker,
         body=body,
+        kind=kind if kind in composer.TEMPLATE_KINDS else "",
+        kind_labels={k: LABELS.get(k, k) for k in composer.PICKER_KINDS},
         preview=_preview(customer, body, fields) if body.strip() else None,
         error=error,
         introduce_as=_introduce_as(customer),
@@ -97,10 +100,12 @@ def preview(customer_id: int):
 def send(customer_id: int):
     customer = customer_or_404(customer_id)
     body = request.form.get("body", "")
+    kind = request.form.get("kind", "")
     state = composer.composer_state(g.business, customer, now=now())
     if state.blocked:
-        return _render(customer, body=body, error=state.blocked, status=409)
-    if not state.window_open and request.form.get("window_ack") != "1":
+        return _render(customer, body=body, kind=kind, error=state.blocked, status=409)
+    # A saved text of an automated kind waits for the window by itself; a typed one goes now.
+    if not kind and not state.window_open and request.form.get("window_ack") != "1":
         return _render(
             customer,
             body=body,
@@ -109,15 +114,19 @@ def send(customer_id: int):
             "and send again if you still want to.",
         )
     try:
-        composer.send_reply(db(), g.business, customer, g.user, body, now=now(),
-                            base_url=public_base())  # fmt: skip
-    except care_inbox.InboxError as exc:
+        if kind:
+            composer.send_template(db(), g.business, customer, kind, user=g.user, body=body,
+                                   now=now(), base_url=public_base())  # fmt: skip
+        else:
+            composer.send_reply(db(), g.business, customer, g.user, body, now=now(),
+                                base_url=public_base())  # fmt: skip
+    except Invalid as exc:
         db().rollback()
-        return _render(customer, body=body, error=exc.message, status=422)
+        return _render(customer, body=body, kind=kind, error=exc.message, status=422)
     except OutboundRefused as refused:
         db().rollback()
-        status = 409 if refused.code in {"opted_out", "no_consent", "bad_number"} else 422
-        return _render(customer, body=body, error=refused.message, status=status)
+        status = refused.status
+        return _render(customer, body=body, kind=kind, error=refused.message, status=status)
     db().commit()
     return redirect(url_for(".conversation", customer_id=customer.id, _anchor="latest"))
 
@@ -166,7 +175,7 @@ def notes(customer_id: int):
         care_inbox.save_notes_and_tags(
             db(), customer, notes=request.form.get("notes", ""), tags=request.form.get("tags", "")
         )
-    except care_inbox.InboxError as exc:
+    except Invalid as exc:
         db().rollback()
         return _render(customer, error=exc.message, status=422)
     flash("Notes and tags are saved.", "info")

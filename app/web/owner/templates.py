@@ -74,7 +74,7 @@ def preview(kind: str, source: str) -> dict:
     try:
         rendered = texts.validate_source(kind, source, g.business.name)
     except texts.TemplateError as exc:
-        return {"ok": False, "error": str(exc)}
+        return {"ok": False, "error": exc.message}
     info = segment_info(rendered)
     return {
         "ok": True,
@@ -138,9 +138,7 @@ def save(kind: str):
     try:
         texts.save_template(db(), g.business, kind, source, now=now())
     except texts.TemplateError as exc:
-        db().rollback()
-        return _edit_page(kind, source, error=str(exc), status=422)
-    db().commit()
+        return _edit_page(kind, source, error=exc.message, status=422)
     flash(f"“{LABELS.get(kind, kind)}” is saved.", "info")
     return redirect(url_for(".edit", kind=kind))
 
@@ -157,6 +155,5 @@ def live_preview(kind: str):
 def reset(kind: str):
     kind = _kind_or_404(kind)
     if texts.reset_template(db(), g.business, kind):
-        db().commit()
         flash(f"“{LABELS.get(kind, kind)}” is back to the default text.", "info")
     return redirect(url_for(".edit", kind=kind))
