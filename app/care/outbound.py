@@ -116,7 +116,11 @@ def introduction(body: str, business_name: str, kind: str = "manual") -> str:
     if not names_business(body, business_name):
         body = f"{business_name}: {body}"
     if kind != "opt_out_confirmation" and not says_how_to_opt_out(body):
-        body = f"{body.rstrip()} {OPT_OUT_LINE}"  # they just opted out: no STOP line for them
+        # (they just opted out: no STOP line for them) A sentence of its own, after a full stop.
+        body = body.rstrip()
+        if body[-1:].isalnum():
+            body += "."
+        body = f"{body} {OPT_OUT_LINE}"
     return body
 
 

@@ -120,7 +120,12 @@
   function introduce(body, businessName) {
     if (!businessName) return body;
     if (!namesBusiness(body, businessName)) body = businessName + ": " + body;
-    if (!saysHowToOptOut(body)) body = body.replace(/\s+$/, "") + " Reply STOP to opt out.";
+    if (!saysHowToOptOut(body)) {
+      // A sentence of its own, after a full stop (as the server writes it).
+      body = body.replace(/\s+$/, "");
+      if (/[\p{L}\p{N}]$/u.test(body)) body += ".";
+      body += " Reply STOP to opt out.";
+    }
     return body;
   }
 

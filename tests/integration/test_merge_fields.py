@@ -103,7 +103,7 @@ def test_the_preview_endpoint_answers_what_the_page_cannot_render(owner, casey):
                         data={"csrf_token": token, "body": typed})  # fmt: skip
     assert answer.get_json() == {
         "ok": True,
-        "text": "Bloom Hair Studio: Hi CASEY, see you Reply STOP to opt out.",
+        "text": "Bloom Hair Studio: Hi CASEY, see you. Reply STOP to opt out.",
     }
     bad = owner.post(f"/conversations/{casey.id}/preview",
                      data={"csrf_token": token, "body": "{{ nickname }}"})  # fmt: skip
@@ -122,7 +122,7 @@ def test_typed_line_breaks_are_kept_and_values_never_become_templates(owner, cas
                     {"body": "Hi {{ first_name }},\r\nsee you Friday"})  # fmt: skip
     assert response.status_code == 302
     [body] = bodies(session, casey)
-    assert body == "Bloom Hair Studio: Hi {{7*7}},\nsee you Friday Reply STOP to opt out."
+    assert body == "Bloom Hair Studio: Hi {{7*7}},\nsee you Friday. Reply STOP to opt out."
 
 
 def test_a_review_link_without_a_review_page_is_explained(owner, casey, business, session):

@@ -188,7 +188,7 @@ def test_unknown_kind_is_a_programming_error(session, business, clock):
 def test_first_text_is_introduced_when_queued(session, business, clock):
     customer = add_customer(session, business, clock)
     message = queue_text(session, business, customer, "See you Friday", "manual", now=clock.now())
-    assert message.body == "Bloom Hair Studio: See you Friday Reply STOP to opt out."
+    assert message.body == "Bloom Hair Studio: See you Friday. Reply STOP to opt out."
     assert message.encoding == "GSM-7"
     customer.introduced_at = clock.now()
     again = queue_text(session, business, customer, "See you Friday", "manual", now=clock.now())
