@@ -16,11 +16,13 @@ from limits.storage import storage_from_string
 from sqlalchemy import Engine
 from sqlmodel import Session
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from app.care.inbound import BusinessDirectory
 from app.clock import Clock, SystemClock
 from app.config import Settings, load_settings
 from app.db import make_engine
+from app.models import MAX_ID
 from app.ratelimit import DatabaseStorage, RequestLimits
 from app.sms.gateway import SimulatorGateway, SmsGateway, TwilioGateway
 from app.sms.numbers import AnySenders, SenderDirectory, TwilioSenders
@@ -141,6 +143,15 @@ def _limits(services: Services) -> RequestLimits:
     return RequestLimits(storage_from_string(storage))
 
 
+class RowIdConverter(IntegerConverter):
+    """`<int:...>` in every URL: an id no row can have finds no route (404) rather than
+    overflowing the query on PostgreSQL (500)."""
+
+    def __init__(self, map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
 def create_app(
     config: dict[str, Any] | None = None,
     *,
@@ -171,6 +182,7 @@ def create_app(
             # The URL Twilio signed is the public one: take it from the proxy's headers.
             app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
     csrf.init_app(app)
+    app.url_map.converters["int"] = RowIdConverter  # before any route is added
     limits = _limits(services)
 
     from app.web import api, pages, public, webhooks

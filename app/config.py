@@ -68,6 +68,8 @@ class Settings:
     # wait only slows the recovery of a killed worker's texts.
     twilio_timeout_seconds: float = 5.0
     validity_period_seconds: int = 14400
+    # Status callbacks (Twilio's whole form, phone numbers included) are kept this long.
+    status_payload_retention_days: int = 30
     extra: dict = field(default_factory=dict)
 
     @property
@@ -102,6 +104,7 @@ class Settings:
             ("LEASE_SECONDS", self.lease_seconds),
             ("MAX_SEND_ATTEMPTS", self.max_send_attempts),
             ("MAX_BODY_BYTES", self.max_body_bytes),
+            ("STATUS_PAYLOAD_RETENTION_DAYS", self.status_payload_retention_days),
         ):
             if value < 1:
                 problems.append(f"{env_name} must be a positive number, not {value}")
@@ -160,6 +163,7 @@ ENV_NAMES = {
     "RATE_LIMIT_STORAGE": "rate_limit_storage",
     "API_RATE_LIMIT": "api_rate_limit",
     "PUBLIC_RATE_LIMIT": "public_rate_limit",
+    "STATUS_PAYLOAD_RETENTION_DAYS": "status_payload_retention_days",
 }
 
 

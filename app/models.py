@@ -14,6 +14,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Every id is an INTEGER column (32 bits on PostgreSQL): a larger one names no row, and the
+# API, its document, the pages' URLs and the webhooks refuse it before any query.
+MAX_ID = 2**31 - 1
+
+
 class UTCDateTime(sa.TypeDecorator):
     """Aware UTC datetimes in and out, on SQLite (which has no zones) and PostgreSQL alike."""
 
@@ -134,6 +139,12 @@ class Business(SQLModel, table=True):
     unanswered_alert_minutes: int = Field(default=30)
     after_hours_reply: bool = Field(default=True)
     missed_call_textback: bool = Field(default=True)
+    # Missed-call text-back texts mobiles in these ISO countries only (None: the country of the
+    # business's own number), at most this many an hour: a text back must not be pumpable.
+    missed_call_countries: list[str] | None = Field(
+        default=None, sa_column=sa.Column(sa.JSON(none_as_null=True), nullable=True)
+    )
+    missed_call_hourly_limit: int = Field(default=20)
     # an open complaint holds the review request until the owner answers, this long at most
     review_hold_days: int = Field(default=3)
     created_at: datetime = created_ts()
@@ -271,6 +282,18 @@ class ConsentEvent(SQLModel, table=True):
     created_at: datetime = created_ts()
 
 
+class OptedOutNumber(SQLModel, table=True):
+    """A number that opted out of a business's texts. The opt-out stays with the number
+    whatever happens to customer rows; only a START from the number removes it."""
+
+    __tablename__ = "opted_out_number"
+
+    business_id: int = Field(foreign_key="business.id", primary_key=True)
+    phone: str = Field(primary_key=True, max_length=20)
+    opted_out_at: datetime = ts(nullable=False)
+    source: str = Field(max_length=40)  # keyword | carrier | owner | import | ...
+
+
 class Visit(SQLModel, table=True):
     __tablename__ = "visit"
     __table_args__ = (sa.Index("ix_visit_business_customer", "business_id", "customer_id"),)
@@ -352,6 +375,16 @@ class Message(SQLModel, table=True):
         sa.Index("ix_message_conversation", "business_id", "customer_id", "id"),
         sa.Index("ix_message_due", "status", "send_at"),
         sa.Index("ix_message_visit", "visit_id"),
+        # texts to one number: a STOP cancels them all, the alert phone's last outcome
+        sa.Index("ix_message_recipient", "to_number", "id"),
+        # missed-call text-backs per business and hour, without indexing every other text
+        sa.Index(
+            "ix_message_missed_call",
+            "business_id",
+            "created_at",
+            sqlite_where=sa.text("kind = 'missed_call'"),
+            postgresql_where=sa.text("kind = 'missed_call'"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -391,6 +424,7 @@ class StatusCallback(SQLModel, table=True):
     """Every delivery callback as it arrived, matched or not."""
 
     __tablename__ = "status_callback"
+    __table_args__ = (sa.Index("ix_status_callback_received_at", "received_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     message_id: int | None = Field(default=None, foreign_key="message.id", index=True)

@@ -7,15 +7,17 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from app.care.outbound import cancel_pending
+from app.care import optouts
+from app.care.outbound import TO_OWNER, cancel_pending
 from app.contract import parse
 from app.contract.commands import CONSENT_STATES, CustomerEdit, CustomerUpsert
 from app.contract.rules import MAX_NAME
 from app.errors import Invalid
-from app.models import Business, ConsentEvent, Customer, User
+from app.models import Business, ConsentEvent, Customer, Message, MessageStatus, User
 from app.phones import normalize
 
 
@@ -55,6 +57,7 @@ def find_or_create(
         if existing is None:
             raise
         return existing, False
+    follow_number(session, customer, now=now)
     return customer, True
 
 
@@ -72,9 +75,14 @@ def set_consent(
 
     An opt-out is never undone by an import, the API or the owner, whatever source they name:
     only the customer's own START (`by_customer`, from the inbound path) brings them back.
+    Either way the number is marked too (app.care.optouts), even when the row already was.
     """
     if consent not in CONSENT_STATES:
         raise ValueError(f"unknown consent state {consent!r}")
+    if consent == "opted_out":
+        optouts.remember(session, customer.business_id, customer.phone, source=source, now=now)
+    elif consent == "granted" and by_customer:
+        optouts.forget(session, customer.business_id, customer.phone)
     if customer.consent == consent:
         return False
     if customer.consent == "opted_out" and not by_customer:
@@ -95,6 +103,20 @@ def set_consent(
             created_at=now,
         )
     )
+    return True
+
+
+def follow_number(session: Session, customer: Customer, *, now: datetime) -> bool:
+    """A row that takes a number which opted out (created again, or given it by an edit) is
+    opted out too, and its pending texts are canceled: the opt-out is the number's. Returns
+    True when the row was changed."""
+    if customer.consent == "opted_out":
+        return False
+    if not optouts.is_opted_out(session, customer.business_id, customer.phone):
+        return False
+    set_consent(session, customer, "opted_out", source="number", now=now,
+                detail="this number opted out before")  # fmt: skip
+    cancel_pending(session, customer_id=customer.id, reason="the number opted out")
     return True
 
 
@@ -156,6 +178,9 @@ def save_customer(
         and wanted not in (None, "opted_out")
     ):
         errors["consent"] = "They opted out: only they can opt back in, by texting START."
+    elif wanted == "granted" and phone and optouts.is_opted_out(session, business.id, phone):
+        errors["consent"] = (f"{phone} texted STOP: only they can opt back in, by texting "
+                             "START.")  # fmt: skip
     if errors or edit is None:
         raise Invalid.many(errors)
     if customer is None:
@@ -166,8 +191,21 @@ def save_customer(
                 session.flush()
         except IntegrityError as exc:  # added by someone else a moment ago
             raise Invalid("phone", f"{edit.phone} is already a customer.") from exc
+    moved = customer.phone != edit.phone
     customer.phone, customer.name, customer.email = edit.phone, edit.name, edit.email
     customer.tags, customer.notes = edit.tags, edit.notes
+    if moved:
+        # Texts waiting for them go to the corrected number, checked against it when they go.
+        session.execute(
+            update(Message)
+            .where(
+                Message.customer_id == customer.id,
+                Message.status == MessageStatus.SCHEDULED,
+                Message.kind.not_in(TO_OWNER),
+            )
+            .values(to_number=edit.phone)
+        )
+    follow_number(session, customer, now=now)
     who = f"by {by.name or by.email}"[:200]
     source = edit.consent_source or "owner"
     if edit.consent != customer.consent:

@@ -22,18 +22,33 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, delete, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from app.care import states
 from app.care.automations import RATING_WINDOW, alert_unanswered
-from app.care.outbound import TO_OWNER, cancel_pending, check_before_send, introduce
+from app.care.outbound import (
+    TO_OWNER,
+    cancel_pending,
+    check_before_send,
+    introduce,
+    may_reach_opted_out,
+)
 from app.care.status import apply_status_callback, flag_customer_for_error
 from app.clock import Clock, SystemClock
 from app.config import Settings
-from app.db import is_postgres, session_scope
-from app.models import Business, Customer, Message, MessageKind, MessageStatus, SenderPace
+from app.db import is_postgres, read_only, session_scope
+from app.models import (
+    Business,
+    Customer,
+    Message,
+    MessageKind,
+    MessageStatus,
+    OptedOutNumber,
+    SenderPace,
+    StatusCallback,
+)
 from app.sms.encoding import segment_info
 from app.sms.errors import Action, classify
 from app.sms.gateway import Accepted, OutgoingText, SendFailed, SmsGateway
@@ -52,6 +67,8 @@ SENT_EFFECTS = {
     MessageKind.FEEDBACK_QUESTION: ("introduced", "asked_review", "asked_rating"),
 }
 SWEEP_EVERY_SECONDS = 60.0  # how often the worker looks for unanswered customers
+PRUNE_BATCH = 1000  # status callbacks deleted per transaction, so no prune holds a long lock
+PRUNE_BATCHES = 10  # per sweep: a backlog shrinks by 10,000 a minute
 PERMANENT_CANCELS_PLAN = {Action.OPTED_OUT, Action.BAD_NUMBER, Action.LANDLINE}
 
 
@@ -65,6 +82,9 @@ class Job:
     rate: float = 1.0  # the sender's texts per second
     lease_until: float = 0.0  # unix time: past it, another worker may take the text over
     known_sids: frozenset[str] = frozenset()  # texts to the same number we already hold
+    business_id: int = 0
+    # checked against the number's opt-out right before the provider is called
+    opt_out_guard: bool = True
 
 
 @dataclass
@@ -74,6 +94,7 @@ class Outcome:
     failure: SendFailed | None = None
     not_found: bool = False  # reconciled: the provider has no such text
     skipped: bool = False  # the lease ran out before the request: left for reconciliation
+    withheld: bool = False  # its number opted out after the claim: never handed over
 
 
 @dataclass
@@ -140,7 +161,8 @@ class Dispatcher:
         return total
 
     def sweep(self, force: bool = False) -> int:
-        """Periodic care work: alert owners about customers left unanswered."""
+        """Periodic care work: alert owners about customers left unanswered, and prune status
+        callbacks past their retention. Returns how many owners were alerted."""
         now = self.clock.now()
         if (
             not force
@@ -152,7 +174,35 @@ class Dispatcher:
         with session_scope(self.engine) as session:
             alerted = alert_unanswered(session, now=now, base_url=self.settings.public_base_url)
             session.commit()
+        self.prune_status_callbacks(now)
         return alerted
+
+    def prune_status_callbacks(self, now: datetime) -> int:
+        """Delete stored status callbacks (and the payloads Twilio sent, phone numbers and
+        all) older than STATUS_PAYLOAD_RETENTION_DAYS, oldest first, in short transactions of
+        at most PRUNE_BATCH rows; returns how many. What a callback did stays on its message."""
+        cutoff = now - timedelta(days=self.settings.status_payload_retention_days)
+        pruned = 0
+        for _ in range(PRUNE_BATCHES):
+            oldest = (
+                select(StatusCallback.id)
+                .where(StatusCallback.received_at < cutoff)
+                .order_by(StatusCallback.received_at)
+                .limit(PRUNE_BATCH)
+            )
+            if is_postgres(self.engine):
+                oldest = oldest.with_for_update(skip_locked=True)  # another worker's batch
+            with session_scope(self.engine) as session:
+                deleted = session.execute(
+                    delete(StatusCallback)
+                    .where(StatusCallback.id.in_(oldest))
+                    .execution_options(synchronize_session=False)
+                ).rowcount
+                session.commit()
+            pruned += deleted
+            if deleted < PRUNE_BATCH:
+                break
+        return pruned
 
     def run_forever(self, stop: threading.Event) -> None:
         """Poll until `stop` is set; a batch in flight is finished first."""
@@ -352,6 +402,8 @@ class Dispatcher:
             sender=sender,
             rate=business.send_rate_per_second,
             lease_until=message.lease_until.timestamp(),
+            business_id=business.id,
+            opt_out_guard=not may_reach_opted_out(business, message.kind),
         )
 
     def _pace(self, session: Session, jobs: list[Job], now: datetime, stats) -> list[Job]:
@@ -441,12 +493,23 @@ class Dispatcher:
                 if found is not None:
                     return Outcome(job, accepted=found)
                 return Outcome(job, not_found=True)
+            if job.opt_out_guard and self._opted_out(job):
+                return Outcome(job, withheld=True)
             return Outcome(job, accepted=self.gateway.send(job.text))
         except SendFailed as failure:
             return Outcome(job, failure=failure)
         except Exception as exc:  # a bug or an unexpected library error: retry later
             log.exception("unexpected error sending message %s", job.message_id)
             return Outcome(job, failure=SendFailed(repr(exc)[:200], outcome_unknown=True))
+
+    def _opted_out(self, job: Job) -> bool:
+        """Did the number opt out since the claim (a STOP while the text waited for its slot
+        or its turn)? One primary-key read that never queues behind a writer."""
+        query = select(OptedOutNumber.phone).where(
+            OptedOutNumber.business_id == job.business_id, OptedOutNumber.phone == job.text.to
+        )
+        with read_only(self.engine) as connection:
+            return connection.execute(query).first() is not None
 
     # ---- record ---------------------------------------------------------------------------
 
@@ -509,6 +572,11 @@ class Dispatcher:
             return True
         if message.status != MessageStatus.SENDING or message.leased_by != self.worker_id:
             return False  # a status callback or another worker settled it meanwhile
+        if outcome.withheld:
+            states.withdraw(message, "the number opted out")
+            session.add(message)
+            stats.canceled += 1
+            return False
         if outcome.not_found:
             # Reconciled: the provider never got it, so sending it now cannot double it.
             if message.attempts >= self.settings.max_send_attempts:
@@ -547,8 +615,9 @@ class Dispatcher:
         # A failure of a text to the owner's alert phone says nothing about the customer.
         if rule.action in PERMANENT_CANCELS_PLAN and message.kind not in TO_OWNER:
             customer = session.get(Customer, message.customer_id)
-            if customer is not None:
-                flag_customer_for_error(session, customer, failure.code, now)
+            if customer is not None and flag_customer_for_error(
+                session, customer, failure.code, now, number=message.to_number
+            ):
                 cancel_pending(session, customer_id=customer.id, reason=rule.reason)
         if rule.action is Action.CONFIGURATION:
             log.error("business %s cannot send: %s", message.business_id, rule.reason)

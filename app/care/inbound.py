@@ -7,24 +7,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, case
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
-from app.care import texts
+from app.care import missed_calls, texts
 from app.care.automations import (
     AFTER_HOURS_EVERY,
     REPLY_CONTEXT,
     answer_after_hours,
     handle_reply,
     is_after_hours,
-    text_back_missed_call,
 )
 from app.care.customers import find_or_create, set_consent
 from app.care.keywords import HELP, OPT_IN, OPT_OUT_PLAIN, OPT_OUTS, bare_word, keyword_of
 from app.care.outbound import cancel_pending, preview, queue_text
 from app.care.reading import read_reply
-from app.models import Business, Customer, Message, MessageKind, MessageStatus
+from app.models import Business, Customer, Message, MessageKind, MessageStatus, OptedOutNumber
 from app.sms.encoding import segment_info
 from app.sms.webhooks import InboundText, IncomingCall, Media
 
@@ -56,7 +55,7 @@ def _media_rows(media: tuple[Media, ...]) -> list[dict[str, str]] | None:
     return [{"url": m.url, "content_type": m.content_type} for m in media]
 
 
-CUSTOMER_COLUMNS = ("business_id", "phone", "name", "tags", "consent", "number_status",
+CUSTOMER_COLUMNS = ("business_id", "phone", "name", "tags", "number_status",
                     "created_at", "last_inbound_at", "last_activity_at", "last_message_preview",
                     "unread_count", "needs_reply", "notes")  # fmt: skip
 MESSAGE_COLUMNS = ("business_id", "customer_id", "direction", "body", "kind", "status",
@@ -69,7 +68,19 @@ def _statements(dialect: str) -> dict:
     """The hot path's statements, built once per dialect and reused with parameters."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     customers, messages, businesses = Customer.__table__, Message.__table__, Business.__table__
-    upsert = insert(customers).values({c: bindparam(c) for c in CUSTOMER_COLUMNS})
+    numbers = OptedOutNumber.__table__
+    # A new row for a number that opted out is opted out from its first text: one key lookup.
+    opted_out_at = (
+        select(numbers.c.opted_out_at)
+        .where(numbers.c.business_id == bindparam("number_business"),
+               numbers.c.phone == bindparam("number_phone"))
+        .scalar_subquery()
+    )  # fmt: skip
+    values = {c: bindparam(c) for c in CUSTOMER_COLUMNS}
+    values["consent"] = case((opted_out_at.is_not(None), "opted_out"), else_="unknown")
+    values["opted_out_at"] = opted_out_at
+    values["consent_source"] = case((opted_out_at.is_not(None), "number"), else_=None)
+    upsert = insert(customers).values(values)
     upsert = upsert.on_conflict_do_update(
         index_elements=[customers.c.business_id, customers.c.phone],
         set_={
@@ -178,8 +189,8 @@ def receive_text(
     customer = connection.execute(
         statements["upsert_customer"],
         {"business_id": business.id, "phone": phone, "name": "", "tags": [],
-         "consent": "unknown", "number_status": "ok", "created_at": now,
-         "last_inbound_at": now, "last_activity_at": now,
+         "number_business": business.id, "number_phone": phone, "number_status": "ok",
+         "created_at": now, "last_inbound_at": now, "last_activity_at": now,
          "last_message_preview": preview(body), "unread_count": 1, "needs_reply": True,
          "notes": ""},
     ).one()  # fmt: skip
@@ -214,7 +225,9 @@ def receive_text(
 
 def missed_call_text_back(session: Session, call: IncomingCall, *, now: datetime) -> bool:
     """A call to a business number that nobody answered; True when a text back was queued.
-    Not committed: the caller's unit of work commits."""
+    Only mobiles in the business's countries are texted, within its hourly limit
+    (app.care.missed_calls); a caller refused for their number is not even stored. Not
+    committed: the caller's unit of work commits."""
     connection = session.connection()
     business = connection.execute(
         _statements(connection.dialect.name)["business_by_number"], {"key": call.to}
@@ -224,10 +237,12 @@ def missed_call_text_back(session: Session, call: IncomingCall, *, now: datetime
     if call.caller is None:
         raise BadInbound(call.caller_error or "the caller is not a phone number")
     owner = session.get(Business, business.id)
+    if not owner.missed_call_textback or missed_calls.why_not_text(owner, call.caller):
+        return False
     customer, _ = find_or_create(session, owner, call.caller, now=now)
     if customer.consent == "opted_out":
         return False
-    return text_back_missed_call(session, owner, customer, now=now) is not None
+    return missed_calls.text_back(session, owner, customer, now=now) is not None
 
 
 def _needs_care(business, customer, now: datetime) -> bool:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, update
 from sqlmodel import Session, select
 
-from app.care import states
+from app.care import optouts, states
 from app.care.links import review_link_opened
 from app.care.windows import Window, recipient_window
 from app.errors import Refused
@@ -124,18 +124,22 @@ def introduction(body: str, business_name: str, kind: str = "manual") -> str:
     return body
 
 
+def may_reach_opted_out(business: Business, kind: str) -> bool:
+    """The answers a number that opted out may still get: the one confirmation, and HELP
+    where the provider does not answer keywords itself."""
+    return kind == "opt_out_confirmation" or (
+        kind == "help" and not business.provider_handles_opt_out
+    )
+
+
 def check_allowed(business: Business, customer: Customer, kind: str) -> None:
     """Raise OutboundRefused when no text of this kind may go to this customer at all."""
     if kind in TO_OWNER:
         if not business.alert_phone:
             raise OutboundRefused("no_alert_phone", "The business has no alert phone.")
         return
-    if customer.consent == "opted_out":
-        allowed = kind == "opt_out_confirmation" or (
-            kind == "help" and not business.provider_handles_opt_out
-        )
-        if not allowed:
-            raise OutboundRefused("opted_out", "This customer has opted out of texts.")
+    if customer.consent == "opted_out" and not may_reach_opted_out(business, kind):
+        raise OutboundRefused("opted_out", "This customer has opted out of texts.")
     if customer.number_status != "ok":
         raise OutboundRefused("bad_number", "This customer's number cannot receive texts.")
     if kind in KEYWORD_REPLIES or kind in CONVERSATIONAL:
@@ -346,6 +350,10 @@ def check_before_send(
     except OutboundRefused as refused:
         action = "cancel" if refused.code in {"opted_out", "no_consent"} else "fail"
         return Verdict(action, reason=refused.message)
+    if not may_reach_opted_out(business, message.kind) and optouts.is_opted_out(
+        session, business.id, message.to_number
+    ):  # the number it goes to, whoever it was queued for (an alert, an edited phone)
+        return Verdict("cancel", reason="the number opted out")
     if message.kind == "review_reminder" and review_link_opened(
         session, customer.id, message.visit_id
     ):
@@ -378,9 +386,12 @@ def cancel_pending(
     reason: str = "",
     keep_kinds: frozenset[str] = frozenset(),
 ) -> int:
-    """Cancel every scheduled text of a customer or a visit (but `keep_kinds`); returns how many."""
+    """Cancel every scheduled text of a customer or a visit (but `keep_kinds`); returns how many.
+    Alerts about the customer to the owner's phone are the owner's and are kept."""
     query = select(Message).where(
-        Message.status == MessageStatus.SCHEDULED, Message.direction == "outbound"
+        Message.status == MessageStatus.SCHEDULED,
+        Message.direction == "outbound",
+        Message.kind.not_in(TO_OWNER),
     )
     if customer_id is not None:
         query = query.where(Message.customer_id == customer_id)

@@ -180,6 +180,16 @@ def cancel(message: Message, reason: str) -> bool:
     return True
 
 
+def withdraw(message: Message, reason: str) -> bool:
+    """A claimed text its worker decided not to hand to the provider after all (its number
+    opted out after the claim): sending -> canceled. Only before the provider was called."""
+    if not _move(message, CANCELED, _FROM_SENDING):
+        return False
+    message.error_message = reason[:300] or None
+    _release(message)
+    return True
+
+
 def cancel_where(session: Session, *criteria, reason: str) -> int:
     """Cancel, in one conditional UPDATE, every scheduled text matching `criteria`; returns how
     many. Never races a worker's claim: a claimed text is no longer scheduled."""

@@ -8,14 +8,26 @@ from sqlmodel import Session, select
 
 from app.care import states
 from app.care.customers import set_consent
+from app.care.optouts import remember
+from app.care.outbound import TO_OWNER
 from app.models import Customer, Message, StatusCallback
 from app.sms.errors import Action, classify
 from app.sms.webhooks import StatusReport
 
 
-def flag_customer_for_error(session: Session, customer: Customer, code: int | None, now) -> None:
-    """What a permanent provider error says about the customer (opted out, bad number)."""
+def flag_customer_for_error(
+    session: Session, customer: Customer, code: int | None, now, *, number: str | None = None
+) -> bool:
+    """What a permanent provider error on a text to `number` (the customer's phone unless
+    given) says about the customer (opted out, bad number). An opt-out is the number's; a
+    text that went to a number the customer no longer has says nothing about them. True when
+    the customer was flagged."""
     action = classify(code).action if code is not None else None
+    number = number or customer.phone
+    if action is Action.OPTED_OUT and number != customer.phone:
+        remember(session, customer.business_id, number, source="carrier", now=now)
+    if number != customer.phone:
+        return False
     if action is Action.OPTED_OUT:
         set_consent(session, customer, "opted_out", source="carrier", now=now, detail=str(code))
     elif action is Action.BAD_NUMBER:
@@ -24,6 +36,9 @@ def flag_customer_for_error(session: Session, customer: Customer, code: int | No
     elif action is Action.LANDLINE:
         customer.number_status = "landline"
         session.add(customer)
+    else:
+        return False
+    return True
 
 
 def apply_status_callback(
@@ -57,9 +72,16 @@ def apply_status_callback(
     if message is not None:
         log.applied = states.report(message, status, now=now, error_code=code)
         session.add(message)
-        if log.applied and code is not None and message.status in states.FAILURES:
+        # A failed alert is about the owner's alert phone (app.care.alert_phone shows it),
+        # never about the customer it concerns.
+        if (
+            log.applied
+            and code is not None
+            and message.status in states.FAILURES
+            and message.kind not in TO_OWNER
+        ):
             customer = session.get(Customer, message.customer_id)
             if customer is not None:
-                flag_customer_for_error(session, customer, code, now)
+                flag_customer_for_error(session, customer, code, now, number=message.to_number)
     session.add(log)
     return log

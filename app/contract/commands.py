@@ -25,6 +25,7 @@ from app.contract.rules import (
     Amount,
     BusinessName,
     ConsentSource,
+    Countries,
     Email,
     Notes,
     OptionalEmail,
@@ -36,6 +37,7 @@ from app.contract.rules import (
     PastMoment,
     PersonName,
     Phone,
+    RowId,
     StaffName,
     Tags,
     TimeZone,
@@ -133,6 +135,9 @@ class BusinessChanges(Command):
     unanswered_alert_minutes: Annotated[int, Field(ge=5, le=1440)] | NotNull = None
     after_hours_reply: bool | NotNull = None
     missed_call_textback: bool | NotNull = None
+    # null: the country of the business's own number
+    missed_call_countries: Countries = None
+    missed_call_hourly_limit: Annotated[int, Field(ge=1, le=1000)] | NotNull = None
 
     @model_validator(mode="after")
     def _not_null(self) -> BusinessChanges:
@@ -145,7 +150,8 @@ class BusinessChanges(Command):
 NOT_NULL_SETTINGS = frozenset(
     name
     for name, info in BusinessChanges.model_fields.items()
-    if name not in {"number", "messaging_service_sid", "review_url", "alert_phone"}
+    if name
+    not in {"number", "messaging_service_sid", "review_url", "alert_phone", "missed_call_countries"}
 )
 
 
@@ -203,7 +209,7 @@ class VisitCreate(Command):
 class MessageCreate(Command):
     """A text to send now: to a customer by id or phone, typed or one of the saved texts."""
 
-    customer_id: Annotated[int, Field(ge=1, le=2**62)] | NotNull = None
+    customer_id: RowId | NotNull = None
     phone: OptionalPhone = None
     body: Annotated[str, Field(max_length=MAX_TEXT)] | NotNull = None
     template: Annotated[str, Field(max_length=40)] | NotNull = None

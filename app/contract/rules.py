@@ -16,10 +16,12 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from app.models import MAX_ID
 from app.phones import InvalidPhone, normalize
 
 MAX_NAME = 120
@@ -92,6 +94,35 @@ Phone = Annotated[
     AfterValidator(check_phone),
 ]
 OptionalPhone = Annotated[Phone | None, BeforeValidator(_blank_to_none)]
+
+COUNTRIES = sorted(phonenumbers.SUPPORTED_REGIONS)  # ISO 3166 codes phone numbers belong to
+MAX_COUNTRIES = 50
+
+
+def check_countries(value: Any, info: ValidationInfo) -> list[str] | None:
+    """Countries as ISO codes, from a list or a form's "US, CA"; none given means the default."""
+    if isinstance(value, str) and info.mode == "python":
+        value = value.replace(";", ",").replace(" ", ",").split(",")
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+        raise invalid("invalid_field", "List countries by their two-letter codes, e.g. US, CA.")
+    codes = sorted({c.strip().upper() for c in value if c.strip()})
+    unknown = [c for c in codes if c not in phonenumbers.SUPPORTED_REGIONS]
+    if unknown:
+        raise invalid("invalid_field", f"{', '.join(unknown)[:60]}: not a country code. Use two "
+                      "letters, e.g. US, CA.")  # fmt: skip
+    if len(codes) > MAX_COUNTRIES:
+        raise invalid("invalid_field", f"List at most {MAX_COUNTRIES} countries.")
+    return codes or None
+
+
+Countries = Annotated[
+    list[str] | None,
+    BeforeValidator(check_countries),
+    WithJsonSchema({"anyOf": [{"type": "array", "items": {"enum": COUNTRIES},
+                               "maxItems": MAX_COUNTRIES}, {"type": "null"}]}),
+]  # fmt: skip
 
 
 # ---- email --------------------------------------------------------------------------------
@@ -194,6 +225,7 @@ def check_hhmm(value: str) -> str:
         raise invalid("invalid_window", "Use HH:MM times, e.g. 09:00 and 20:00.") from exc
 
 
+RowId = Annotated[int, Field(ge=1, le=MAX_ID)]  # a row named by its id
 HHMM = Annotated[str, Field(max_length=5, pattern=r"^([01]?\d|2[0-3]):[0-5]\d$"),
                  AfterValidator(check_hhmm)]  # fmt: skip
 

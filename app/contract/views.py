@@ -69,6 +69,13 @@ class BusinessPublic(View):
     unanswered_alert_minutes: int
     after_hours_reply: bool
     missed_call_textback: bool
+    missed_call_countries: list[str] | None = Field(
+        description="ISO countries whose mobiles are texted back after a missed call; null: "
+        "the country of the business's own number"
+    )
+    missed_call_hourly_limit: int = Field(
+        description="missed-call text-backs per hour at most, for the whole business"
+    )
     created_at: datetime
 
     @classmethod

@@ -10,16 +10,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from app.models import MAX_ID
 from app.phones import InvalidPhone, normalize
 
 MAX_MEDIA = 10  # Twilio sends at most 10 attachments with one text
 # The columns these values end up in: longer is no Twilio value, and PostgreSQL would refuse it.
-SID_MAX = 40  # Message.provider_sid, StatusCallback.provider_sid
+SMAX_ID = 40  # Message.provider_sid, StatusCallback.provider_sid
 NUMBER_MAX = 20  # Message.to_number / from_number, Customer.phone
-SERVICE_SID_MAX = 34  # Business.messaging_service_sid
+SERVICE_SMAX_ID = 34  # Business.messaging_service_sid
 STATUS_MAX = 24  # StatusCallback.status
 ERROR_CODE_MAX = 2**31 - 1  # an INTEGER column; Twilio's codes have five digits
-ID_MAX = 2**31 - 1
 
 
 class MalformedWebhook(ValueError):
@@ -109,7 +109,7 @@ def _sid(form: Mapping[str, str]) -> str:
     sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
     if not sid:
         raise MalformedWebhook("MessageSid is missing")
-    if len(sid) > SID_MAX:
+    if len(sid) > SMAX_ID:
         raise MalformedWebhook("MessageSid is too long")
     return sid
 
@@ -120,13 +120,13 @@ def inbound_text(form: Mapping[str, str]) -> InboundText:
     kept as `sender_error` (the business is looked up first, and an unknown one is a 404)."""
     get = form.get  # the hot path: one pass, no helper calls for what every text has
     sid = (get("MessageSid") or get("SmsSid") or "").strip()
-    if not sid or len(sid) > SID_MAX:
+    if not sid or len(sid) > SMAX_ID:
         raise MalformedWebhook("MessageSid is too long" if sid else "MessageSid is missing")
     to = (get("To") or "").strip()
     if len(to) > NUMBER_MAX:
         raise MalformedWebhook("To is too long to be a phone number")
     service = (get("MessagingServiceSid") or "").strip()
-    if len(service) > SERVICE_SID_MAX:
+    if len(service) > SERVICE_SMAX_ID:
         raise MalformedWebhook("MessagingServiceSid is too long")
     raw_from = get("From") or ""
     try:
@@ -155,7 +155,7 @@ def status_report(form: Mapping[str, str], *, message_id: str | int | None = Non
     sid = _sid(form)
     status = (form.get("MessageStatus") or form.get("SmsStatus") or "").strip().lower()
     if isinstance(message_id, str):
-        message_id = _int_or_none(message_id, ID_MAX)
+        message_id = _int_or_none(message_id, MAX_ID)
     return StatusReport(
         sid,
         status[:STATUS_MAX],
@@ -173,7 +173,7 @@ def incoming_call(form: Mapping[str, str]) -> IncomingCall:
     raw_from = form.get("From") or form.get("Caller") or ""
     caller, error = _phone(raw_from, "From")
     return IncomingCall(
-        (form.get("CallSid") or "").strip()[:SID_MAX],
+        (form.get("CallSid") or "").strip()[:SMAX_ID],
         to,
         raw_from,
         caller,

@@ -39,14 +39,13 @@ from app.contract.commands import (
 )
 from app.contract.rules import Moment, OptionalPhone
 from app.errors import Invalid, NotFound, Refused
-from app.models import Business, Customer, Message, Visit
+from app.models import MAX_ID, Business, Customer, Message, Visit
 from app.sms.encoding import segment_info
 from app.sms.errors import reason_for
 from app.web.context import db, now, public_base, services
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
-MAX_ID = 2**62  # ids beyond any row's find no route (404) instead of overflowing a query
 
 
 @dataclass(frozen=True)
@@ -156,8 +155,7 @@ def route(method: str, rule: str, *, summary: str, body: type[BaseModel] | None 
             payload = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
             return jsonify(payload), status
 
-        bp.add_url_rule(rule.replace("<int:", f"<int(max={MAX_ID}):"), view.__name__, handle,
-                        methods=[method])  # fmt: skip
+        bp.add_url_rule(rule, view.__name__, handle, methods=[method])
         declared = set(errors) | ({401} if auth else set()) | ({400, 413, 422} if body else set())
         declared.add(429)  # every route is rate limited (per key, or per address)
         if query is not None:
@@ -188,7 +186,7 @@ class CustomerQuery(PageQuery):
 def page(query, key, serialize, params: PageQuery) -> dict:
     """Keyset pagination on `key` (ascending): {"items": [...], "next_cursor": ...}."""
     if params.cursor:
-        query = query.where(key > int(params.cursor))
+        query = query.where(key > min(int(params.cursor), MAX_ID))  # past the last id: none
     rows = list(db().exec(query.order_by(key).limit(params.limit + 1)))
     more = len(rows) > params.limit
     rows = rows[: params.limit]

@@ -16,7 +16,8 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from app.contract.views import ErrorBody
-from app.web.api import MAX_ID, ROUTES, Route
+from app.models import MAX_ID
+from app.web.api import ROUTES, Route
 
 REF = "#/components/schemas/{model}"
 ERROR_TEXT = {

@@ -93,13 +93,23 @@ MISSED_TWIML = (
 @bp.post("/voice")
 @twilio_signed
 def missed_call():
-    """A call nobody could take: short TwiML, and a text back to the caller once a day."""
+    """A call nobody could take: short TwiML whatever happens (a caller never hears an
+    application error), and a text back when the caller may be texted."""
     session = db()
     try:
-        texted = missed_call_text_back(session, incoming_call(request.form), now=now())
+        call = incoming_call(request.form)
+    except MalformedWebhook as exc:  # a number longer than any column: not a call of ours
+        return Response(str(exc), status=400, mimetype="text/plain")
+    try:
+        texted = missed_call_text_back(session, call, now=now())
         session.commit()
     except UnknownBusiness as exc:
         return Response(str(exc), status=404, mimetype="text/plain")
-    except (MalformedWebhook, BadInbound) as exc:
-        return Response(str(exc), status=400, mimetype="text/plain")
+    except BadInbound:  # a withheld or unusable caller ID: nobody to text back
+        session.rollback()
+        texted = False
+    except Exception:  # noqa: BLE001 - the database, a bug: the caller still gets an answer
+        log.exception("missed-call text-back failed for call %s", call.call_sid)
+        session.rollback()
+        texted = False
     return twiml(CALLBACK_TWIML if texted else MISSED_TWIML)

@@ -17,6 +17,7 @@ from werkzeug.serving import make_server
 from app import create_app
 from app.contract import views
 from app.web import api, openapi
+from tests.integration.test_owner_helpers import sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMATHESIS_CONFIG = ROOT / "tests" / "schemathesis.toml"
@@ -128,3 +129,19 @@ def test_document_is_valid_json_with_one_operation_id_each(client):
     ids = [op["operationId"] for ops in document["paths"].values() for op in ops.values()]
     assert len(ids) == len(set(ids))
     json.dumps(document)
+
+
+def test_an_id_beyond_any_row_is_not_found_on_every_door(client, auth, business, app):
+    """An INTEGER id column holds 2**31 - 1 at most: a larger id in a URL, a cursor or a body
+    finds nothing (and PostgreSQL is never asked to compare an overflowing number)."""
+    huge = 2**62
+    assert client.get(f"/api/v1/customers/{huge}", headers=auth).status_code == 404
+    assert client.get(f"/api/v1/messages/{2**31}", headers=auth).status_code == 404
+    page = client.get(f"/api/v1/customers?cursor={10**17}", headers=auth)
+    assert page.status_code == 200 and page.json["items"] == []
+    sent = client.post("/api/v1/messages", json={"customer_id": huge, "body": "Hi"}, headers=auth)
+    assert sent.status_code == 422 and sent.json["error"]["field"] == "customer_id"
+    owner = app.test_client()
+    sign_in(owner)
+    assert owner.get(f"/conversations/{huge}").status_code == 404
+    assert owner.get(f"/customers/{2**31}").status_code == 404

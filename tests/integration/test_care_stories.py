@@ -161,11 +161,6 @@ class Story:
         return response.json
 
 
-@pytest.fixture
-def story(client, auth, services, clock, twilio, business) -> Story:
-    return Story(client, auth, services, clock, twilio)
-
-
 def send_at(planned: dict) -> datetime:
     return datetime.fromisoformat(planned["send_at"].replace("Z", "+00:00"))
 

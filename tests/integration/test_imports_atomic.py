@@ -26,16 +26,17 @@ def refusing_database(engine):
     replica in trouble would: the rows before it were fine."""
     with engine.begin() as conn:
         if is_postgres():
-            conn.execute(text(
-                "CREATE FUNCTION refuse_row() RETURNS trigger AS $$ BEGIN "
-                f"IF NEW.staff = '{REFUSED}' OR NEW.name = '{REFUSED}' THEN "
-                "RAISE EXCEPTION 'refused by the database'; END IF; RETURN NEW; END $$ "
-                "LANGUAGE plpgsql"
-            ))  # fmt: skip
-            for table in ("visit", "customer"):
+            # One function per table: plpgsql resolves NEW.<field> against the row it fires on.
+            for table, field in (("visit", "staff"), ("customer", "name")):
+                conn.execute(text(
+                    f"CREATE FUNCTION refuse_{table}() RETURNS trigger AS $$ BEGIN "
+                    f"IF NEW.{field} = '{REFUSED}' THEN "
+                    "RAISE EXCEPTION 'refused by the database'; END IF; RETURN NEW; END $$ "
+                    "LANGUAGE plpgsql"
+                ))  # fmt: skip
                 conn.execute(text(
                     f"CREATE TRIGGER refuse_{table} BEFORE INSERT OR UPDATE ON {table} "
-                    "FOR EACH ROW EXECUTE FUNCTION refuse_row()"
+                    f"FOR EACH ROW EXECUTE FUNCTION refuse_{table}()"
                 ))  # fmt: skip
         else:
             conn.execute(text(
@@ -51,7 +52,8 @@ def refusing_database(engine):
     yield
     with engine.begin() as conn:
         if is_postgres():
-            conn.execute(text("DROP FUNCTION refuse_row() CASCADE"))
+            for table in ("visit", "customer"):
+                conn.execute(text(f"DROP FUNCTION refuse_{table}() CASCADE"))
         else:
             for name in ("refuse_visit", "refuse_customer_insert", "refuse_customer_update"):
                 conn.execute(text(f"DROP TRIGGER {name}"))

@@ -15,7 +15,7 @@ from app.models import Customer, Message, TrackedLink
 from tests.conftest import CUSTOMER_PHONE, DAYTIME, PUBLIC_BASE
 from tests.integration.test_owner_helpers import OVERRIDES, post, sign_in, token_for
 
-LINK = re.compile(re.escape(PUBLIC_BASE) + r"/l/([A-Za-z0-9_-]{12})\b")
+LINK = re.compile(re.escape(PUBLIC_BASE) + r"/l/([A-Za-z0-9_-]{12})(?![A-Za-z0-9_-])")
 
 
 @pytest.fixture

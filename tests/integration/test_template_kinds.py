@@ -23,11 +23,6 @@ def settings_overrides():
     return OVERRIDES
 
 
-@pytest.fixture
-def story(client, auth, services, clock, twilio, business) -> Story:
-    return Story(client, auth, services, clock, twilio)
-
-
 def customer(story: Story, phone=CUSTOMER_PHONE, consent=True) -> dict:
     payload = {"phone": phone, "name": "Maria Lopez"}
     if consent:

@@ -73,6 +73,16 @@ def test_only_an_attempt_that_never_reached_the_provider_goes_back():
     )
 
 
+def test_only_a_claimed_text_the_provider_never_saw_is_withdrawn():
+    claimed = text(S.SENDING, attempts=1, leased_by="w1", lease_until=NOW)
+    assert states.withdraw(claimed, "the number opted out")
+    assert (claimed.status, claimed.leased_by, claimed.error_message) == (
+        S.CANCELED, None, "the number opted out")  # fmt: skip
+    for status in (S.SCHEDULED, S.SENT, *TERMINAL_STATES):
+        other = text(status)
+        assert not states.withdraw(other, "no") and other.status == status
+
+
 def test_an_error_code_is_never_erased_or_replaced():
     message = text(S.SENDING)
     assert states.fail(message, "blocked", code=30007)

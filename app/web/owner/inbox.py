@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import g, render_template, request
 
 from app.care import inbox as care_inbox
+from app.care.alert_phone import alert_phone_problem
 from app.web.context import db
 from app.web.owner.common import PAGE_SIZE, owner_blueprint, signed_in, wants_fragment
 from app.web.owner.live import conditional, embed
@@ -37,4 +38,5 @@ def inbox():
     html = render_template("owner/_inbox_list.html", **context)
     if wants_fragment():
         return conditional(html)
-    return render_template("owner/inbox.html", **context, **embed(html))
+    problem = alert_phone_problem(db(), g.business)
+    return render_template("owner/inbox.html", **context, **embed(html), alert_problem=problem)

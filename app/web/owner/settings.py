@@ -5,7 +5,9 @@ from __future__ import annotations
 from flask import abort, flash, g, make_response, redirect, render_template, request, url_for
 
 from app.care import accounts
+from app.care.alert_phone import alert_phone_problem
 from app.care.businesses import change_business, issue_api_key
+from app.care.missed_calls import allowed_countries
 from app.contract import parse
 from app.contract.commands import BusinessChanges
 from app.errors import Invalid, Refused
@@ -35,15 +37,19 @@ SETTING_FIELDS = (
 )
 SENDER_FIELDS = ("number", "messaging_service_sid")
 CARE_NUMBERS = ("thank_you_delay_minutes", "review_reminder_days", "review_cooldown_days",
-                "review_hold_days", "unanswered_alert_minutes")  # fmt: skip
+                "review_hold_days", "unanswered_alert_minutes",
+                "missed_call_hourly_limit")  # fmt: skip
 CARE_SWITCHES = ("after_hours_reply", "missed_call_textback")
-CARE_FIELDS = ("review_mode", "rating_scale", *CARE_NUMBERS, *CARE_SWITCHES)
+CARE_FIELDS = ("review_mode", "rating_scale", *CARE_NUMBERS, *CARE_SWITCHES,
+               "missed_call_countries")  # fmt: skip
 # The form's two window fields are one setting.
 WINDOW_FIELD = {"sending_window": "window_start"}
 
 
 def _care_values() -> dict:
-    return {name: getattr(g.business, name) for name in CARE_FIELDS}
+    values = {name: getattr(g.business, name) for name in CARE_FIELDS}
+    values["missed_call_countries"] = ", ".join(g.business.missed_call_countries or ())
+    return values
 
 
 def _settings_page(values: dict, errors: dict, status: int = 200, care=None):
@@ -54,6 +60,8 @@ def _settings_page(values: dict, errors: dict, status: int = 200, care=None):
         zones=COMMON_ZONES,
         care=care or _care_values(),
         sender_locked=not services().settings.owners_may_change_number,
+        alert_problem=alert_phone_problem(db(), g.business),
+        home_countries=", ".join(sorted(allowed_countries(g.business))),
     ), status
 
 

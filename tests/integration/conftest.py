@@ -1,0 +1,13 @@
+"""Fixtures the integration stories share."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.test_care_stories import Story
+
+
+@pytest.fixture
+def story(client, auth, services, clock, twilio, business) -> Story:
+    """A business's care told through its public surface (a module may tell it its own way)."""
+    return Story(client, auth, services, clock, twilio)
