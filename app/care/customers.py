@@ -81,12 +81,22 @@ def set_consent(
         raise ValueError(f"unknown consent state {consent!r}")
     if consent == "opted_out":
         optouts.remember(session, customer.business_id, customer.phone, source=source, now=now)
+        # STOP ends both consents: no offer either, until the customer says otherwise.
+        set_marketing_consent(session, customer, "opted_out", source=source, now=now,
+                              detail=f"was {customer.marketing_consent}")  # fmt: skip
     elif consent == "granted" and by_customer:
         optouts.forget(session, customer.business_id, customer.phone)
     if customer.consent == consent:
         return False
     if customer.consent == "opted_out" and not by_customer:
         return False
+    if customer.consent == "opted_out":
+        # START brings back what they had before STOP, never more: offers only if they had
+        # agreed to them in writing before.
+        before = _marketing_before_opt_out(session, customer)
+        if customer.marketing_consent == "opted_out":
+            _move_marketing(session, customer, before, source=source, now=now,
+                            detail="as before they opted out")  # fmt: skip
     customer.consent = consent
     customer.consent_source = source
     customer.consent_at = now
@@ -104,6 +114,70 @@ def set_consent(
         )
     )
     return True
+
+
+def set_marketing_consent(
+    session: Session,
+    customer: Customer,
+    consent: str,
+    *,
+    source: str,
+    now: datetime,
+    detail: str = "",
+    by_customer: bool = False,
+) -> bool:
+    """Move the customer's consent to promotional texts (offers, rewards) and record the
+    event (kind `marketing`); returns False when nothing changed. Like the other consent, an
+    opt-out is undone only by the customer (`by_customer`), and nobody who opted out of texts
+    can be given marketing consent."""
+    if consent not in CONSENT_STATES:
+        raise ValueError(f"unknown consent state {consent!r}")
+    if customer.marketing_consent == consent:
+        return False
+    if consent == "granted" and customer.consent == "opted_out":
+        return False
+    if customer.marketing_consent == "opted_out" and consent != "opted_out" and not by_customer:
+        return False
+    _move_marketing(session, customer, consent, source=source, now=now, detail=detail)
+    return True
+
+
+def record_marketing_answer(
+    session: Session, customer: Customer, answer: bool | None, *, source: str, now: datetime,
+    withdraw: bool = True, detail: str = "",
+) -> bool:  # fmt: skip
+    """A door's `marketing_consent` answer: true records the consent, false withdraws a
+    consent given (`withdraw`; a CSV's empty cell never does), None changes nothing."""
+    if answer is True:
+        return set_marketing_consent(session, customer, "granted", source=source, now=now,
+                                     detail=detail)  # fmt: skip
+    if answer is False and withdraw and customer.marketing_consent == "granted":
+        return set_marketing_consent(session, customer, "unknown", source=source, now=now,
+                                     detail="withdrawn")  # fmt: skip
+    return False
+
+
+def _move_marketing(session, customer, consent, *, source, now, detail) -> None:
+    customer.marketing_consent = consent
+    customer.marketing_consent_source = source[:40]
+    customer.marketing_consent_at = now
+    session.add(customer)
+    session.add(
+        ConsentEvent(business_id=customer.business_id, customer_id=customer.id,
+                     kind="marketing", consent=consent, source=source[:40],
+                     detail=detail[:200], created_at=now)
+    )  # fmt: skip
+
+
+def _marketing_before_opt_out(session: Session, customer: Customer) -> str:
+    """What marketing consent the customer had when they last opted out (recorded then)."""
+    last = session.exec(
+        select(ConsentEvent.detail)
+        .where(ConsentEvent.customer_id == customer.id, ConsentEvent.kind == "marketing",
+               ConsentEvent.consent == "opted_out")
+        .order_by(ConsentEvent.id.desc())
+    ).first()  # fmt: skip
+    return "granted" if last == "was granted" else "unknown"
 
 
 def follow_number(session: Session, customer: Customer, *, now: datetime) -> bool:
@@ -142,6 +216,8 @@ def upsert_customer(
         set_consent(session, customer, "granted", source=how, now=now)
     elif command.consent is False and customer.consent == "granted" and source != "import":
         set_consent(session, customer, "unknown", source=how, now=now, detail="withdrawn")
+    record_marketing_answer(session, customer, command.marketing_consent, source=how, now=now,
+                            withdraw=source != "import")  # fmt: skip
     session.add(customer)
     return customer, created
 
@@ -215,6 +291,8 @@ def save_customer(
         set_consent(session, customer, edit.consent, source=source, now=now, detail=detail)
         if edit.consent == "opted_out":
             cancel_pending(session, customer_id=customer.id, reason="the customer opted out")
+    record_marketing_answer(session, customer, edit.marketing_consent, source=source, now=now,
+                            detail=who)  # fmt: skip
     session.add(customer)
     return customer
 
@@ -236,6 +314,7 @@ def existing_phones(session: Session, business_id: int, phones: list[str]) -> se
 
 EXPORT_COLUMNS = (
     Customer.id, Customer.phone, Customer.name, Customer.email, Customer.tags, Customer.consent,
+    Customer.marketing_consent,
     Customer.consent_source, Customer.consent_at, Customer.opted_out_at, Customer.created_at,
     Customer.notes,
 )  # fmt: skip

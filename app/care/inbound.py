@@ -23,7 +23,15 @@ from app.care.customers import find_or_create, set_consent
 from app.care.keywords import HELP, OPT_IN, OPT_OUT_PLAIN, OPT_OUTS, bare_word, keyword_of
 from app.care.outbound import cancel_pending, preview, queue_text
 from app.care.reading import read_reply
-from app.models import Business, Customer, Message, MessageKind, MessageStatus, OptedOutNumber
+from app.models import (
+    Business,
+    Customer,
+    Message,
+    MessageKind,
+    MessageStatus,
+    OptedOutNumber,
+    new_referral_code,
+)
 from app.sms.encoding import segment_info
 from app.sms.webhooks import InboundText, IncomingCall, Media
 
@@ -55,7 +63,7 @@ def _media_rows(media: tuple[Media, ...]) -> list[dict[str, str]] | None:
     return [{"url": m.url, "content_type": m.content_type} for m in media]
 
 
-CUSTOMER_COLUMNS = ("business_id", "phone", "name", "tags", "number_status",
+CUSTOMER_COLUMNS = ("business_id", "phone", "name", "tags", "number_status", "referral_code",
                     "created_at", "last_inbound_at", "last_activity_at", "last_message_preview",
                     "unread_count", "needs_reply", "notes")  # fmt: skip
 MESSAGE_COLUMNS = ("business_id", "customer_id", "direction", "body", "kind", "status",
@@ -78,6 +86,7 @@ def _statements(dialect: str) -> dict:
     )  # fmt: skip
     values = {c: bindparam(c) for c in CUSTOMER_COLUMNS}
     values["consent"] = case((opted_out_at.is_not(None), "opted_out"), else_="unknown")
+    values["marketing_consent"] = case((opted_out_at.is_not(None), "opted_out"), else_="unknown")
     values["opted_out_at"] = opted_out_at
     values["consent_source"] = case((opted_out_at.is_not(None), "number"), else_=None)
     upsert = insert(customers).values(values)
@@ -97,6 +106,7 @@ def _statements(dialect: str) -> dict:
         customers.c.last_visit_at,
         customers.c.awaiting_rating_until,
         customers.c.last_after_hours_at,
+        customers.c.created_at,
     )
     store = (
         insert(messages)
@@ -192,7 +202,7 @@ def receive_text(
          "number_business": business.id, "number_phone": phone, "number_status": "ok",
          "created_at": now, "last_inbound_at": now, "last_activity_at": now,
          "last_message_preview": preview(body), "unread_count": 1, "needs_reply": True,
-         "notes": ""},
+         "notes": "", "referral_code": new_referral_code()},
     ).one()  # fmt: skip
     message_id = connection.execute(
         statements["store_message"],

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from app.care.automations import plan_after_visit
-from app.care.customers import find_or_create, set_consent
+from app.care.customers import find_or_create, record_marketing_answer, set_consent
 from app.care.outbound import cancel_pending
 from app.contract.commands import VisitCreate
 from app.contract.rules import cents
@@ -45,6 +45,9 @@ def record_visit(
     if command.consent:
         set_consent(session, customer, "granted", source=command.consent_source or source,
                     now=now, detail="recorded with a visit")  # fmt: skip
+    record_marketing_answer(session, customer, command.marketing_consent or None,
+                            source=command.consent_source or source, now=now,
+                            detail="recorded with a visit")  # fmt: skip
     visit = Visit(
         business_id=business.id,
         customer_id=customer.id,

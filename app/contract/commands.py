@@ -167,6 +167,8 @@ class CustomerUpsert(Command):
     tags: Tags | NotNull = None
     consent: ConsentAnswer = None
     consent_source: ConsentSource | NotNull = None
+    # express written consent to offers and rewards by text; `true` records it
+    marketing_consent: ConsentAnswer = None
 
 
 class CustomerEdit(Command):
@@ -179,6 +181,7 @@ class CustomerEdit(Command):
     notes: Notes = ""
     consent: Literal["granted", "unknown", "opted_out"] = "unknown"
     consent_source: ConsentSource = ""
+    marketing_consent: ConsentAnswer = False  # the owner's box, unticked unless they agreed
 
 
 class NotesAndTags(Command):
@@ -198,6 +201,7 @@ class VisitCreate(Command):
     name: PersonName = ""
     consent: ConsentAnswer = None
     consent_source: ConsentSource | NotNull = None
+    marketing_consent: ConsentAnswer = None
     occurred_at: PastMoment = None
     staff: OptionalStaffName = None
     amount: Amount = None

@@ -99,6 +99,14 @@ class CustomerPublic(View):
     consent_source: str | None
     consent_at: datetime | None
     opted_out_at: datetime | None
+    marketing_consent: ConsentState = Field(
+        description="express written consent to promotional texts (offers, rewards), kept "
+        "apart from `consent`; STOP ends both"
+    )
+    marketing_consent_source: str | None
+    marketing_consent_at: datetime | None
+    referral_code: str = Field(description="their code; their link is /r/<code> on this app")
+    referred_by: int | None = Field(description="the customer whose code brought them")
     number_status: Literal["ok", "invalid", "landline"]
     unhappy_at: datetime | None
     needs_reply: bool

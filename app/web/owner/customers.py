@@ -33,13 +33,14 @@ from app.web.owner.common import (
 
 bp = owner_blueprint("customers", __name__, url_prefix="/customers")
 PREVIEW_ROWS = 50
-# The first five are the import's columns, so an export imports back as it is.
+# The first six are the import's columns, so an export imports back as it is.
 EXPORT_COLUMNS = (
     "phone",
     "name",
     "email",
     "tags",
     "consent",
+    "marketing_consent",
     "consent_state",
     "consent_source",
     "consent_at",
@@ -67,12 +68,14 @@ def customers():
     return render_template("owner/customers.html", page=page, q=search, after=cursor)
 
 
-EDIT_FIELDS = ("phone", "name", "email", "tags", "notes", "consent", "consent_source")
+EDIT_FIELDS = ("phone", "name", "email", "tags", "notes", "consent", "consent_source",
+               "marketing_consent")  # fmt: skip
 
 
 def _form_values() -> dict:
     values = {name: request.form.get(name, "") for name in EDIT_FIELDS}
     values["consent"] = values["consent"] or "unknown"
+    values["marketing_consent"] = values["marketing_consent"] == "yes"
     return values
 
 
@@ -95,6 +98,7 @@ def _values(customer) -> dict:
         "notes": customer.notes,
         "consent": customer.consent,
         "consent_source": customer.consent_source or "",
+        "marketing_consent": customer.marketing_consent == "granted",
     }
 
 
@@ -229,6 +233,7 @@ def export():
                     _cell(customer.email),
                     _cell(", ".join(customer.tags or [])),
                     "yes" if customer.consent == "granted" else "no",
+                    "yes" if customer.marketing_consent == "granted" else "no",
                     customer.consent,
                     _cell(customer.consent_source),
                     customer.consent_at.isoformat() if customer.consent_at else "",

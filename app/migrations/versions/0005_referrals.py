@@ -1,0 +1,110 @@
+"""referrals: marketing consent kept apart (with its own events), promotional texts marked,
+a referral code per customer, friends attached to who sent them, and the referral settings
+
+Revision ID: 0005_referrals
+Revises: 0004_trust
+Create Date: 2026-12-02 02:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+import app.models
+
+revision: str = "0005_referrals"
+down_revision: str | None = "0004_trust"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+String = sqlmodel.sql.sqltypes.AutoString
+UTC = app.models.UTCDateTime
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("business") as batch:
+        batch.add_column(sa.Column("referral_asks", sa.Boolean(), nullable=False,
+                                   server_default=sa.true()))  # fmt: skip
+        for name, default in (("referral_ask_days", "7"), ("referral_cooldown_days", "90"),
+                              ("referral_hourly_limit", "30")):  # fmt: skip
+            batch.add_column(sa.Column(name, sa.Integer(), nullable=False, server_default=default))
+        batch.add_column(sa.Column("referral_offer", String(length=160)))
+        batch.add_column(sa.Column("referral_reward", String(length=160)))
+    with op.batch_alter_table("customer") as batch:
+        batch.add_column(sa.Column("marketing_consent", String(length=10), nullable=False,
+                                   server_default="unknown"))  # fmt: skip
+        batch.add_column(sa.Column("marketing_consent_source", String(length=40)))
+        batch.add_column(sa.Column("marketing_consent_at", UTC(timezone=True)))
+        batch.add_column(sa.Column("referral_code", String(length=12)))
+        batch.add_column(sa.Column("referred_by", sa.Integer()))
+        batch.create_foreign_key("fk_customer_referred_by", "customer", ["referred_by"], ["id"])
+    # STOP ended both consents: whoever opted out before is opted out of offers too.
+    op.execute("UPDATE customer SET marketing_consent = 'opted_out' WHERE consent = 'opted_out'")
+    connection = op.get_bind()
+    rows = connection.execute(sa.text("SELECT id, business_id FROM customer")).all()
+    taken: set[tuple[int, str]] = set()
+    for row in rows:
+        code = app.models.new_referral_code()
+        while (row.business_id, code) in taken:
+            code = app.models.new_referral_code()
+        taken.add((row.business_id, code))
+        connection.execute(sa.text("UPDATE customer SET referral_code = :code WHERE id = :id"),
+                           {"code": code, "id": row.id})  # fmt: skip
+    with op.batch_alter_table("customer") as batch:
+        batch.alter_column("referral_code", existing_type=String(length=12), nullable=False)
+        batch.create_unique_constraint(
+            "uq_customer_referral_code", ["business_id", "referral_code"]
+        )
+    with op.batch_alter_table("consent_event") as batch:
+        batch.add_column(sa.Column("kind", String(length=10), nullable=False,
+                                   server_default="texts"))  # fmt: skip
+    with op.batch_alter_table("message") as batch:
+        batch.add_column(sa.Column("promotional", sa.Boolean(), nullable=False,
+                                   server_default=sa.false()))  # fmt: skip
+    op.create_table(
+        "referral",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("business_id", sa.Integer(), nullable=False),
+        sa.Column("referrer_id", sa.Integer(), nullable=False),
+        sa.Column("friend_id", sa.Integer(), nullable=False),
+        sa.Column("state", app.models.StrEnumType(app.models.ReferralState, 10), nullable=False),
+        sa.Column("source", String(length=10), nullable=False),
+        sa.Column("wants_marketing", sa.Boolean(), nullable=False),
+        sa.Column("confirmed_at", UTC(timezone=True)),
+        sa.Column("converted_at", UTC(timezone=True)),
+        sa.Column("visit_id", sa.Integer()),
+        sa.Column("rewarded_at", UTC(timezone=True)),
+        sa.Column("rewarded_by", sa.Integer()),
+        sa.Column("created_at", UTC(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["business_id"], ["business.id"]),
+        sa.ForeignKeyConstraint(["referrer_id"], ["customer.id"]),
+        sa.ForeignKeyConstraint(["friend_id"], ["customer.id"]),
+        sa.ForeignKeyConstraint(["visit_id"], ["visit.id"]),
+        sa.ForeignKeyConstraint(["rewarded_by"], ["app_user.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("business_id", "friend_id", name="uq_referral_friend"),
+    )
+    op.create_index("ix_referral_referrer_id", "referral", ["referrer_id"])
+    op.create_index("ix_referral_business_time", "referral", ["business_id", "created_at"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_referral_business_time", table_name="referral")
+    op.drop_index("ix_referral_referrer_id", table_name="referral")
+    op.drop_table("referral")
+    with op.batch_alter_table("message") as batch:
+        batch.drop_column("promotional")
+    with op.batch_alter_table("consent_event") as batch:
+        batch.drop_column("kind")
+    with op.batch_alter_table("customer") as batch:
+        batch.drop_constraint("uq_customer_referral_code", type_="unique")
+        batch.drop_constraint("fk_customer_referred_by", type_="foreignkey")
+        for name in ("referred_by", "referral_code", "marketing_consent_at",
+                     "marketing_consent_source", "marketing_consent"):  # fmt: skip
+            batch.drop_column(name)
+    with op.batch_alter_table("business") as batch:
+        for name in ("referral_hourly_limit", "referral_reward", "referral_offer",
+                     "referral_cooldown_days", "referral_ask_days", "referral_asks"):  # fmt: skip
+            batch.drop_column(name)
