@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, update
 from sqlmodel import Session, select
 
-from app.care import optouts, states
+from app.care import optouts, referrals, states
 from app.care.links import review_link_opened
 from app.care.windows import Window, recipient_window
 from app.errors import Refused
@@ -395,6 +395,10 @@ def check_before_send(
         session, business.id, message.to_number
     ):  # the number it goes to, whoever it was queued for (an alert, an edited phone)
         return Verdict("cancel", reason="the number opted out")
+    if message.kind == "referral_ask":
+        why = referrals.why_not_ask(session, business, customer, message, now)
+        if why is not None:
+            return Verdict("cancel", reason=why)
     if message.kind == "review_reminder" and review_link_opened(
         session, customer.id, message.visit_id
     ):

@@ -10,10 +10,21 @@ Nothing here commits: the request or job that called it does.
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlmodel import Session, select
 
-from app.models import CODE_DIGITS, CODE_LENGTH, CODE_LETTERS, Customer
+from app.models import (
+    CODE_DIGITS,
+    CODE_LENGTH,
+    CODE_LETTERS,
+    Business,
+    Customer,
+    Message,
+    MessageKind,
+    MessageStatus,
+)
 
 CODE_CHARS = frozenset(CODE_LETTERS + CODE_DIGITS)
 _PIECES = re.compile(r"[A-Za-z0-9]+")
@@ -69,3 +80,57 @@ def find_by_code(session: Session, business_id: int, code: str | None) -> Custom
             Customer.business_id == business_id, Customer.referral_code == cleaned
         )
     ).first()
+
+
+# ---- the ask ------------------------------------------------------------------------------
+
+ASK_SOONER = timedelta(hours=2)  # after a 4-5 rating or an opened review link
+LIVE = ("scheduled", "sending", "sent", "delivered")
+
+
+def asked_recently(
+    session: Session, business: Business, customer: Customer, now: datetime,
+    *, exclude_id: int | None = None, states=LIVE,
+) -> bool:  # fmt: skip
+    """A referral ask went to this customer within the cooldown, or one is still to go."""
+    query = select(Message.id).where(
+        Message.customer_id == customer.id,
+        Message.kind == MessageKind.REFERRAL_ASK,
+        Message.status.in_(states),
+        Message.send_at > now - timedelta(days=business.referral_cooldown_days),
+    )
+    if exclude_id is not None:
+        query = query.where(Message.id != exclude_id)
+    return session.exec(query).first() is not None
+
+
+def why_not_ask(
+    session: Session, business: Business, customer: Customer, message: Message, now: datetime
+) -> str | None:
+    """Right before a referral ask goes: why it must not, in words, or None. Nobody who said
+    they were unhappy since it was planned is asked to recommend us; nobody twice within the
+    cooldown."""
+    if customer.unhappy_at is not None and customer.unhappy_at >= message.created_at:
+        return "the customer said they were unhappy"
+    if asked_recently(session, business, customer, now, exclude_id=message.id,
+                      states=("sending", "sent", "delivered")):  # fmt: skip
+        return f"already asked in the last {business.referral_cooldown_days} days"
+    return None
+
+
+def ask_sooner(session: Session, customer_id: int, *, now: datetime, why: str) -> int:
+    """A good rating or an opened review link: the planned ask goes in ASK_SOONER instead of
+    days later (inside the customer's window, under the caps: the dispatcher checks). Only
+    ever sooner. Returns how many were moved."""
+    soon = now + ASK_SOONER
+    moved = session.execute(
+        update(Message)
+        .where(
+            Message.customer_id == customer_id,
+            Message.kind == MessageKind.REFERRAL_ASK,
+            Message.status == MessageStatus.SCHEDULED,
+            Message.send_at > soon,
+        )
+        .values(send_at=soon, reason=f"sooner: {why}")
+    )
+    return moved.rowcount

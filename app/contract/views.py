@@ -76,6 +76,22 @@ class BusinessPublic(View):
     missed_call_hourly_limit: int = Field(
         description="missed-call text-backs per hour at most, for the whole business"
     )
+    referral_asks: bool = Field(description="ask happy customers to refer a friend")
+    referral_ask_days: int = Field(
+        description="the ask goes this many days after a visit (sooner after a 4-5 rating or "
+        "an opened review link)"
+    )
+    referral_cooldown_days: int = Field(description="at most one ask per customer this often")
+    referral_offer: str | None = Field(
+        description="what a referred friend gets; it makes the ask promotional (sent only with "
+        "marketing consent, without the offer otherwise)"
+    )
+    referral_reward: str | None = Field(
+        description="what a referrer gets when a friend first visits (a promotional text)"
+    )
+    referral_hourly_limit: int = Field(
+        description="new referred friends an hour at most, for the whole business"
+    )
     created_at: datetime
 
     @classmethod

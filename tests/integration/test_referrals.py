@@ -6,7 +6,7 @@ faked on the wire. Each story says exactly which texts went out and which did no
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlmodel import Session, select
@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 from app.care.outbound import queue_text
 from app.models import Business, ConsentEvent, Customer, Message
 from tests.conftest import CUSTOMER_PHONE
+from tests.integration.test_care_stories import ny
 from tests.integration.test_owner_helpers import OVERRIDES, post, sign_in
 
 FRIEND_PHONE = "+12125550177"
@@ -141,3 +142,139 @@ def test_the_visit_form_and_the_customer_page_have_an_unticked_marketing_box(cli
                                             "consent": "granted"})  # fmt: skip
     with Session(client.application.extensions["regulars"].engine) as s:
         assert s.get(Customer, maria.id).marketing_consent == "unknown"
+
+
+# ---- the ask --------------------------------------------------------------------------------
+
+
+def referral_texts(sent) -> list[tuple[str, str]]:
+    return [(to, body) for to, body in sent if "/r/" in body]
+
+
+def test_the_ask_goes_a_week_after_the_visit_with_their_link(story, clock):
+    visit = story.visit()
+    [ask] = [m for m in visit["planned"] if m["kind"] == "referral_ask"]
+    assert send_at_of(ask) == ny(17, 11, 0)  # seven days after the 11:00 visit
+    code = story.customer().referral_code
+    assert story.api(f"/api/v1/customers/{visit['customer_id']}")["referral_code"] == code
+    assert referral_texts(story.run_until(ny(17, 10, 59))) == []
+    [(to, body)] = referral_texts(story.run(ny(17, 11, 0)))
+    assert to == CUSTOMER_PHONE and body.endswith(f"https://regulars.test/r/{code}")
+    assert "Your friends get" not in body  # no offer set: an informational text
+    with Session(story.engine) as s:
+        sent = s.exec(select(Message).where(Message.kind == "referral_ask")).one()
+        assert sent.promotional is False
+
+
+def test_no_ask_without_consent_and_the_days_are_a_setting(story):
+    visit = story.visit(consent=False)
+    assert [m["kind"] for m in visit["planned"]] == []
+    assert story.patch(referral_ask_days=3)["referral_ask_days"] == 3
+    visit = story.visit(phone=OTHER_PHONE, name="Sam Rivera")
+    [ask] = [m for m in visit["planned"] if m["kind"] == "referral_ask"]
+    assert send_at_of(ask) == ny(13, 11, 0)
+    assert story.patch(referral_asks=False)["referral_asks"] is False
+    visit = story.visit(phone=FRIEND_PHONE, name="Lee Chan")
+    assert "referral_ask" not in [m["kind"] for m in visit["planned"]]
+
+
+def test_a_good_rating_brings_the_ask_forward(story):
+    story.patch(review_mode="ask_first")
+    story.visit()
+    story.run_until(ny(11, 11, 0))  # the thank-you, then the 1-5 question at 11:00
+    story.clock.set(ny(11, 11, 20))
+    story.reply("5 stars, loved it")
+    assert [body for _to, body in story.run()][0].startswith("Thank you, Maria!")
+    # Two hours later would be 13:20, but one automated text a day: the next morning.
+    [(to, ask)] = referral_texts(story.run_until(ny(12, 12, 0)))
+    assert to == CUSTOMER_PHONE
+    with Session(story.engine) as s:
+        sent = s.exec(select(Message).where(Message.kind == "referral_ask")).one()
+        # the 12th, not the 17th (the worker runs every three hours here)
+        assert ny(12, 9, 0) <= sent.sent_at <= ny(12, 12, 0)
+
+
+def test_an_unhappy_reply_cancels_the_ask_and_the_review_still_goes(story):
+    story.visit()
+    story.run_until(ny(10, 12, 0))  # the thank-you
+    story.reply("Honestly the wait was way too long and nobody said sorry")
+    out = story.run_until(ny(20, 12, 0))
+    assert referral_texts(out) == []
+    assert any("/l/" in body for _to, body in out)  # no review gating: the request went
+    assert ("referral_ask", "canceled") in story.statuses()
+
+
+def test_one_ask_per_customer_per_cooldown(story, clock):
+    story.visit()
+    assert len(referral_texts(story.run_until(ny(17, 12, 0)))) == 1
+    story.clock.set(ny(27, 11, 0))
+    visit = story.visit()  # ten days after the first ask
+    assert "referral_ask" not in [m["kind"] for m in visit["planned"]]
+    assert any("referral: already asked in the last 90 days" in s for s in visit["skipped"])
+    story.clock.set(ny(17, 11, 0, month=6))  # three months on
+    visit = story.visit()
+    assert "referral_ask" in [m["kind"] for m in visit["planned"]]
+
+
+def test_the_owner_sees_and_cancels_the_planned_ask_in_the_conversation(story, client):
+    visit = story.visit()
+    [ask] = [m for m in visit["planned"] if m["kind"] == "referral_ask"]
+    sign_in(client)
+    page = client.get(f"/conversations/{visit['customer_id']}").get_data(as_text=True)
+    assert "Share your link" in page
+    response = post(client, f"/conversations/{visit['customer_id']}/messages/{ask['id']}/cancel")
+    assert response.status_code == 302
+    assert referral_texts(story.run_until(ny(20, 12, 0))) == []
+    assert ("referral_ask", "canceled") in story.statuses()
+
+
+def test_with_an_offer_the_ask_is_promotional_only_for_those_who_agreed_to_offers(story):
+    story.patch(referral_offer="15% off their first visit")
+    story.visit(name="Maria Lopez", marketing_consent=True)
+    story.visit(phone=OTHER_PHONE, name="Sam Rivera")  # texts only
+    story.visit(phone=FRIEND_PHONE, name="Lee Chan", marketing_consent=True)
+    # Lee withdraws consent to offers before his ask goes: checked again, it is canceled.
+    story.client.post("/api/v1/customers", headers=story.auth,
+                      json={"phone": FRIEND_PHONE, "marketing_consent": False})  # fmt: skip
+    asks = dict(referral_texts(story.run_until(ny(17, 12, 0))))
+    assert asks[CUSTOMER_PHONE].endswith("Your friends get 15% off their first visit.")
+    assert "15%" not in asks[OTHER_PHONE]  # informational: he is still asked, without it
+    assert FRIEND_PHONE not in asks
+    with Session(story.engine) as s:
+        lee = s.exec(select(Customer).where(Customer.phone == FRIEND_PHONE)).one()
+        [his] = s.exec(select(Message).where(Message.customer_id == lee.id,
+                                             Message.kind == "referral_ask")).all()  # fmt: skip
+        assert his.promotional and his.status == "canceled"
+
+
+def test_the_texts_page_says_when_the_ask_goes(story, client):
+    story.patch(referral_ask_days=5)
+    sign_in(client)
+    page = client.get("/templates/").get_data(as_text=True)
+    assert "5 days after a visit (sooner after a 4-5 rating or an opened review link)" in page
+    assert "A week after a happy visit" not in page
+
+
+def send_at_of(message: dict) -> datetime:
+    return datetime.fromisoformat(message["send_at"].replace("Z", "+00:00"))
+
+
+def test_the_owner_sets_the_referral_program_on_the_settings_page(client, business, engine):
+    sign_in(client)
+    page = client.get("/settings/").get_data(as_text=True)
+    assert 'id="referrals"' in page and 'name="referral_offer"' in page
+    response = post(client, "/settings/referrals", {
+        "referral_asks": "on", "referral_ask_days": "5", "referral_cooldown_days": "120",
+        "referral_offer": "15% off their first visit", "referral_reward": "",
+        "referral_hourly_limit": "20"})  # fmt: skip
+    assert response.status_code == 302
+    with Session(engine) as s:
+        saved = s.get(Business, business.id)
+        assert (saved.referral_ask_days, saved.referral_cooldown_days) == (5, 120)
+        assert saved.referral_offer == "15% off their first visit"
+        assert saved.referral_reward is None and saved.referral_asks is True
+    bad = post(client, "/settings/referrals", {"referral_ask_days": "0"})
+    assert bad.status_code == 422
+    with Session(engine) as s:
+        saved = s.get(Business, business.id)
+        assert saved.referral_ask_days == 5 and saved.referral_asks is True  # nothing changed
