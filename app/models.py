@@ -258,7 +258,8 @@ class Customer(SQLModel, table=True):
         sa.UniqueConstraint("business_id", "phone", name="uq_customer_business_phone"),
         sa.Index("ix_customer_business_activity", "business_id", "last_activity_at"),
         sa.Index("ix_customer_needs_reply", "needs_reply", "last_inbound_at"),
-        sa.UniqueConstraint("business_id", "referral_code", name="uq_customer_referral_code"),
+        # unique everywhere (so unique in each business): /r/<code> names the business too
+        sa.UniqueConstraint("referral_code", name="uq_customer_referral_code"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -275,7 +276,9 @@ class Customer(SQLModel, table=True):
     marketing_consent: str = Field(default="unknown", max_length=10)
     marketing_consent_source: str | None = Field(default=None, max_length=40)
     marketing_consent_at: datetime | None = ts()
-    referral_code: str = Field(default_factory=lambda: new_referral_code(), max_length=12)
+    # given when the row is made in Python (app.care.customers), or on first need for a row
+    # the inbound webhook made: the hot path never retries a code that happened to be taken
+    referral_code: str | None = Field(default=None, max_length=12)
     referred_by: int | None = Field(default=None, foreign_key="customer.id")
     number_status: str = Field(default="ok", max_length=12)  # ok | invalid | landline
     introduced_at: datetime | None = ts()  # first text that named the business and opt-out

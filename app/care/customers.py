@@ -17,7 +17,15 @@ from app.contract import parse
 from app.contract.commands import CONSENT_STATES, CustomerEdit, CustomerUpsert
 from app.contract.rules import MAX_NAME
 from app.errors import Invalid
-from app.models import Business, ConsentEvent, Customer, Message, MessageStatus, User
+from app.models import (
+    Business,
+    ConsentEvent,
+    Customer,
+    Message,
+    MessageStatus,
+    User,
+    new_referral_code,
+)
 from app.phones import normalize
 
 
@@ -44,9 +52,8 @@ def find_or_create(
             customer.name = name[:MAX_NAME]
             session.add(customer)
         return customer, False
-    customer = Customer(
-        business_id=business.id, phone=phone, name=(name or "")[:MAX_NAME], created_at=now
-    )
+    customer = Customer(business_id=business.id, phone=phone, name=(name or "")[:MAX_NAME],
+                        referral_code=free_code(session), created_at=now)  # fmt: skip
     try:
         with session.begin_nested():
             session.add(customer)
@@ -59,6 +66,26 @@ def find_or_create(
         return existing, False
     follow_number(session, customer, now=now)
     return customer, True
+
+
+def free_code(session: Session) -> str:
+    """A referral code no customer has (codes are unique everywhere: /r/<code> names the
+    business too). A draw is almost never taken; the unique index is the last word."""
+    for _ in range(20):
+        code = new_referral_code()
+        taken = session.exec(select(Customer.id).where(Customer.referral_code == code)).first()
+        if taken is None:
+            return code
+    raise RuntimeError("no free referral code in 20 draws")
+
+
+def give_code(session: Session, customer: Customer) -> str:
+    """The customer's referral code, given now if they have none (a row the inbound webhook
+    made, or one from before codes)."""
+    if not customer.referral_code:
+        customer.referral_code = free_code(session)
+        session.add(customer)
+    return customer.referral_code
 
 
 def set_consent(
@@ -202,6 +229,7 @@ def upsert_customer(
     created). Consent given is recorded; `consent: false` withdraws a consent, never an
     opt-out (only the customer's START undoes that)."""
     customer, created = find_or_create(session, business, command.phone, now=now)
+    give_code(session, customer)
     given = command.model_fields_set
     if command.name is not None:
         customer.name = command.name
@@ -260,13 +288,15 @@ def save_customer(
     if errors or edit is None:
         raise Invalid.many(errors)
     if customer is None:
-        customer = Customer(business_id=business.id, phone=edit.phone, created_at=now)
+        customer = Customer(business_id=business.id, phone=edit.phone,
+                            referral_code=free_code(session), created_at=now)  # fmt: skip
         try:
             with session.begin_nested():
                 session.add(customer)
                 session.flush()
         except IntegrityError as exc:  # added by someone else a moment ago
             raise Invalid("phone", f"{edit.phone} is already a customer.") from exc
+    give_code(session, customer)
     moved = customer.phone != edit.phone
     customer.phone, customer.name, customer.email = edit.phone, edit.name, edit.email
     customer.tags, customer.notes = edit.tags, edit.notes

@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, case
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
-from app.care import missed_calls, texts
+from app.care import missed_calls, referrals, texts
 from app.care.automations import (
     AFTER_HOURS_EVERY,
     REPLY_CONTEXT,
@@ -30,7 +30,6 @@ from app.models import (
     MessageKind,
     MessageStatus,
     OptedOutNumber,
-    new_referral_code,
 )
 from app.sms.encoding import segment_info
 from app.sms.webhooks import InboundText, IncomingCall, Media
@@ -63,7 +62,7 @@ def _media_rows(media: tuple[Media, ...]) -> list[dict[str, str]] | None:
     return [{"url": m.url, "content_type": m.content_type} for m in media]
 
 
-CUSTOMER_COLUMNS = ("business_id", "phone", "name", "tags", "number_status", "referral_code",
+CUSTOMER_COLUMNS = ("business_id", "phone", "name", "tags", "number_status",
                     "created_at", "last_inbound_at", "last_activity_at", "last_message_preview",
                     "unread_count", "needs_reply", "notes")  # fmt: skip
 MESSAGE_COLUMNS = ("business_id", "customer_id", "direction", "body", "kind", "status",
@@ -107,6 +106,7 @@ def _statements(dialect: str) -> dict:
         customers.c.awaiting_rating_until,
         customers.c.last_after_hours_at,
         customers.c.created_at,
+        customers.c.unread_count,
     )
     store = (
         insert(messages)
@@ -184,6 +184,7 @@ def receive_text(
     sid, to, phone, body = text.provider_sid, text.to, text.sender, text.body
     # Python work first: on SQLite the first statement takes the one write lock.
     info, media, keyword = segment_info(body), _media_rows(text.media), keyword_of(body)
+    codes = referrals.codes_in(body) if keyword is None else []
     # Every reply is read (about 0.2 ms), so a complaint is heard however long after a visit.
     reading = read_reply(body) if keyword is None else None
     connection = session.connection()
@@ -202,7 +203,7 @@ def receive_text(
          "number_business": business.id, "number_phone": phone, "number_status": "ok",
          "created_at": now, "last_inbound_at": now, "last_activity_at": now,
          "last_message_preview": preview(body), "unread_count": 1, "needs_reply": True,
-         "notes": "", "referral_code": new_referral_code()},
+         "notes": ""},
     ).one()  # fmt: skip
     message_id = connection.execute(
         statements["store_message"],
@@ -222,6 +223,12 @@ def receive_text(
         owner = session.get(Business, business.id)
         full = session.get(Customer, customer.id, populate_existing=True)
         _act_on_keyword(session, owner, full, keyword, body, text.provider_opt_out, now)
+    elif codes and _is_new(customer, now) and customer.consent != "opted_out":
+        # A friend texting the code someone gave them: a lead, welcomed once.
+        owner = session.get(Business, business.id)
+        full = session.get(Customer, customer.id, populate_existing=True)
+        if not referrals.friend_texted_code(session, owner, full, codes, now=now):
+            answer_after_hours(session, owner, full, now=now)
     elif _needs_care(business, customer, now) or (
         reading is not None and reading.unhappy and customer.consent != "opted_out"
     ):
@@ -253,6 +260,11 @@ def missed_call_text_back(session: Session, call: IncomingCall, *, now: datetime
     if customer.consent == "opted_out":
         return False
     return missed_calls.text_back(session, owner, customer, now=now) is not None
+
+
+def _is_new(customer, now: datetime) -> bool:
+    """This text made the customer (on the columns the upsert returned)."""
+    return customer.created_at == now and customer.unread_count == 1
 
 
 def _needs_care(business, customer, now: datetime) -> bool:
@@ -289,6 +301,12 @@ def _act_on_keyword(session, business, customer, keyword, body, provider_opt_out
         # Twilio confirms its own keywords; a plain-language opt-out it never saw.
         if changed and (keyword == OPT_OUT_PLAIN or not provider_confirmed):
             _reply(session, business, customer, MessageKind.OPT_OUT_CONFIRMATION, fields, now)
+    elif (
+        keyword == OPT_IN
+        and customer.consent != "opted_out"
+        and referrals.confirm_friend(session, business, customer, now=now)
+    ):
+        return  # a friend's own sign-up on the referral page, confirmed
     elif keyword == OPT_IN:
         was_opted_out = customer.consent == "opted_out"
         if was_opted_out or (bare_word(body) != "YES" and customer.consent == "unknown"):

@@ -12,9 +12,12 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import Session, select
 
+from app.care import customers, outbound, texts
+from app.contract.commands import FriendSignUp
+from app.errors import Refused
 from app.models import (
     CODE_DIGITS,
     CODE_LENGTH,
@@ -24,6 +27,7 @@ from app.models import (
     Message,
     MessageKind,
     MessageStatus,
+    Referral,
 )
 
 CODE_CHARS = frozenset(CODE_LETTERS + CODE_DIGITS)
@@ -134,3 +138,168 @@ def ask_sooner(session: Session, customer_id: int, *, now: datetime, why: str) -
         .values(send_at=soon, reason=f"sooner: {why}")
     )
     return moved.rowcount
+
+
+# ---- the friend arrives and opts in themselves ---------------------------------------------
+
+ONE_DAY = timedelta(days=1)
+
+
+def referrer_for_page(session: Session, code: str | None) -> tuple[Business, Customer] | None:
+    """The business and the customer behind a link's code (typed loosely), or None. Codes
+    are unique everywhere, so the link names its business too."""
+    cleaned = clean_code(code)
+    if cleaned is None:
+        return None
+    referrer = session.exec(select(Customer).where(Customer.referral_code == cleaned)).first()
+    if referrer is None:
+        return None
+    return session.get(Business, referrer.business_id), referrer
+
+
+def too_many_new_friends(session: Session, business: Business, now: datetime) -> bool:
+    """The business's hourly limit of new friends is reached (a page or a code being abused)."""
+    count = session.exec(
+        select(func.count(Referral.id)).where(
+            Referral.business_id == business.id, Referral.created_at > now - timedelta(hours=1)
+        )
+    ).one()
+    return count >= business.referral_hourly_limit
+
+
+def friend_signs_up(
+    session: Session, business: Business, referrer: Customer, command: FriendSignUp, *, now
+) -> None:
+    """A friend left their own first name and number on the landing page and ticked the box.
+
+    A new number becomes a customer attached to the referrer, a lead in the owner's inbox, and
+    gets ONE text, ever: "Reply YES to get texts from ...". Nothing else goes to it until YES
+    (its consent stays unknown until then). Whatever the number is (the referrer's own, a customer
+    already, one that opted out, one texted today) the caller answers the page the same way,
+    so the page never tells anyone whether a number is a customer. Raises Refused (429) when
+    the business's hourly limit of new friends is reached. Not committed."""
+    if too_many_new_friends(session, business, now):
+        raise Refused("rate_limited", "Too many sign-ups right now. Please try again later.",
+                      status=429)  # fmt: skip
+    if command.phone == referrer.phone:
+        return  # a customer cannot refer themselves
+    if customers.find_customer(session, business.id, command.phone) is not None:
+        # Someone who was a customer already is not counted as new, and a number that signed
+        # up before and never answered YES is not texted again (it may not be theirs).
+        return
+    friend, _ = customers.find_or_create(session, business, command.phone,
+                                         name=command.first_name, now=now)  # fmt: skip
+    lead = _attach(session, business, referrer, friend, source="link", now=now,
+                   wants_marketing=bool(command.marketing_consent))  # fmt: skip
+    _ask_to_confirm(session, business, friend, lead, now=now)
+    _show_lead(friend, referrer, now, waiting=True)
+
+
+def _attach(session, business, referrer, friend, *, source: str, now, wants_marketing=False):
+    friend.referred_by = referrer.id
+    session.add(friend)
+    lead = Referral(business_id=business.id, referrer_id=referrer.id, friend_id=friend.id,
+                    source=source, wants_marketing=wants_marketing, created_at=now,
+                    confirmed_at=now if source == "text" else None)  # fmt: skip
+    session.add(lead)
+    session.flush()
+    return lead
+
+
+def _show_lead(friend: Customer, referrer: Customer, now: datetime, *, waiting: bool) -> None:
+    """The owner sees the new lead at the top of the inbox."""
+    who = referrer.name or referrer.phone
+    friend.last_activity_at = now
+    friend.last_message_preview = (
+        f"New lead sent by {who}: waiting for them to reply YES" if waiting
+        else f"New lead sent by {who}"
+    )  # fmt: skip
+    friend.unread_count = max(friend.unread_count or 0, 1)
+
+
+def _unconfirmed_lead(session: Session, friend: Customer) -> Referral | None:
+    return session.exec(
+        select(Referral).where(
+            Referral.friend_id == friend.id,
+            Referral.source == "link",
+            Referral.confirmed_at.is_(None),
+        )
+    ).first()
+
+
+def _ask_to_confirm(session, business, friend, lead, *, now) -> Message | None:
+    """The one confirmation text, at most once a day to a number; None when none may go (it
+    opted out, it was texted today)."""
+    recent = session.exec(
+        select(Message.id).where(
+            Message.business_id == business.id,
+            Message.to_number == friend.phone,
+            Message.kind == MessageKind.REFERRAL_CONFIRMATION,
+            Message.created_at > now - ONE_DAY,
+        )
+    ).first()
+    if recent is not None:
+        return None
+    body = texts.render("referral_confirmation", business_name=business.name,
+                        offers=lead.wants_marketing)  # fmt: skip
+    try:
+        return outbound.queue_text(session, business, friend, body,
+                                   MessageKind.REFERRAL_CONFIRMATION, now=now,
+                                   cause="system")  # fmt: skip
+    except outbound.OutboundRefused:
+        return None
+
+
+def confirm_friend(session: Session, business: Business, friend: Customer, *, now) -> bool:
+    """A friend who signed up on the page answered YES: their consent is recorded (and their
+    consent to offers, when they ticked that box too), and they are welcomed once. False when
+    they have no sign-up waiting for an answer. Not committed."""
+    lead = _unconfirmed_lead(session, friend)
+    if lead is None:
+        return False
+    lead.confirmed_at = now
+    session.add(lead)
+    customers.set_consent(session, friend, "granted", source="referral page", now=now,
+                          detail="signed up themselves, confirmed by YES",
+                          by_customer=True)  # fmt: skip
+    if lead.wants_marketing:
+        customers.set_marketing_consent(session, friend, "granted", source="referral page",
+                                        now=now, detail="ticked on the page, confirmed by YES",
+                                        by_customer=True)  # fmt: skip
+    _welcome(session, business, friend, now=now)
+    return True
+
+
+def _welcome(session, business, friend, *, now) -> Message | None:
+    body = texts.render_for(session, business, "referral_welcome", business_name=business.name,
+                            first_name=friend.first_name)  # fmt: skip
+    try:
+        return outbound.queue_text(session, business, friend, body, MessageKind.REFERRAL_WELCOME,
+                                   now=now, cause="inbound")  # fmt: skip
+    except outbound.OutboundRefused:
+        return None
+
+
+def friend_texted_code(
+    session: Session, business: Business, friend: Customer, codes: list[str], *, now
+) -> bool:
+    """A new number texted the business a message with a valid code: the friend is attached
+    to the referrer, shows as a new lead, and gets one welcome reply (an answer to their own
+    text). A customer's own code, an unknown code or the business's hourly limit: nothing
+    happens (their text is in the inbox as any other). Not committed."""
+    if not codes or friend.referred_by is not None or too_many_new_friends(session, business, now):
+        return False
+    referrer = session.exec(
+        select(Customer).where(
+            Customer.business_id == business.id,
+            Customer.referral_code.in_(codes),
+            Customer.id != friend.id,
+        )
+    ).first()
+    if referrer is None:
+        return False
+    _attach(session, business, referrer, friend, source="text", now=now)
+    _welcome(session, business, friend, now=now)
+    _show_lead(friend, referrer, now, waiting=False)
+    session.add(friend)
+    return True

@@ -10,7 +10,12 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from app.care.automations import plan_after_visit
-from app.care.customers import find_or_create, record_marketing_answer, set_consent
+from app.care.customers import (
+    find_or_create,
+    give_code,
+    record_marketing_answer,
+    set_consent,
+)
 from app.care.outbound import cancel_pending
 from app.contract.commands import VisitCreate
 from app.contract.rules import cents
@@ -37,6 +42,7 @@ def record_visit(
     """Record a visit and plan its follow-ups. `source` is the door (api, web, import);
     `base_url` is the app's public origin, for the tracked review link."""
     customer, _ = find_or_create(session, business, command.phone, name=command.name, now=now)
+    give_code(session, customer)  # (they may have reached us by text first, without one)
     name = command.name
     if name and customer.name and customer.first_name.lower() == name.lower():
         name = ""  # "Maria" typed for Maria Lopez: keep the full name on file

@@ -121,7 +121,10 @@ class CustomerPublic(View):
     )
     marketing_consent_source: str | None
     marketing_consent_at: datetime | None
-    referral_code: str = Field(description="their code; their link is /r/<code> on this app")
+    referral_code: str | None = Field(
+        description="their code (their link is /r/<code> on this app); given when they are "
+        "added, or at their first visit when they first reached us by text"
+    )
     referred_by: int | None = Field(description="the customer whose code brought them")
     number_status: Literal["ok", "invalid", "landline"]
     unhappy_at: datetime | None

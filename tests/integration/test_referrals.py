@@ -6,13 +6,14 @@ faked on the wire. Each story says exactly which texts went out and which did no
 from __future__ import annotations
 
 import io
+import re
 from datetime import datetime, timedelta
 
 import pytest
 from sqlmodel import Session, select
 
 from app.care.outbound import queue_text
-from app.models import Business, ConsentEvent, Customer, Message
+from app.models import Business, ConsentEvent, Customer, Message, Referral
 from tests.conftest import CUSTOMER_PHONE
 from tests.integration.test_care_stories import ny
 from tests.integration.test_owner_helpers import OVERRIDES, post, sign_in
@@ -278,3 +279,199 @@ def test_the_owner_sets_the_referral_program_on_the_settings_page(client, busine
     with Session(engine) as s:
         saved = s.get(Business, business.id)
         assert saved.referral_ask_days == 5 and saved.referral_asks is True  # nothing changed
+
+
+# ---- the friend -----------------------------------------------------------------------------
+
+
+def referrer_code(story) -> str:
+    story.visit()  # Maria, a customer with her code
+    return story.customer().referral_code
+
+
+def landing(client, code: str):
+    response = client.get(f"/r/{code}")
+    assert response.status_code == 200, response.status_code
+    return response.get_data(as_text=True)
+
+
+def sign_up(client, code: str, phone: str = FRIEND_PHONE, name: str = "Jo", **extra):
+    page = landing(client, code)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    form = {"csrf_token": token, "first_name": name, "phone": phone, "consent": "yes", **extra}
+    return client.post(f"/r/{code}", data=form)
+
+
+def referral_rows(story) -> list[Referral]:
+    with Session(story.engine) as s:
+        return list(s.exec(select(Referral).order_by(Referral.id)))
+
+
+def friend_texts(story, sent, phone: str = FRIEND_PHONE) -> list[str]:
+    return [body for to, body in sent if to == phone]
+
+
+def test_a_friend_signs_up_on_the_page_gets_one_text_and_nothing_else_until_yes(story, client):
+    story.patch(referral_offer="15% off their first visit")
+    code = referrer_code(story)
+    story.run_until(ny(10, 12, 0))  # Maria's thank-you
+    page = landing(client, code.lower())  # a link typed in lower case works too
+    assert "Bloom Hair Studio" in page and "15% off their first visit" in page
+    assert 'name="csrf_token"' in page
+    for box in ('id="f-consent"', 'id="f-marketing"'):
+        tag = page[page.index(box) - 60 : page.index(">", page.index(box))]
+        assert "checked" not in tag  # unticked
+    response = sign_up(client, code, name="Jo", marketing_consent="yes")
+    assert response.status_code == 200 and "reply <strong>YES</strong>" in response.get_data(
+        as_text=True
+    )
+    jo = story.customer(FRIEND_PHONE)
+    maria = story.customer()
+    assert jo.referred_by == maria.id and jo.name == "Jo"
+    assert (jo.consent, jo.marketing_consent) == ("unknown", "unknown")  # not before YES
+    [lead] = referral_rows(story)
+    assert (lead.state, lead.source, lead.referrer_id) == ("lead", "link", maria.id)
+    # The owner sees the new lead at the top of the inbox.
+    sign_in(client)
+    inbox = client.get("/inbox").get_data(as_text=True)
+    assert "New lead sent by Maria Lopez" in inbox
+
+    [confirmation] = friend_texts(story, story.run())
+    assert confirmation.startswith("Reply YES to get texts from Bloom Hair Studio")
+    assert "Reply STOP to opt out" in confirmation
+    # Nothing else, however long: the visit plan of someone else, days pass.
+    assert friend_texts(story, story.run_until(ny(20, 12, 0))) == []
+    response = story.client.post("/api/v1/messages", headers=story.auth,
+                                 json={"phone": FRIEND_PHONE, "body": "Hi Jo!"})  # fmt: skip
+    assert response.status_code == 409  # the owner cannot text them either, before YES
+
+    story.reply("YES", phone=FRIEND_PHONE)
+    jo = story.customer(FRIEND_PHONE)
+    assert (jo.consent, jo.consent_source) == ("granted", "referral page")
+    assert jo.marketing_consent == "granted"  # she ticked offers too, and confirmed
+    [welcome] = friend_texts(story, story.run())
+    assert welcome.startswith("Welcome to Bloom Hair Studio, Jo!")
+    assert referral_rows(story)[0].confirmed_at == story.clock.now()
+
+
+def test_a_friend_who_never_confirms_gets_nothing_more(story, client):
+    code = referrer_code(story)
+    sign_up(client, code)
+    assert len(friend_texts(story, story.run())) == 1
+    story.clock.set(ny(12, 11, 0))
+    sign_up(client, code)  # the same number again, days later (perhaps not by its owner)
+    assert friend_texts(story, story.run_until(ny(30, 12, 0))) == []
+    assert len(referral_rows(story)) == 1
+    story.reply("Who is this?", phone=FRIEND_PHONE)  # a reply is no YES
+    assert story.customer(FRIEND_PHONE).consent == "unknown"
+    assert friend_texts(story, story.run()) == []
+
+
+def test_the_page_answers_the_same_whoever_the_number_is(story, client):
+    code = referrer_code(story)
+    story.visit(phone=OTHER_PHONE, name="Sam Rivera")  # a customer already
+    story.run_until(ny(10, 12, 0))
+    answers = {}
+    for label, phone in (("new", FRIEND_PHONE), ("customer", OTHER_PHONE),
+                         ("referrer", CUSTOMER_PHONE)):  # fmt: skip
+        response = sign_up(client, code, phone=phone, name="Jo")
+        assert response.status_code == 200
+        answers[label] = response.get_data(as_text=True)
+    assert answers["new"] == answers["customer"] == answers["referrer"]
+    sent = story.run()
+    assert [to for to, _body in sent] == [FRIEND_PHONE]  # only the new number is texted
+    # Sam is not counted as new, and Maria cannot refer herself.
+    assert [(r.friend_id, r.source) for r in referral_rows(story)] == [
+        (story.customer(FRIEND_PHONE).id, "link")
+    ]
+    assert story.customer(OTHER_PHONE).referred_by is None
+    assert story.customer().referred_by is None
+
+
+def test_a_number_that_opted_out_is_not_texted_and_the_page_says_nothing(story, client):
+    code = referrer_code(story)
+    story.reply("Hello", phone=FRIEND_PHONE)
+    story.reply("STOP", phone=FRIEND_PHONE)
+    response = sign_up(client, code)
+    assert response.status_code == 200 and "reply <strong>YES</strong>" in response.get_data(
+        as_text=True
+    )
+    assert friend_texts(story, story.run()) == []
+
+
+def test_the_consent_box_is_required_and_bad_input_changes_nothing(story, client):
+    code = referrer_code(story)
+    response = sign_up(client, code, consent="")
+    assert response.status_code == 422
+    assert "Tick the box" in response.get_data(as_text=True)
+    assert sign_up(client, code, phone="12").status_code == 422
+    assert sign_up(client, code, name="").status_code == 422
+    assert referral_rows(story) == []
+    with Session(story.engine) as s:
+        assert s.exec(select(Customer).where(Customer.phone == FRIEND_PHONE)).first() is None
+    # No CSRF token: refused, nothing made.
+    refused = client.post(f"/r/{code}", data={"first_name": "Jo", "phone": FRIEND_PHONE,
+                                              "consent": "yes"})  # fmt: skip
+    assert refused.status_code == 400
+    assert client.get("/r/AAAAAA").status_code == 404  # no such code
+    assert client.get("/r/" + "x" * 40).status_code == 404
+    assert friend_texts(story, story.run()) == []
+
+
+def test_a_friend_texts_a_code_typed_loosely_and_is_welcomed_once(story):
+    code = referrer_code(story)
+    story.run_until(ny(10, 12, 0))
+    loose = f"hi! maria said to text {code[:3].lower()}-{code[3:].lower()} :)"
+    story.reply(loose, phone=FRIEND_PHONE)
+    [welcome] = friend_texts(story, story.run())
+    assert welcome.startswith("Welcome to Bloom Hair Studio!")
+    friend = story.customer(FRIEND_PHONE)
+    assert friend.referred_by == story.customer().id
+    [lead] = referral_rows(story)
+    assert (lead.source, lead.state) == ("text", "lead")
+    # Texting it again, or another code: nothing more.
+    story.reply(f"my code {code}", phone=FRIEND_PHONE)
+    assert friend_texts(story, story.run()) == []
+    assert len(referral_rows(story)) == 1
+
+
+def test_codes_from_existing_customers_or_the_referrer_count_for_nothing(story):
+    code = referrer_code(story)
+    story.visit(phone=OTHER_PHONE, name="Sam Rivera")
+    story.run_until(ny(10, 12, 0))
+    story.clock.set(ny(10, 13, 0))
+    story.reply(f"My friend's code is {code}", phone=OTHER_PHONE)  # a customer already
+    story.reply(f"code {code}", phone=CUSTOMER_PHONE)  # her own code
+    story.reply("Is K7PM4R a code?", phone=FRIEND_PHONE)  # nobody's code
+    assert story.run() == []
+    assert referral_rows(story) == []
+
+
+class TestRateLimits:
+    @pytest.fixture
+    def settings_overrides(self):
+        return {**OVERRIDES, "referral_signup_limit": "3 per hour"}
+
+    def test_sign_ups_are_limited_per_address(self, story, client):
+        code = referrer_code(story)
+        for n in range(3):
+            assert sign_up(client, code, phone=f"+1212555016{n}").status_code == 200
+        refused = sign_up(client, code, phone="+12125550169")
+        assert refused.status_code == 429 and "Retry-After" in refused.headers
+        assert len(referral_rows(story)) == 3
+        assert "+12125550169" not in [to for to, _body in story.run()]
+
+    def test_new_friends_are_limited_per_business_by_page_and_by_text(self, story, client):
+        code = referrer_code(story)
+        story.patch(referral_hourly_limit=1)
+        assert sign_up(client, code).status_code == 200
+        refused = sign_up(client, code, phone=OTHER_PHONE)
+        assert refused.status_code == 429
+        assert "Too many sign-ups right now" in refused.get_data(as_text=True)
+        story.reply(f"hi, code {code}", phone="+12125550166")  # by text: no lead either
+        sent = story.run()
+        assert [to for to, _body in sent] == [FRIEND_PHONE]  # only the first one's confirmation
+        assert len(referral_rows(story)) == 1
+        # An hour later there is room again.
+        story.clock.set(ny(10, 12, 5))
+        assert sign_up(client, code, phone=OTHER_PHONE).status_code == 200

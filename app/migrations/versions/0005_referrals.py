@@ -43,20 +43,16 @@ def upgrade() -> None:
     # STOP ended both consents: whoever opted out before is opted out of offers too.
     op.execute("UPDATE customer SET marketing_consent = 'opted_out' WHERE consent = 'opted_out'")
     connection = op.get_bind()
-    rows = connection.execute(sa.text("SELECT id, business_id FROM customer")).all()
-    taken: set[tuple[int, str]] = set()
-    for row in rows:
+    taken: set[str] = set()
+    for (customer_id,) in connection.execute(sa.text("SELECT id FROM customer")).all():
         code = app.models.new_referral_code()
-        while (row.business_id, code) in taken:
+        while code in taken:
             code = app.models.new_referral_code()
-        taken.add((row.business_id, code))
+        taken.add(code)
         connection.execute(sa.text("UPDATE customer SET referral_code = :code WHERE id = :id"),
-                           {"code": code, "id": row.id})  # fmt: skip
+                           {"code": code, "id": customer_id})  # fmt: skip
     with op.batch_alter_table("customer") as batch:
-        batch.alter_column("referral_code", existing_type=String(length=12), nullable=False)
-        batch.create_unique_constraint(
-            "uq_customer_referral_code", ["business_id", "referral_code"]
-        )
+        batch.create_unique_constraint("uq_customer_referral_code", ["referral_code"])
     with op.batch_alter_table("consent_event") as batch:
         batch.add_column(sa.Column("kind", String(length=10), nullable=False,
                                    server_default="texts"))  # fmt: skip
