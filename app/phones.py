@@ -48,6 +48,20 @@ def normalize(raw: str | None, region: str = DEFAULT_REGION) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+@lru_cache(maxsize=4096)
+def national(e164: str | None, region: str = DEFAULT_REGION) -> str:
+    """A number the way its owner writes it: `(212) 555-0123` at home, `+44 20 7946 0958`
+    from abroad; anything unparseable as it is."""
+    try:
+        number = phonenumbers.parse(e164 or "", region)
+    except phonenumbers.NumberParseException:
+        return e164 or ""
+    home = phonenumbers.region_code_for_number(number) == region
+    style = phonenumbers.PhoneNumberFormat.NATIONAL if home else (
+        phonenumbers.PhoneNumberFormat.INTERNATIONAL)  # fmt: skip
+    return phonenumbers.format_number(number, style)
+
+
 def is_e164(text: str) -> bool:
     try:
         return normalize(text) == text

@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, update
 from sqlmodel import Session, select
 
-from app.care import customers, outbound, texts
+from app.care import automations, customers, merge, outbound, texts
 from app.contract.commands import FriendSignUp
-from app.errors import Refused
+from app.errors import NotFound, Refused
 from app.models import (
     CODE_DIGITS,
     CODE_LENGTH,
@@ -28,7 +28,10 @@ from app.models import (
     MessageKind,
     MessageStatus,
     Referral,
+    ReferralState,
+    User,
 )
+from app.phones import national
 
 CODE_CHARS = frozenset(CODE_LETTERS + CODE_DIGITS)
 _PIECES = re.compile(r"[A-Za-z0-9]+")
@@ -208,7 +211,7 @@ def _attach(session, business, referrer, friend, *, source: str, now, wants_mark
 
 def _show_lead(friend: Customer, referrer: Customer, now: datetime, *, waiting: bool) -> None:
     """The owner sees the new lead at the top of the inbox."""
-    who = referrer.name or referrer.phone
+    who = referrer.name or national(referrer.phone)
     friend.last_activity_at = now
     friend.last_message_preview = (
         f"New lead sent by {who}: waiting for them to reply YES" if waiting
@@ -303,3 +306,75 @@ def friend_texted_code(
     _show_lead(friend, referrer, now, waiting=False)
     session.add(friend)
     return True
+
+
+# ---- the reward ---------------------------------------------------------------------------
+
+
+def friend_visited(
+    session: Session, business: Business, friend: Customer, visit, *, now, base_url: str = ""
+) -> Referral | None:
+    """The friend's first visit after arriving through a code: the referral is converted and
+    the referrer gets the reward text, a promotional one, so only with their written consent
+    to offers; without it the owner is told to thank them in person. Only the visit counts:
+    never a review or anything anyone said. Returns the referral converted, or None. Not
+    committed."""
+    lead = session.exec(
+        select(Referral).where(Referral.friend_id == friend.id, Referral.state == "lead")
+    ).first()
+    if lead is None:
+        return None
+    lead.state, lead.converted_at, lead.visit_id = ReferralState.CONVERTED, now, visit.id
+    session.add(lead)
+    referrer = session.get(Customer, lead.referrer_id)
+    reward = f"You've earned {business.referral_reward}." if business.referral_reward else ""
+    fields = merge.fields_for(session, business, referrer, now=now, base_url=base_url,
+                              reward=reward)  # fmt: skip
+    body = texts.render_for(session, business, "referral_reward", **fields)
+    try:
+        outbound.queue_text(session, business, referrer, body, MessageKind.REFERRAL_REWARD,
+                            now=now, cause="system", promotional=True)  # fmt: skip
+    except outbound.OutboundRefused:
+        _thank_in_person(session, business, referrer, friend, now=now, base_url=base_url)
+    return lead
+
+
+def _thank_in_person(session, business, referrer, friend, *, now, base_url) -> None:
+    """No reward text may go: the owner hears it in the inbox (and on the alert phone)."""
+    who = referrer.first_name or national(referrer.phone)
+    note = (f"{friend.name or 'A friend'}, sent by {who}, just visited: thank {who} in person "
+            "(no consent to reward texts)")  # fmt: skip
+    referrer.last_activity_at = now
+    referrer.last_message_preview = note[:160]
+    referrer.unread_count = (referrer.unread_count or 0) + 1
+    referrer.needs_reply = True
+    session.add(referrer)
+    automations.alert_owner(session, business, referrer, "a friend they sent visited:",
+                            f"thank {who} in person (no consent to reward texts)", now=now,
+                            base_url=base_url)  # fmt: skip
+
+
+def mark_rewarded(
+    session: Session, business_id: int, referral_id: int, *, by: User, now: datetime
+) -> Referral:
+    """The owner gave the referrer their reward. Raises NotFound or Refused. Not committed."""
+    referral = session.get(Referral, referral_id)
+    if referral is None or referral.business_id != business_id:
+        raise NotFound(f"No referral {referral_id}.")
+    if referral.state != ReferralState.CONVERTED:
+        raise Refused("not_converted", "A reward is given once the friend has visited.")
+    referral.state, referral.rewarded_at, referral.rewarded_by = "rewarded", now, by.id
+    session.add(referral)
+    return referral
+
+
+def referrals_of(session: Session, referrer_id: int) -> list[tuple[Referral, Customer]]:
+    """Everyone a customer sent, newest first, with the friend."""
+    return list(
+        session.exec(
+            select(Referral, Customer)
+            .join(Customer, Customer.id == Referral.friend_id)
+            .where(Referral.referrer_id == referrer_id)
+            .order_by(Referral.id.desc())
+        )
+    )

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+from app.care import referrals
 from app.care.automations import plan_after_visit
 from app.care.customers import (
     find_or_create,
@@ -70,6 +71,8 @@ def record_visit(
         customer.last_visit_at = visit.occurred_at
         session.add(customer)
     plan = plan_after_visit(session, business, customer, visit, now=now, base_url=base_url)
+    if customer.referred_by is not None:
+        referrals.friend_visited(session, business, customer, visit, now=now, base_url=base_url)
     return RecordedVisit(visit, customer, plan.planned, plan.skipped)
 
 

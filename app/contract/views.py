@@ -143,6 +143,26 @@ class CustomerDetail(CustomerPublic):
     )
 
 
+class ReferralPublic(View):
+    id: int
+    referrer_id: int = Field(description="the customer whose code brought the friend")
+    friend_id: int = Field(description="the friend, a customer too")
+    state: Literal["lead", "converted", "rewarded"] = Field(
+        description="lead: the friend arrived; converted: their first visit was recorded; "
+        "rewarded: the owner gave the referrer their reward"
+    )
+    source: Literal["link", "text"] = Field(
+        description="link: signed up on /r/<code>; text: texted the code"
+    )
+    confirmed_at: datetime | None = Field(
+        description="when the friend confirmed their own sign-up (YES), or texted the code"
+    )
+    converted_at: datetime | None
+    visit_id: int | None = Field(description="the friend's first visit")
+    rewarded_at: datetime | None
+    created_at: datetime
+
+
 # ---- messages -----------------------------------------------------------------------------
 
 

@@ -232,7 +232,7 @@ def test_review_request_no_click_one_reminder_then_silence(story, clock):
 
     # No second reminder, ever; a week after the visit, the referral ask with their link.
     [(to, referral)] = story.run_until(ny(14, 11, 0) + timedelta(days=30))
-    assert referral.startswith("Hi Maria, glad you enjoyed Bloom Hair Studio!")
+    assert referral.startswith("Hi Maria! Know someone who'd love Bloom Hair Studio?")
     assert f"{PUBLIC_BASE}/r/{story.customer().referral_code}" in referral
     assert story.statuses() == [
         ("thank_you", "sent"),

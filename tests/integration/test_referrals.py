@@ -161,7 +161,7 @@ def test_the_ask_goes_a_week_after_the_visit_with_their_link(story, clock):
     assert referral_texts(story.run_until(ny(17, 10, 59))) == []
     [(to, body)] = referral_texts(story.run(ny(17, 11, 0)))
     assert to == CUSTOMER_PHONE and body.endswith(f"https://regulars.test/r/{code}")
-    assert "Your friends get" not in body  # no offer set: an informational text
+    assert "Friends get" not in body  # no offer set: an informational text
     with Session(story.engine) as s:
         sent = s.exec(select(Message).where(Message.kind == "referral_ask")).one()
         assert sent.promotional is False
@@ -222,7 +222,7 @@ def test_the_owner_sees_and_cancels_the_planned_ask_in_the_conversation(story, c
     [ask] = [m for m in visit["planned"] if m["kind"] == "referral_ask"]
     sign_in(client)
     page = client.get(f"/conversations/{visit['customer_id']}").get_data(as_text=True)
-    assert "Share your link" in page
+    assert "Know someone who" in page
     response = post(client, f"/conversations/{visit['customer_id']}/messages/{ask['id']}/cancel")
     assert response.status_code == 302
     assert referral_texts(story.run_until(ny(20, 12, 0))) == []
@@ -238,7 +238,7 @@ def test_with_an_offer_the_ask_is_promotional_only_for_those_who_agreed_to_offer
     story.client.post("/api/v1/customers", headers=story.auth,
                       json={"phone": FRIEND_PHONE, "marketing_consent": False})  # fmt: skip
     asks = dict(referral_texts(story.run_until(ny(17, 12, 0))))
-    assert asks[CUSTOMER_PHONE].endswith("Your friends get 15% off their first visit.")
+    assert asks[CUSTOMER_PHONE].endswith("Friends get 15% off their first visit.")
     assert "15%" not in asks[OTHER_PHONE]  # informational: he is still asked, without it
     assert FRIEND_PHONE not in asks
     with Session(story.engine) as s:
@@ -475,3 +475,121 @@ class TestRateLimits:
         # An hour later there is room again.
         story.clock.set(ny(10, 12, 5))
         assert sign_up(client, code, phone=OTHER_PHONE).status_code == 200
+
+
+# ---- the reward, and the API ----------------------------------------------------------------
+
+ALERT_PHONE = "+12125550199"
+
+
+def friend_by_link_confirmed(story, client) -> None:
+    code = story.customer().referral_code
+    sign_up(client, code, name="Jo")
+    story.run()
+    story.reply("YES", phone=FRIEND_PHONE)
+    story.run()
+
+
+def test_the_friends_first_visit_converts_and_rewards_a_referrer_who_agreed(story, client):
+    story.patch(referral_reward="$10 off your next visit")
+    story.visit(name="Maria Lopez", marketing_consent=True)
+    story.run_until(ny(10, 12, 0))
+    friend_by_link_confirmed(story, client)
+    story.clock.set(ny(11, 15, 0))
+    story.visit(phone=FRIEND_PHONE, name="Jo")  # her first visit
+    [lead] = referral_rows(story)
+    assert (lead.state, lead.converted_at) == ("converted", ny(11, 15, 0))
+    # (one automated text a day: her review request went this morning, so tomorrow)
+    out = story.run_until(ny(12, 12, 0))
+    [reward] = [body for to, body in out if to == CUSTOMER_PHONE and "your friend" in body]
+    assert reward.startswith("Hi Maria, your friend just visited Bloom Hair Studio thanks to you!")
+    assert "You've earned $10 off your next visit." in reward and "/l/" not in reward
+    with Session(story.engine) as s:
+        sent = s.exec(select(Message).where(Message.kind == "referral_reward")).one()
+        assert sent.promotional
+    # Her next visit is no first visit: no second reward.
+    story.clock.set(ny(20, 15, 0))
+    story.visit(phone=FRIEND_PHONE, name="Jo")
+    assert [body for to, body in story.run() if to == CUSTOMER_PHONE and "earned" in body] == []
+
+    # The owner marks the reward given on Maria's page; the API lists it so.
+    sign_in(client)
+    maria = story.customer()
+    page = client.get(f"/customers/{maria.id}").get_data(as_text=True)
+    assert "Mark reward given" in page and maria.referral_code in page
+    friend_page = client.get(f"/customers/{story.customer(FRIEND_PHONE).id}").get_data(as_text=True)
+    assert "Sent by" in friend_page and "Maria Lopez" in friend_page
+    response = post(client, f"/customers/{maria.id}/referrals/{lead.id}/rewarded")
+    assert response.status_code == 302
+    [item] = story.api("/api/v1/referrals")["items"]
+    assert item["state"] == "rewarded" and item["rewarded_at"]
+    assert (item["referrer_id"], item["friend_id"], item["source"]) == (
+        maria.id, story.customer(FRIEND_PHONE).id, "link")  # fmt: skip
+    jo = story.api(f"/api/v1/customers/{item['friend_id']}")
+    assert jo["referred_by"] == maria.id and jo["marketing_consent"] == "unknown"
+
+
+def test_a_referrer_without_marketing_consent_gets_no_reward_text_and_the_owner_is_told(
+    story, client
+):
+    story.patch(referral_reward="$10 off your next visit", alert_phone=ALERT_PHONE)
+    story.visit(name="Maria Lopez")  # consent to texts, not to offers
+    story.run_until(ny(10, 12, 0))
+    code = story.customer().referral_code
+    story.reply(f"Maria told me to text {code}", phone=FRIEND_PHONE)
+    story.run()
+    story.clock.set(ny(11, 15, 0))
+    story.visit(phone=FRIEND_PHONE, name="Jo")
+    out = story.run_until(ny(13, 12, 0))
+    assert [b for to, b in out if to == CUSTOMER_PHONE and "friend" in b] == []  # no reward
+    [alert] = [body for to, body in out if to == ALERT_PHONE]
+    assert "thank Maria in person" in alert
+    assert referral_rows(story)[0].state == "converted"
+    sign_in(client)
+    inbox = client.get("/inbox").get_data(as_text=True)
+    assert "just visited: thank Maria in person" in inbox
+
+
+def test_rewards_wait_for_a_visit_only(story, client):
+    story.patch(referral_reward="$10 off your next visit")
+    story.visit(name="Maria Lopez", marketing_consent=True)
+    story.run_until(ny(10, 12, 0))
+    friend_by_link_confirmed(story, client)
+    # Nothing anyone says earns a reward: only the friend's visit.
+    story.reply("5 stars, Bloom is amazing", phone=FRIEND_PHONE)
+    story.reply("I left you a great review!")
+    assert [b for _to, b in story.run_until(ny(13, 12, 0)) if "earned" in b] == []
+    sign_in(client)
+    lead = referral_rows(story)[0]
+    refused = post(client, f"/customers/{story.customer().id}/referrals/{lead.id}/rewarded")
+    assert refused.status_code == 302 and referral_rows(story)[0].state == "lead"
+
+
+def test_the_referrals_api_is_paginated_filtered_and_scoped(story, client, session, clock):
+    code = referrer_code(story)
+    for n in range(3):
+        story.reply(f"code {code}", phone=f"+1212555014{n}")
+    story.visit(phone="+12125550140", name="Ana")
+    page = story.api("/api/v1/referrals?limit=2")
+    assert [i["state"] for i in page["items"]] == ["converted", "lead"]
+    assert page["next_cursor"]
+    rest = story.api(f"/api/v1/referrals?limit=2&cursor={page['next_cursor']}")
+    assert len(rest["items"]) == 1 and rest["next_cursor"] is None
+    assert len(story.api("/api/v1/referrals?state=lead")["items"]) == 2
+    bad = story.client.get("/api/v1/referrals?state=maybe", headers=story.auth)
+    assert bad.status_code == 422
+    assert story.client.get("/api/v1/referrals").status_code == 401
+    # Another business sees none of them.
+    from tests.integration.test_owner_helpers import other_business
+
+    other = other_business(session, clock)
+    from app.care.businesses import issue_api_key
+
+    key = issue_api_key(session, other)
+    session.commit()
+    theirs = story.client.get("/api/v1/referrals", headers={"Authorization": f"Bearer {key}"})
+    assert theirs.json == {"items": [], "next_cursor": None}
+    document = story.client.get("/api/v1/openapi.json").json
+    assert "/api/v1/referrals" in document["paths"]
+    customer = document["components"]["schemas"]["CustomerPublic"]["properties"]
+    assert {"referral_code", "referred_by", "marketing_consent"} <= set(customer)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Flask, g
 
 from app.care.texts import MERGE_FIELDS
+from app.phones import national
 from app.sms.encoding import segment_info
 from app.sms.errors import reason_for
 from app.web.owner import (
@@ -89,6 +90,7 @@ def register(app: Flask) -> None:
         return {"current_user": g.user, "current_business": g.business}
 
     app.add_template_filter(local, "local")
+    app.add_template_filter(national, "phone")  # as the owner writes it, not E.164
     app.add_template_global(message_state, "message_state")
     app.add_template_global(kind_label, "kind_label")
     app.add_template_global(segment_info, "segments")

@@ -18,10 +18,11 @@ from flask import (
 )
 
 from app.care import inbox as care_inbox
-from app.care.customers import existing_phones, export_rows, save_customer
+from app.care import referrals
+from app.care.customers import existing_phones, export_rows, get_customer, save_customer
 from app.care.imports import COLUMNS, ImportRefused, RowError, import_customers_csv, parse_rows
-from app.errors import Invalid
-from app.web.context import db, now
+from app.errors import Invalid, Refused
+from app.web.context import db, now, public_base
 from app.web.owner.common import (
     PAGE_SIZE,
     customer_or_404,
@@ -80,12 +81,18 @@ def _form_values() -> dict:
 
 
 def _form(customer, values, errors, status=200):
+    sent_by = None
+    if customer is not None and customer.referred_by is not None:
+        sent_by = get_customer(db(), g.business.id, customer.referred_by)
     return render_template(
         "owner/customer_form.html",
         customer=customer,
         values=values,
         errors=errors,
         sources=SOURCE_SUGGESTIONS,
+        referral_link=referrals.referral_link(public_base(), customer) if customer else "",
+        referred=referrals.referrals_of(db(), customer.id) if customer else [],
+        sent_by=sent_by,
     ), status
 
 
@@ -129,6 +136,19 @@ def edit(customer_id: int):
         return _form(customer, values, form_errors(exc), 422)
     flash("Saved.", "info")
     return redirect(url_for(".edit", customer_id=customer.id))
+
+
+@bp.post("/<int:customer_id>/referrals/<int:referral_id>/rewarded")
+@signed_in
+def reward_given(customer_id: int, referral_id: int):
+    customer = customer_or_404(customer_id)
+    try:
+        referrals.mark_rewarded(db(), g.business.id, referral_id, by=g.user, now=now())
+    except Refused as exc:
+        flash(exc.message, "error")
+        return redirect(url_for(".edit", customer_id=customer.id))
+    flash("Marked: reward given.", "info")
+    return redirect(url_for(".edit", customer_id=customer.id) + "#referrals")
 
 
 # ---- CSV ----------------------------------------------------------------------------------
