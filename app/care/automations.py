@@ -222,7 +222,7 @@ def handle_reply(
                        cause="inbound", visit_id=visit.id if visit else None)  # fmt: skip
     if answering and not unhappy:
         customer.needs_reply = False  # a happy answer is thanked for the owner
-    if rating is not None and not unhappy and rating.score >= HAPPY_SCORE[rating.scale]:
+    if rating is not None and not unhappy and rating.score >= HAPPY_SCORE.get(rating.scale, 99):
         # Asked after a good rating (the timing leaders use); never a condition of anything.
         referrals.ask_sooner(session, customer.id, now=now,
                              why=f"they rated us {rating.score} of {rating.scale}")  # fmt: skip

@@ -219,16 +219,16 @@ def receive_text(
         session.rollback()
         existing = session.connection().execute(statements["message_by_sid"], {"sid": sid})
         return InboundResult(existing.scalar_one(), duplicate=True, keyword=None, _session=session)
+    welcomed = False
+    if codes and _is_new(customer, now) and customer.consent != "opted_out":
+        # A friend texting the code someone gave them: a lead, welcomed once.
+        owner = session.get(Business, business.id)
+        full = session.get(Customer, customer.id, populate_existing=True)
+        welcomed = referrals.friend_texted_code(session, owner, full, codes, now=now)
     if keyword is not None:
         owner = session.get(Business, business.id)
         full = session.get(Customer, customer.id, populate_existing=True)
         _act_on_keyword(session, owner, full, keyword, body, text.provider_opt_out, now)
-    elif codes and _is_new(customer, now) and customer.consent != "opted_out":
-        # A friend texting the code someone gave them: a lead, welcomed once.
-        owner = session.get(Business, business.id)
-        full = session.get(Customer, customer.id, populate_existing=True)
-        if not referrals.friend_texted_code(session, owner, full, codes, now=now):
-            answer_after_hours(session, owner, full, now=now)
     elif _needs_care(business, customer, now) or (
         reading is not None and reading.unhappy and customer.consent != "opted_out"
     ):
@@ -236,7 +236,8 @@ def receive_text(
         full = session.get(Customer, customer.id, populate_existing=True)
         handle_reply(session, owner, full, message_id, body, now=now, base_url=base_url,
                      reading=reading)  # fmt: skip
-        answer_after_hours(session, owner, full, now=now)
+        if not welcomed:  # one answer to a friend's first text
+            answer_after_hours(session, owner, full, now=now)
     return InboundResult(message_id, duplicate=False, keyword=keyword, _session=session)
 
 

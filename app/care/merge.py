@@ -77,5 +77,7 @@ def fields_for(
         "scale": business.rating_scale,
         "review_link": link,
         "referral_link": referral_link(base_url, customer),
+        "offer": "",  # an occasion's own: the ask's offer, for those who agreed to offers
+        "reward": "",
         **extra,
     }

@@ -593,3 +593,20 @@ def test_the_referrals_api_is_paginated_filtered_and_scoped(story, client, sessi
     assert "/api/v1/referrals" in document["paths"]
     customer = document["components"]["schemas"]["CustomerPublic"]["properties"]
     assert {"referral_code", "referred_by", "marketing_consent"} <= set(customer)
+
+
+def test_a_new_number_with_a_code_and_a_complaint_is_still_heard(story):
+    story.patch(alert_phone=ALERT_PHONE)
+    code = referrer_code(story)
+    story.run_until(ny(10, 12, 0))
+    story.reply(f"Maria gave me {code} but nobody answers your phone, terrible service",
+                phone=FRIEND_PHONE)  # fmt: skip
+    out = story.run()
+    assert any(to == ALERT_PHONE and "unhappy" in body for to, body in out)
+    assert [b for to, b in out if to == FRIEND_PHONE][0].startswith("Welcome to Bloom")
+    assert story.customer(FRIEND_PHONE).referred_by == story.customer().id
+    # A new number whose text only looks like it has a code: an ordinary new conversation.
+    story.reply("Order AB23CD arrived broken, awful", phone="+12125550166")
+    recipients = [to for to, _b in story.run()]
+    assert ALERT_PHONE in recipients and "+12125550166" not in recipients
+    assert len(referral_rows(story)) == 1
