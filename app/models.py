@@ -259,7 +259,7 @@ class Customer(SQLModel, table=True):
         sa.Index("ix_customer_business_activity", "business_id", "last_activity_at"),
         sa.Index("ix_customer_needs_reply", "needs_reply", "last_inbound_at"),
         # unique everywhere (so unique in each business): /r/<code> names the business too
-        sa.UniqueConstraint("referral_code", name="uq_customer_referral_code"),
+        sa.Index("uq_customer_referral_code", "referral_code", unique=True),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -279,7 +279,9 @@ class Customer(SQLModel, table=True):
     # given when the row is made in Python (app.care.customers), or on first need for a row
     # the inbound webhook made: the hot path never retries a code that happened to be taken
     referral_code: str | None = Field(default=None, max_length=12)
-    referred_by: int | None = Field(default=None, foreign_key="customer.id")
+    # the customer (of the same business) whose code brought them; no foreign key, so adding
+    # it never rebuilds this table (SQLite) under every text and visit that points at it
+    referred_by: int | None = Field(default=None)
     number_status: str = Field(default="ok", max_length=12)  # ok | invalid | landline
     introduced_at: datetime | None = ts()  # first text that named the business and opt-out
     last_inbound_at: datetime | None = ts()

@@ -610,3 +610,46 @@ def test_a_new_number_with_a_code_and_a_complaint_is_still_heard(story):
     recipients = [to for to, _b in story.run()]
     assert ALERT_PHONE in recipients and "+12125550166" not in recipients
     assert len(referral_rows(story)) == 1
+
+
+def test_the_migration_gives_existing_customers_codes_and_keeps_opt_outs(tmp_path):
+    """0005 on a database with customers in it (SQLite, foreign keys on): nothing rebuilt
+    under the rows that point at customers, every customer a code of their own, and an
+    opt-out from before is an opt-out from offers too; and back down again."""
+    import sqlalchemy as sa
+    from alembic import command
+
+    from app.db import make_engine
+    from app.migrate import alembic_config
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    config = alembic_config(engine=engine)
+    command.upgrade(config, "0004_trust")
+    with engine.begin() as c:
+        c.execute(sa.text(
+            "INSERT INTO business (name, timezone, window_start, window_end, "
+            "send_rate_per_second, thank_you_delay_minutes, daily_automated_cap, "
+            "provider_handles_opt_out, review_mode, rating_scale, review_cooldown_days, "
+            "review_reminder_days, unanswered_alert_minutes, after_hours_reply, "
+            "missed_call_textback, review_hold_days, missed_call_hourly_limit, created_at) "
+            "VALUES ('B', 'America/New_York', '09:00', '20:00', 1, 30, 1, 1, 'direct', 5, "
+            "180, 3, 30, 1, 1, 3, 20, '2026-01-01 00:00:00')"))  # fmt: skip
+        for i in range(200):
+            c.execute(sa.text(
+                "INSERT INTO customer (business_id, phone, name, tags, consent, number_status, "
+                "last_message_preview, unread_count, needs_reply, notes, created_at) VALUES "
+                "(1, :phone, '', '[]', :consent, 'ok', '', 0, 0, '', '2026-01-01 00:00:00')"),
+                {"phone": f"+1212555{i:04d}",
+                 "consent": "opted_out" if i % 7 == 0 else "granted"})  # fmt: skip
+        c.execute(sa.text("INSERT INTO message (business_id, customer_id, direction, body, "
+                          "kind, status, segments, encoding, cause, attempts, created_at) "
+                          "VALUES (1, 1, 'outbound', 'hi', 'manual', 'sent', 1, 'GSM-7', "
+                          "'user', 1, '2026-01-01 00:00:00')"))  # fmt: skip
+    command.upgrade(config, "head")
+    with engine.connect() as c:
+        rows = c.execute(sa.text("SELECT referral_code, consent, marketing_consent "
+                                 "FROM customer")).all()  # fmt: skip
+    assert len({code for code, _c, _m in rows}) == 200 and all(code for code, _c, _m in rows)
+    assert all((c == "opted_out") == (m == "opted_out") for _code, c, m in rows)
+    command.downgrade(config, "0004_trust")
+    engine.dispose()

@@ -24,41 +24,41 @@ UTC = app.models.UTCDateTime
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("business") as batch:
-        batch.add_column(sa.Column("referral_asks", sa.Boolean(), nullable=False,
-                                   server_default=sa.true()))  # fmt: skip
-        for name, default in (("referral_ask_days", "7"), ("referral_cooldown_days", "90"),
-                              ("referral_hourly_limit", "30")):  # fmt: skip
-            batch.add_column(sa.Column(name, sa.Integer(), nullable=False, server_default=default))
-        batch.add_column(sa.Column("referral_offer", String(length=160)))
-        batch.add_column(sa.Column("referral_reward", String(length=160)))
-    with op.batch_alter_table("customer") as batch:
-        batch.add_column(sa.Column("marketing_consent", String(length=10), nullable=False,
-                                   server_default="unknown"))  # fmt: skip
-        batch.add_column(sa.Column("marketing_consent_source", String(length=40)))
-        batch.add_column(sa.Column("marketing_consent_at", UTC(timezone=True)))
-        batch.add_column(sa.Column("referral_code", String(length=12)))
-        batch.add_column(sa.Column("referred_by", sa.Integer()))
-        batch.create_foreign_key("fk_customer_referred_by", "customer", ["referred_by"], ["id"])
+    # Columns only, with constant defaults: SQLite adds them in place (a rebuild of a table
+    # that others point at would fail with rows in it).
+    op.add_column("business", sa.Column("referral_asks", sa.Boolean(), nullable=False,
+                                        server_default="1"))  # fmt: skip
+    for name, default in (("referral_ask_days", "7"), ("referral_cooldown_days", "90"),
+                          ("referral_hourly_limit", "30")):  # fmt: skip
+        op.add_column("business", sa.Column(name, sa.Integer(), nullable=False,
+                                            server_default=default))  # fmt: skip
+    op.add_column("business", sa.Column("referral_offer", String(length=160)))
+    op.add_column("business", sa.Column("referral_reward", String(length=160)))
+    op.add_column("customer", sa.Column("marketing_consent", String(length=10), nullable=False,
+                                        server_default="unknown"))  # fmt: skip
+    op.add_column("customer", sa.Column("marketing_consent_source", String(length=40)))
+    op.add_column("customer", sa.Column("marketing_consent_at", UTC(timezone=True)))
+    op.add_column("customer", sa.Column("referral_code", String(length=12)))
+    op.add_column("customer", sa.Column("referred_by", sa.Integer()))
     # STOP ended both consents: whoever opted out before is opted out of offers too.
     op.execute("UPDATE customer SET marketing_consent = 'opted_out' WHERE consent = 'opted_out'")
     connection = op.get_bind()
     taken: set[str] = set()
+    updates = []
     for (customer_id,) in connection.execute(sa.text("SELECT id FROM customer")).all():
         code = app.models.new_referral_code()
         while code in taken:
             code = app.models.new_referral_code()
         taken.add(code)
+        updates.append({"code": code, "id": customer_id})
+    if updates:  # one statement, many rows
         connection.execute(sa.text("UPDATE customer SET referral_code = :code WHERE id = :id"),
-                           {"code": code, "id": customer_id})  # fmt: skip
-    with op.batch_alter_table("customer") as batch:
-        batch.create_unique_constraint("uq_customer_referral_code", ["referral_code"])
-    with op.batch_alter_table("consent_event") as batch:
-        batch.add_column(sa.Column("kind", String(length=10), nullable=False,
-                                   server_default="texts"))  # fmt: skip
-    with op.batch_alter_table("message") as batch:
-        batch.add_column(sa.Column("promotional", sa.Boolean(), nullable=False,
-                                   server_default=sa.false()))  # fmt: skip
+                           updates)  # fmt: skip
+    op.create_index("uq_customer_referral_code", "customer", ["referral_code"], unique=True)
+    op.add_column("consent_event", sa.Column("kind", String(length=10), nullable=False,
+                                             server_default="texts"))  # fmt: skip
+    op.add_column("message", sa.Column("promotional", sa.Boolean(), nullable=False,
+                                       server_default="0"))  # fmt: skip
     op.create_table(
         "referral",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -87,20 +87,16 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Plain DROP COLUMN (SQLite 3.35+ too): nothing is rebuilt under the rows pointing here.
     op.drop_index("ix_referral_business_time", table_name="referral")
     op.drop_index("ix_referral_referrer_id", table_name="referral")
     op.drop_table("referral")
-    with op.batch_alter_table("message") as batch:
-        batch.drop_column("promotional")
-    with op.batch_alter_table("consent_event") as batch:
-        batch.drop_column("kind")
-    with op.batch_alter_table("customer") as batch:
-        batch.drop_constraint("uq_customer_referral_code", type_="unique")
-        batch.drop_constraint("fk_customer_referred_by", type_="foreignkey")
-        for name in ("referred_by", "referral_code", "marketing_consent_at",
-                     "marketing_consent_source", "marketing_consent"):  # fmt: skip
-            batch.drop_column(name)
-    with op.batch_alter_table("business") as batch:
-        for name in ("referral_hourly_limit", "referral_reward", "referral_offer",
-                     "referral_cooldown_days", "referral_ask_days", "referral_asks"):  # fmt: skip
-            batch.drop_column(name)
+    op.drop_column("message", "promotional")
+    op.drop_column("consent_event", "kind")
+    op.drop_index("uq_customer_referral_code", table_name="customer")
+    for name in ("referred_by", "referral_code", "marketing_consent_at",
+                 "marketing_consent_source", "marketing_consent"):  # fmt: skip
+        op.drop_column("customer", name)
+    for name in ("referral_hourly_limit", "referral_reward", "referral_offer",
+                 "referral_cooldown_days", "referral_ask_days", "referral_asks"):  # fmt: skip
+        op.drop_column("business", name)
