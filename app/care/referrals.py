@@ -190,8 +190,10 @@ def friend_signs_up(
         # Someone who was a customer already is not counted as new, and a number that signed
         # up before and never answered YES is not texted again (it may not be theirs).
         return
-    friend, _ = customers.find_or_create(session, business, command.phone,
-                                         name=command.first_name, now=now)  # fmt: skip
+    friend, created = customers.find_or_create(session, business, command.phone,
+                                               name=command.first_name, now=now)  # fmt: skip
+    if not created:
+        return  # made a moment ago by another request (the same form sent twice)
     lead = _attach(session, business, referrer, friend, source="link", now=now,
                    wants_marketing=bool(command.marketing_consent))  # fmt: skip
     _ask_to_confirm(session, business, friend, lead, now=now)
