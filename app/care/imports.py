@@ -82,7 +82,7 @@ def _build(model, line: int, cells: dict, errors: list[RowError], **context) -> 
         return Row(line, parse(model, cells, **context))
     except Invalid as exc:
         # "consent must be yes or no" names its column; "Check the number" is told which.
-        named = bool(exc.field) and exc.field.lower() in exc.message.lower()
+        named = bool(exc.field and exc.field.lower() in exc.message.lower())
         errors.append(RowError(line, exc.message if named else str(exc)))
         return None
 

@@ -26,7 +26,7 @@ def review_link(
     now: datetime,
 ) -> str:
     """A tracked link to the review page; the bare page when no public origin is known."""
-    if not base_url:
+    if not base_url or not business.review_url:
         return business.review_url or ""
     _link, url = create_link(session, business_id=business.id, customer_id=customer.id,
                              target_url=business.review_url, base_url=base_url, now=now,

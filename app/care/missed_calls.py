@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 import phonenumbers
 from phonenumbers import PhoneNumberType
 from sqlalchemy import func, literal_column, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.care.automations import text_back_missed_call
 from app.models import Business, Customer, Message, MessageKind
@@ -63,11 +63,11 @@ def texted_back_lately(session: Session, business_id: int, now: datetime) -> int
     """Missed-call texts queued for the business in the last hour (a partial index of
     missed-call texts answers it, however many other texts there are)."""
     return session.execute(
-        select(func.count(Message.id)).where(
+        select(func.count(col(Message.id))).where(
             # a literal, so even a prepared statement's generic plan can use the partial index
-            Message.kind == literal_column(f"'{MessageKind.MISSED_CALL.value}'"),
-            Message.business_id == business_id,
-            Message.created_at > now - LIMIT_WINDOW,
+            col(Message.kind) == literal_column(f"'{MessageKind.MISSED_CALL.value}'"),
+            col(Message.business_id) == business_id,
+            col(Message.created_at) > now - LIMIT_WINDOW,
         )
     ).scalar_one()
 

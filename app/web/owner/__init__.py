@@ -93,4 +93,4 @@ def register(app: Flask) -> None:
     app.add_template_global(kind_label, "kind_label")
     app.add_template_global(segment_info, "segments")
     app.add_template_global(lambda c: CONSENT_WORDS.get(c, c), "consent_words")
-    app.add_template_global(MERGE_FIELDS, "merge_fields")
+    app.jinja_env.globals["merge_fields"] = MERGE_FIELDS
