@@ -19,7 +19,7 @@ from app.contract.commands import CONSENT_STATES, CustomerEdit, CustomerUpsert
 from app.contract.rules import MAX_NAME
 from app.errors import Invalid
 from app.models import Business, ConsentEvent, Customer, Message, MessageStatus, User
-from app.phones import normalize
+from app.phones import home_region, normalize
 
 
 def find_customer(session: Session, business_id: int, phone: str) -> Customer | None:
@@ -165,12 +165,12 @@ def save_customer(
     errors: dict[str, str] = {}
     edit = None
     try:
-        edit = parse(CustomerEdit, values)
+        edit = parse(CustomerEdit, values, region=home_region(business.number))
     except Invalid as exc:
         errors = dict(exc.errors)
     phone = edit.phone if edit else None
     if phone is None and "phone" not in errors:
-        phone = normalize(str(values.get("phone")))
+        phone = normalize(str(values.get("phone")), home_region(business.number))
     other = find_customer(session, business.id, phone) if phone else None
     if other is not None and (customer is None or other.id != customer.id):
         errors["phone"] = f"{phone} is already a customer: {other.name or 'no name'}."

@@ -34,6 +34,7 @@ from app.models import (
     OptedOutNumber,
     table_of,
 )
+from app.phones import display, home_region
 from app.sms.encoding import segment_info
 from app.sms.webhooks import InboundText, IncomingCall, Media
 
@@ -277,7 +278,8 @@ def _act_on_keyword(session, business, customer, keyword, body, provider_opt_out
     customer.needs_reply = False  # keywords are answered for the owner
     session.add(customer)
     provider_confirmed = business.provider_handles_opt_out or bool(provider_opt_out)
-    fields = {"business_name": business.name, "business_phone": business.number}
+    phone = display(business.number, home_region(business.number)) or None
+    fields = {"business_name": business.name, "business_phone": phone}
     if keyword in OPT_OUTS:
         changed = set_consent(
             session, customer, "opted_out", source="keyword", now=now, detail=body[:200]

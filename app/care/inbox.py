@@ -57,10 +57,6 @@ class Conversation:
     unhappy_at: datetime | None
     consent: str
 
-    @property
-    def display_name(self) -> str:
-        return self.name or self.phone
-
 
 @dataclass
 class Page:

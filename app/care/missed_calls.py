@@ -19,7 +19,7 @@ from sqlmodel import Session, col
 
 from app.care.automations import text_back_missed_call
 from app.models import Business, Customer, Message, MessageKind
-from app.phones import DEFAULT_REGION
+from app.phones import home_region
 
 # NANP numbers (+1) are "fixed line or mobile": the plan does not say which.
 MOBILE_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
@@ -33,13 +33,7 @@ def allowed_countries(business: Business) -> frozenset[str]:
     country of its own number (the default region when it sends only through a service)."""
     if business.missed_call_countries:
         return frozenset(business.missed_call_countries)
-    region = None
-    if business.number:
-        try:
-            region = phonenumbers.region_code_for_number(phonenumbers.parse(business.number))
-        except phonenumbers.NumberParseException:
-            region = None
-    return frozenset({region or DEFAULT_REGION})
+    return frozenset({home_region(business.number)})
 
 
 def why_not_text(business: Business, caller: str) -> str | None:

@@ -246,9 +246,9 @@ def sample_fields(business_name: str = "Bloom Hair Studio") -> dict:
     return {
         "first_name": "Christopher",
         "customer_name": "Christopher Montgomery",
-        "customer_phone": "+12125550123",
+        "customer_phone": "(212) 555-0123",
         "business_name": business_name,
-        "business_phone": "+12125550100",
+        "business_phone": "(212) 555-0100",
         "staff_name": "Alexandra",
         "review_link": "https://regulars.example/l/Xk3d9QpL2mZt",
         "referral_link": "https://regulars.example/r/CHRIS42",

@@ -40,6 +40,7 @@ from app.contract.commands import (
 from app.contract.rules import Moment, OptionalPhone
 from app.errors import Invalid, NotFound, Refused
 from app.models import MAX_ID, Business, Customer, Message, Visit
+from app.phones import home_region
 from app.sms.encoding import segment_info
 from app.sms.errors import reason_for
 from app.web.context import db, now, public_base, services
@@ -129,6 +130,7 @@ def _json_body(model: type[BaseModel]) -> BaseModel:
     context = {"now": now()}
     if getattr(g, "api_business", None) is not None:
         context["zone"] = business().timezone
+        context["region"] = home_region(business().number)  # a number without +country
     return parse_json(model, request.get_data(), **context)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Flask, g
 
 from app.care.texts import MERGE_FIELDS
+from app.phones import display, home_region
 from app.sms.encoding import segment_info
 from app.sms.errors import reason_for
 from app.web.owner import (
@@ -71,6 +72,12 @@ def message_state(message) -> dict:
     return {"label": label, "cls": cls, "detail": detail}
 
 
+def shown_phone(value: str | None) -> str:
+    """A stored number as the business's owner writes it (E.164 stays in the API and CSV)."""
+    business = g.get("business")
+    return display(value, home_region(business.number if business else None))
+
+
 def kind_label(kind: str) -> str:
     return templates.LABELS.get(kind, kind.replace("_", " ").capitalize())
 
@@ -89,6 +96,7 @@ def register(app: Flask) -> None:
         return {"current_user": g.user, "current_business": g.business}
 
     app.add_template_filter(local, "local")
+    app.add_template_filter(shown_phone, "phone")
     app.add_template_global(message_state, "message_state")
     app.add_template_global(kind_label, "kind_label")
     app.add_template_global(segment_info, "segments")
