@@ -32,8 +32,10 @@ from app.care.outbound import (
     TO_OWNER,
     cancel_pending,
     check_before_send,
+    goes_later,
     introduce,
     may_reach_opted_out,
+    preview,
 )
 from app.care.status import apply_status_callback, flag_customer_for_error
 from app.clock import Clock, SystemClock
@@ -528,12 +530,21 @@ class Dispatcher:
                 )
             }
             delivered_to: dict[str, set[int]] = defaultdict(set)
+            went: list[Message] = []
             for outcome in outcomes:
                 message = messages.get(outcome.job.message_id)
                 if message is not None and self._record_one(session, message, outcome, now, stats):
                     for effect in SENT_EFFECTS.get(message.kind, ("introduced",)):
                         delivered_to[effect].add(message.customer_id)
+                    if message.kind not in TO_OWNER and goes_later(message):
+                        went.append(message)
             self._mark_customers(session, delivered_to, now)
+            for message in went:  # few: only texts that waited for their time
+                session.execute(
+                    update(Customer)
+                    .where(col(Customer.id) == message.customer_id)
+                    .values(last_activity_at=now, last_message_preview=preview(message.body))
+                )
             session.commit()
 
     def _mark_customers(self, session, delivered_to: dict[str, set[int]], now) -> None:

@@ -10,7 +10,7 @@ page costs the same with a hundred customers or a hundred thousand.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -18,9 +18,10 @@ from sqlalchemy import and_, or_, update
 from sqlmodel import Session, col, select
 
 from app.care import states
+from app.care.outbound import TO_OWNER
 from app.contract import parse
 from app.contract.commands import NotesAndTags
-from app.models import ConsentEvent, Customer, Message, User, Visit
+from app.models import ConsentEvent, Customer, Message, MessageStatus, User, Visit
 
 FILTERS = ("all", "needs_reply", "unread", "unhappy")
 MAX_NOTES = 5000
@@ -56,6 +57,8 @@ class Conversation:
     handled_at: datetime | None
     unhappy_at: datetime | None
     consent: str
+    next_kind: str | None = None  # the conversation's next planned text, if any
+    next_at: datetime | None = None
 
 
 @dataclass
@@ -123,13 +126,36 @@ def inbox_page(
             limit + 1
         )
     ).all()
-    items = [Conversation(*row) for row in rows[:limit]]
+    items = _with_next_texts(session, [Conversation(*row) for row in rows[:limit]])
     next_cursor = None
     if len(rows) > limit and items:
         last = items[-1]
         micros = round(last.last_activity_at.timestamp() * 1_000_000)
         next_cursor = f"{micros}.{last.id}"
     return Page(items, next_cursor)
+
+
+def _with_next_texts(session: Session, items: list[Conversation]) -> list[Conversation]:
+    """Each conversation with its next planned text (kind and time): one query per page."""
+    if not items:
+        return items
+    upcoming: dict[int, tuple[str, datetime]] = {}
+    planned = session.execute(
+        sa.select(col(Message.customer_id), col(Message.kind), col(Message.send_at))
+        .where(
+            col(Message.customer_id).in_([c.id for c in items]),
+            col(Message.status) == MessageStatus.SCHEDULED,
+            col(Message.kind).not_in(TO_OWNER),
+        )
+        .order_by(col(Message.send_at))
+    )
+    for customer_id, kind, send_at in planned:
+        upcoming.setdefault(customer_id, (kind, send_at))
+    return [
+        replace(c, next_kind=upcoming[c.id][0], next_at=upcoming[c.id][1])
+        if c.id in upcoming else c
+        for c in items
+    ]  # fmt: skip
 
 
 def customers_page(

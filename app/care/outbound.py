@@ -36,6 +36,16 @@ KEYWORD_REPLIES = frozenset({"help", "opt_out_confirmation", "opt_in_confirmatio
 # Answers to the customer's own contact (a text, a call): conversational, no consent needed.
 CONVERSATIONAL = frozenset({"auto_reply", "after_hours", "missed_call", "feedback_thanks"})
 TO_OWNER = frozenset({"alert"})  # texts to the business's own alert phone
+# A text that waits (a thank-you after its delay, tomorrow's review request) rather than going
+# as soon as a worker takes it: past this, the inbox shows it as next, not as the last line.
+LATER = timedelta(minutes=1)
+
+
+def goes_later(message: Message) -> bool:
+    """Was the text planned for later than it was written?"""
+    return message.send_at is not None and message.send_at > message.created_at + LATER
+
+
 ROLLING_DAY_LIMIT = 3  # never more than 3 automated texts in 24 hours (FL, OK, MD law)
 
 
@@ -296,9 +306,12 @@ def queue_text(
         created_at=now,
     )
     session.add(message)
-    if kind != "alert":  # alerts go to the owner's phone, not into the customer's thread
-        customer.last_activity_at = now
-        customer.last_message_preview = preview(body)
+    if kind not in TO_OWNER:
+        customer.last_activity_at = now  # planning a text is activity: the inbox lists it
+        if not goes_later(message):
+            # The inbox's last line is what happened: a text planned for later takes it when
+            # it goes (the dispatcher), and shows meanwhile as the conversation's next text.
+            customer.last_message_preview = preview(body)
     if kind == "manual":
         customer.needs_reply = False  # the owner answered
         if complaint_open(customer):
