@@ -18,7 +18,7 @@ from sqlalchemy import and_, or_, update
 from sqlmodel import Session, col, select
 
 from app.care import states
-from app.care.outbound import TO_OWNER
+from app.care.outbound import TO_OWNER, goes_later
 from app.contract import parse
 from app.contract.commands import NotesAndTags
 from app.models import ConsentEvent, Customer, Message, MessageStatus, User, Visit
@@ -218,7 +218,11 @@ def thread(
                 .limit(limit)
             )
         )
-    return Thread(rows[:limit][::-1], older, scheduled)
+    messages = rows[:limit][::-1]
+    # A text sent now waits only for a worker: it is the newest line of the thread (Sending…),
+    # never "Scheduled", which is for texts planned for later.
+    messages += [m for m in scheduled if not goes_later(m)]
+    return Thread(messages, older, [m for m in scheduled if goes_later(m)])
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Flask, g
 
+from app.care.outbound import goes_later
 from app.care.texts import MERGE_FIELDS
 from app.phones import display, home_region
 from app.sms.encoding import segment_info
@@ -52,7 +53,9 @@ def message_state(message) -> dict:
     status = message.status
     label = STATE_LABELS.get(status, status.capitalize())
     detail = None
-    if status == "scheduled" and message.send_at is not None:
+    if status in {"scheduled", "sending"} and not goes_later(message):
+        label, status = "Sending…", "sending"  # it goes as soon as a worker takes it
+    elif status == "scheduled" and message.send_at is not None:
         label = f"Scheduled for {local(message.send_at, 'full')}"
         detail = message.reason  # held or moved, in words
     elif status in {"failed", "undelivered"}:
@@ -68,6 +71,7 @@ def message_state(message) -> dict:
         "undelivered": "failed",
         "canceled": "canceled",
         "scheduled": "scheduled",
+        "sending": "sending",
     }.get(status, "")
     return {"label": label, "cls": cls, "detail": detail}
 
