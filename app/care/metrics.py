@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.models import AUTOMATED_KINDS, Feedback, Message, MessageStatus, TrackedLink
 
@@ -34,65 +34,67 @@ def satisfaction(rows: list[tuple[int | None, int | None]]) -> dict:
 def business_metrics(session: Session, business_id: int, start: datetime, end: datetime) -> dict:
     """Every measure for one business over [start, end)."""
     feedback = session.exec(
-        select(Feedback.score, Feedback.scale, Feedback.staff, Feedback.unhappy).where(
-            Feedback.business_id == business_id,
-            Feedback.created_at >= start,
-            Feedback.created_at < end,
+        select(
+            col(Feedback.score), col(Feedback.scale), col(Feedback.staff), col(Feedback.unhappy)
+        ).where(
+            col(Feedback.business_id) == business_id,
+            col(Feedback.created_at) >= start,
+            col(Feedback.created_at) < end,
         )
     ).all()
     overall = satisfaction([(score, scale) for score, scale, _staff, _u in feedback])
     by_staff: dict[str, list] = {}
     for score, scale, staff, _unhappy in feedback:
         by_staff.setdefault(staff or "", []).append((score, scale))
-    staff = [
+    staff_rows = [
         {"staff": name or None, **satisfaction(rows)} for name, rows in sorted(by_staff.items())
     ]
     links = session.exec(
-        select(func.count(TrackedLink.id), func.count(TrackedLink.opened_at)).where(
-            TrackedLink.business_id == business_id,
-            TrackedLink.kind == "review",
-            TrackedLink.created_at >= start,
-            TrackedLink.created_at < end,
+        select(func.count(col(TrackedLink.id)), func.count(col(TrackedLink.opened_at))).where(
+            col(TrackedLink.business_id) == business_id,
+            col(TrackedLink.kind) == "review",
+            col(TrackedLink.created_at) >= start,
+            col(TrackedLink.created_at) < end,
         )
     ).one()
     # A text counts as answered when its customer wrote back within REPLY_WITHIN. Date
     # arithmetic differs between SQLite and PostgreSQL, so the window is checked here.
     automated = session.exec(
-        select(Message.customer_id, Message.sent_at).where(
-            Message.business_id == business_id,
-            Message.direction == "outbound",
-            Message.kind.in_(AUTOMATED_KINDS),
-            Message.status.in_((MessageStatus.SENT, MessageStatus.DELIVERED)),
-            Message.sent_at >= start,
-            Message.sent_at < end,
+        select(col(Message.customer_id), col(Message.sent_at)).where(
+            col(Message.business_id) == business_id,
+            col(Message.direction) == "outbound",
+            col(Message.kind).in_(AUTOMATED_KINDS),
+            col(Message.status).in_((MessageStatus.SENT, MessageStatus.DELIVERED)),
+            col(Message.sent_at) >= start,
+            col(Message.sent_at) < end,
         )
     ).all()
     replies: dict[int, list[datetime]] = {}
     for customer_id, created_at in session.exec(
-        select(Message.customer_id, Message.created_at).where(
-            Message.business_id == business_id,
-            Message.direction == "inbound",
-            Message.created_at > start,
-            Message.created_at <= end + REPLY_WITHIN,
+        select(col(Message.customer_id), col(Message.created_at)).where(
+            col(Message.business_id) == business_id,
+            col(Message.direction) == "inbound",
+            col(Message.created_at) > start,
+            col(Message.created_at) <= end + REPLY_WITHIN,
         )
     ):
         replies.setdefault(customer_id, []).append(created_at)
     sent = len(automated)
     answered = sum(
-        1
+        any(sent_at < at <= sent_at + REPLY_WITHIN for at in replies.get(customer_id, ()))
         for customer_id, sent_at in automated
-        if any(sent_at < at <= sent_at + REPLY_WITHIN for at in replies.get(customer_id, ()))
+        if sent_at is not None
     )
     texts = dict(
         session.exec(
-            select(Message.status, func.count(Message.id))
+            select(col(Message.status), func.count(col(Message.id)))
             .where(
-                Message.business_id == business_id,
-                Message.direction == "outbound",
-                Message.created_at >= start,
-                Message.created_at < end,
+                col(Message.business_id) == business_id,
+                col(Message.direction) == "outbound",
+                col(Message.created_at) >= start,
+                col(Message.created_at) < end,
             )
-            .group_by(Message.status)
+            .group_by(col(Message.status))
         ).all()
     )
     return {
@@ -106,5 +108,5 @@ def business_metrics(session: Session, business_id: int, start: datetime, end: d
         "automated_texts_sent": sent,
         "reply_rate": _share(answered, sent),
         "texts_by_status": texts,
-        "staff": staff,
+        "staff": staff_rows,
     }

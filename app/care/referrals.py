@@ -13,10 +13,11 @@ import re
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.care import automations, customers, merge, outbound, texts
 from app.contract.commands import FriendSignUp
+from app.db import changed
 from app.errors import NotFound, Refused
 from app.models import (
     CODE_DIGITS,
@@ -31,7 +32,7 @@ from app.models import (
     ReferralState,
     User,
 )
-from app.phones import national
+from app.phones import display, home_region
 
 CODE_CHARS = frozenset(CODE_LETTERS + CODE_DIGITS)
 _PIECES = re.compile(r"[A-Za-z0-9]+")
@@ -101,13 +102,13 @@ def asked_recently(
 ) -> bool:  # fmt: skip
     """A referral ask went to this customer within the cooldown, or one is still to go."""
     query = select(Message.id).where(
-        Message.customer_id == customer.id,
-        Message.kind == MessageKind.REFERRAL_ASK,
-        Message.status.in_(states),
-        Message.send_at > now - timedelta(days=business.referral_cooldown_days),
+        col(Message.customer_id) == customer.id,
+        col(Message.kind) == MessageKind.REFERRAL_ASK,
+        col(Message.status).in_(states),
+        col(Message.send_at) > now - timedelta(days=business.referral_cooldown_days),
     )
     if exclude_id is not None:
-        query = query.where(Message.id != exclude_id)
+        query = query.where(col(Message.id) != exclude_id)
     return session.exec(query).first() is not None
 
 
@@ -133,14 +134,14 @@ def ask_sooner(session: Session, customer_id: int, *, now: datetime, why: str) -
     moved = session.execute(
         update(Message)
         .where(
-            Message.customer_id == customer_id,
-            Message.kind == MessageKind.REFERRAL_ASK,
-            Message.status == MessageStatus.SCHEDULED,
-            Message.send_at > soon,
+            col(Message.customer_id) == customer_id,
+            col(Message.kind) == MessageKind.REFERRAL_ASK,
+            col(Message.status) == MessageStatus.SCHEDULED,
+            col(Message.send_at) > soon,
         )
         .values(send_at=soon, reason=f"sooner: {why}")
     )
-    return moved.rowcount
+    return changed(moved)
 
 
 # ---- the friend arrives and opts in themselves ---------------------------------------------
@@ -154,17 +155,18 @@ def referrer_for_page(session: Session, code: str | None) -> tuple[Business, Cus
     cleaned = clean_code(code)
     if cleaned is None:
         return None
-    referrer = session.exec(select(Customer).where(Customer.referral_code == cleaned)).first()
+    referrer = session.exec(select(Customer).where(col(Customer.referral_code) == cleaned)).first()
     if referrer is None:
         return None
-    return session.get(Business, referrer.business_id), referrer
+    return session.get_one(Business, referrer.business_id), referrer
 
 
 def too_many_new_friends(session: Session, business: Business, now: datetime) -> bool:
     """The business's hourly limit of new friends is reached (a page or a code being abused)."""
     count = session.exec(
-        select(func.count(Referral.id)).where(
-            Referral.business_id == business.id, Referral.created_at > now - timedelta(hours=1)
+        select(func.count(col(Referral.id))).where(
+            col(Referral.business_id) == business.id,
+            col(Referral.created_at) > now - timedelta(hours=1),
         )
     ).one()
     return count >= business.referral_hourly_limit
@@ -197,7 +199,7 @@ def friend_signs_up(
     lead = _attach(session, business, referrer, friend, source="link", now=now,
                    wants_marketing=bool(command.marketing_consent))  # fmt: skip
     _ask_to_confirm(session, business, friend, lead, now=now)
-    _show_lead(friend, referrer, now, waiting=True)
+    _show_lead(business, friend, referrer, now, waiting=True)
 
 
 def _attach(session, business, referrer, friend, *, source: str, now, wants_marketing=False):
@@ -211,9 +213,9 @@ def _attach(session, business, referrer, friend, *, source: str, now, wants_mark
     return lead
 
 
-def _show_lead(friend: Customer, referrer: Customer, now: datetime, *, waiting: bool) -> None:
+def _show_lead(business, friend: Customer, referrer: Customer, now, *, waiting: bool) -> None:
     """The owner sees the new lead at the top of the inbox."""
-    who = referrer.name or national(referrer.phone)
+    who = referrer.name or display(referrer.phone, home_region(business.number))
     friend.last_activity_at = now
     friend.last_message_preview = (
         f"New lead sent by {who}: waiting for them to reply YES" if waiting
@@ -225,9 +227,9 @@ def _show_lead(friend: Customer, referrer: Customer, now: datetime, *, waiting: 
 def _unconfirmed_lead(session: Session, friend: Customer) -> Referral | None:
     return session.exec(
         select(Referral).where(
-            Referral.friend_id == friend.id,
-            Referral.source == "link",
-            Referral.confirmed_at.is_(None),
+            col(Referral.friend_id) == friend.id,
+            col(Referral.source) == "link",
+            col(Referral.confirmed_at).is_(None),
         )
     ).first()
 
@@ -296,16 +298,16 @@ def friend_texted_code(
         return False
     referrer = session.exec(
         select(Customer).where(
-            Customer.business_id == business.id,
-            Customer.referral_code.in_(codes),
-            Customer.id != friend.id,
+            col(Customer.business_id) == business.id,
+            col(Customer.referral_code).in_(codes),
+            col(Customer.id) != friend.id,
         )
     ).first()
     if referrer is None:
         return False
     _attach(session, business, referrer, friend, source="text", now=now)
     _welcome(session, business, friend, now=now)
-    _show_lead(friend, referrer, now, waiting=False)
+    _show_lead(business, friend, referrer, now, waiting=False)
     session.add(friend)
     return True
 
@@ -322,13 +324,15 @@ def friend_visited(
     never a review or anything anyone said. Returns the referral converted, or None. Not
     committed."""
     lead = session.exec(
-        select(Referral).where(Referral.friend_id == friend.id, Referral.state == "lead")
+        select(Referral).where(
+            col(Referral.friend_id) == friend.id, col(Referral.state) == ReferralState.LEAD
+        )
     ).first()
     if lead is None:
         return None
     lead.state, lead.converted_at, lead.visit_id = ReferralState.CONVERTED, now, visit.id
     session.add(lead)
-    referrer = session.get(Customer, lead.referrer_id)
+    referrer = session.get_one(Customer, lead.referrer_id)
     reward = f"You've earned {business.referral_reward}." if business.referral_reward else ""
     fields = merge.fields_for(session, business, referrer, now=now, base_url=base_url,
                               reward=reward)  # fmt: skip
@@ -343,7 +347,7 @@ def friend_visited(
 
 def _thank_in_person(session, business, referrer, friend, *, now, base_url) -> None:
     """No reward text may go: the owner hears it in the inbox (and on the alert phone)."""
-    who = referrer.first_name or national(referrer.phone)
+    who = referrer.first_name or display(referrer.phone, home_region(business.number))
     note = (f"{friend.name or 'A friend'}, sent by {who}, just visited: thank {who} in person "
             "(no consent to reward texts)")  # fmt: skip
     referrer.last_activity_at = now
@@ -365,7 +369,8 @@ def mark_rewarded(
         raise NotFound(f"No referral {referral_id}.")
     if referral.state != ReferralState.CONVERTED:
         raise Refused("not_converted", "A reward is given once the friend has visited.")
-    referral.state, referral.rewarded_at, referral.rewarded_by = "rewarded", now, by.id
+    referral.state, referral.rewarded_at = ReferralState.REWARDED, now
+    referral.rewarded_by = by.id
     session.add(referral)
     return referral
 
@@ -375,8 +380,8 @@ def referrals_of(session: Session, referrer_id: int) -> list[tuple[Referral, Cus
     return list(
         session.exec(
             select(Referral, Customer)
-            .join(Customer, Customer.id == Referral.friend_id)
-            .where(Referral.referrer_id == referrer_id)
-            .order_by(Referral.id.desc())
+            .join(Customer, col(Customer.id) == col(Referral.friend_id))
+            .where(col(Referral.referrer_id) == referrer_id)
+            .order_by(col(Referral.id).desc())
         )
     )

@@ -13,6 +13,7 @@ from app.contract import parse
 from app.contract.commands import FriendSignUp
 from app.contract.rules import is_public_https_url
 from app.errors import Invalid, Refused
+from app.phones import home_region
 from app.web.context import db, now, services
 from app.web.owner.common import form_errors
 
@@ -54,11 +55,12 @@ def referral(code: str):
     business, referrer = found
     if request.method == "GET":
         return _referral_page(business)
-    values = {name: request.form.get(name, "") for name in ("first_name", "phone")}
+    values: dict[str, str | bool] = {name: request.form.get(name, "")
+                                     for name in ("first_name", "phone")}  # fmt: skip
     values["consent"] = request.form.get("consent") == "yes"
     values["marketing_consent"] = request.form.get("marketing_consent") == "yes"
     try:
-        command = parse(FriendSignUp, values)
+        command = parse(FriendSignUp, values, region=home_region(business.number))
         referrals.friend_signs_up(db(), business, referrer, command, now=now())
     except (Invalid, Refused) as exc:
         return _referral_page(business, values=values, errors=form_errors(exc),

@@ -538,13 +538,14 @@ def test_a_referrer_without_marketing_consent_gets_no_reward_text_and_the_owner_
     code = story.customer().referral_code
     story.reply(f"Maria told me to text {code}", phone=FRIEND_PHONE)
     story.run()
-    story.clock.set(ny(11, 15, 0))
+    story.run_until(ny(11, 15, 0))  # Maria's review request goes in the morning
     story.visit(phone=FRIEND_PHONE, name="Jo")
     out = story.run_until(ny(13, 12, 0))
     assert [b for to, b in out if to == CUSTOMER_PHONE and "friend" in b] == []  # no reward
     [alert] = [body for to, body in out if to == ALERT_PHONE]
     assert "thank Maria in person" in alert
     assert referral_rows(story)[0].state == "converted"
+    assert story.customer().needs_reply  # until the owner has seen to it
     sign_in(client)
     inbox = client.get("/inbox").get_data(as_text=True)
     assert "just visited: thank Maria in person" in inbox

@@ -27,6 +27,7 @@ from app.web.owner.common import (
     PAGE_SIZE,
     customer_or_404,
     form_errors,
+    home,
     owner_blueprint,
     owner_only,
     signed_in,
@@ -74,7 +75,7 @@ EDIT_FIELDS = ("phone", "name", "email", "tags", "notes", "consent", "consent_so
 
 
 def _form_values() -> dict:
-    values = {name: request.form.get(name, "") for name in EDIT_FIELDS}
+    values: dict[str, str | bool] = {name: request.form.get(name, "") for name in EDIT_FIELDS}
     values["consent"] = values["consent"] or "unknown"
     values["marketing_consent"] = values["marketing_consent"] == "yes"
     return values
@@ -171,7 +172,7 @@ def _uploaded_text() -> tuple[str | None, str | None]:
 
 def _parse(text: str):
     try:
-        return parse_rows(io.StringIO(text, newline=""))
+        return parse_rows(io.StringIO(text, newline=""), home())
     except csv.Error as exc:
         return [], [RowError(0, f"not a readable CSV file: {exc}")]
 
