@@ -328,6 +328,10 @@
         }
       });
     });
+    // The app installs on a phone's home screen; its shell (not its pages) works offline.
+    if ("serviceWorker" in navigator && window.isSecureContext) {
+      navigator.serviceWorker.register("/sw.js").catch(function () {});
+    }
     var thread = document.querySelector("[data-scroll=bottom]");
     if (thread && !location.hash) {
       var latest = document.getElementById("latest");

@@ -386,3 +386,24 @@ def test_core_forms_work_without_javascript(chromium, live_server):
         shoot(page, "26-no-javascript-preview")
     finally:
         context.close()
+
+
+def test_the_app_installs_and_its_shell_works_offline(page):
+    sign_in(page)
+    page.wait_for_url("**/inbox")
+    state = page.evaluate(
+        "navigator.serviceWorker.ready.then((r) => r.active && r.active.scriptURL)"
+    )
+    assert state.endswith("/sw.js")
+    manifest = page.evaluate("document.querySelector('link[rel=manifest]').href")
+    assert manifest.endswith("/static/manifest.webmanifest")
+    page.reload()  # the worker now controls the page
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.context.set_offline(True)
+    try:
+        page.goto(page.base + "/customers/")
+        expect(page.get_by_role("heading", name="No connection")).to_be_visible()
+        assert "Maria" not in page.content()  # no customer's page is kept on the phone
+        shoot(page, "30-offline")
+    finally:
+        page.context.set_offline(False)
