@@ -260,10 +260,39 @@ def alert_owner(
                       to_number=business.alert_phone)  # fmt: skip
 
 
-def is_after_hours(business: Business, now: datetime) -> bool:
-    local = now.astimezone(ZoneInfo(business.timezone))
+@dataclass(frozen=True)
+class OpeningHours:
+    """The business's hours, every day, in its own zone: its sending window, which is when
+    it answers texts (the after-hours reply says when they open next)."""
+
+    zone: ZoneInfo
+    start_seconds: int  # into the local day
+    end_seconds: int
+
+    def is_open(self, when: datetime) -> bool:
+        local = when.astimezone(self.zone)
+        second = local.hour * 3600 + local.minute * 60 + local.second
+        return self.start_seconds <= second < self.end_seconds
+
+    def open_seconds(self, when: datetime) -> float:
+        """Seconds of opening hours from an epoch to `when`: the opening hours between two
+        moments are the difference (a week-end of waiting counts only its open hours)."""
+        local = when.astimezone(self.zone)
+        into_day = local.hour * 3600 + local.minute * 60 + local.second
+        into_day += local.microsecond / 1e6
+        length = self.end_seconds - self.start_seconds
+        today = min(max(into_day - self.start_seconds, 0.0), float(length))
+        return local.date().toordinal() * length + today
+
+
+def opening_hours(business: Business) -> OpeningHours:
     start, end = parse_hhmm(business.window_start), parse_hhmm(business.window_end)
-    return not start <= local.time().replace(tzinfo=None) < end
+    return OpeningHours(ZoneInfo(business.timezone), start.hour * 3600 + start.minute * 60,
+                        end.hour * 3600 + end.minute * 60)  # fmt: skip
+
+
+def is_after_hours(business: Business, now: datetime) -> bool:
+    return not opening_hours(business).is_open(now)
 
 
 def next_opening_words(business: Business, now: datetime) -> str:

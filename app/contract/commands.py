@@ -28,6 +28,7 @@ from app.contract.rules import (
     Countries,
     Email,
     Notes,
+    OptionalDay,
     OptionalEmail,
     OptionalMessagingServiceSid,
     OptionalPhone,
@@ -262,3 +263,17 @@ class NewPassword(Command):
 
 class Profile(Command):
     name: StaffName = ""
+
+
+# ---- the dashboard ------------------------------------------------------------------------
+
+
+class DayRange(Command):
+    """The dashboard's days: the last 7, 30 or 90, or from..to (the business's local dates,
+    both included). Other query parameters are not the range's: they are ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True,
+                              populate_by_name=True)  # fmt: skip
+    days: Annotated[Literal[7, 30, 90], BeforeValidator(form_number)] | None = None
+    from_: OptionalDay = Field(default=None, alias="from")
+    to: OptionalDay = None
