@@ -159,15 +159,26 @@ def handle_reply(
     """
     answering = customer.awaiting_rating_until is not None and customer.awaiting_rating_until > now
     recent = customer.last_visit_at is not None and customer.last_visit_at > now - REPLY_CONTEXT
-    if reading is None or answering or business.rating_scale != 5:
+    effort = None
+    if not answering and _open(customer.awaiting_effort_until, now):
+        # the 1-7 "how easy was it" question is open: a number on its scale answers it
+        effort = read_reply(body, scale=7, asked_rating=True)
+        if effort.rating is None or effort.rating.scale != 7:
+            effort = None
+    if effort is not None:
+        reading = effort
+        customer.awaiting_effort_until = None
+        if not reading.unhappy:
+            customer.needs_reply = False  # a number answers the question: nothing to answer
+    elif reading is None or answering or business.rating_scale != 5:
         # read again as an answer to the open question, on the business's own scale
         reading = read_reply(body, scale=business.rating_scale, asked_rating=answering)
-    if not (answering or recent or reading.unhappy):
+    if not (answering or recent or reading.unhappy or effort):
         return None
     rating, unhappy = reading.rating, reading.unhappy
-    visit = (
-        latest_visit(session, customer.id, now - REPLY_CONTEXT) if (answering or recent) else None
-    )
+    # Effort is about the conversation the owner handled, not a visit.
+    about_visit = (answering or recent) and effort is None
+    visit = latest_visit(session, customer.id, now - REPLY_CONTEXT) if about_visit else None
     feedback = Feedback(
         business_id=business.id,
         customer_id=customer.id,
@@ -210,6 +221,41 @@ def handle_reply(
     session.add(customer)
     session.add(feedback)
     return feedback
+
+
+def _open(until: datetime | None, now: datetime) -> bool:
+    return until is not None and until > now
+
+
+EFFORT_AFTER = timedelta(days=1)  # CES 2.0: about a day after the issue was handled
+EFFORT_ASKED = frozenset({"scheduled", "sending"})
+
+
+def ask_about_effort(
+    session: Session, business: Business, customer: Customer, *, now: datetime
+) -> Message | None:
+    """The owner marked the conversation handled: with customer effort on, plan one question
+    for the next day inside the customer's window, "how easy was it to get this sorted?"
+    (1-7), under the usual consent, window and cap rules. Once per conversation handled:
+    not while one is still to go, nor twice since the customer last wrote. Not committed."""
+    if not business.ces_enabled or customer.last_inbound_at is None:
+        return None
+    asked = session.exec(
+        select(Message.id).where(
+            Message.customer_id == customer.id,
+            Message.kind == MessageKind.EFFORT_QUESTION,
+            or_(Message.status.in_(EFFORT_ASKED), Message.created_at >= customer.last_inbound_at),
+        )
+    ).first()
+    if asked is not None:
+        return None
+    fields = merge.fields_for(session, business, customer, now=now)
+    body = texts.render_for(session, business, "effort_question", **fields)
+    try:
+        return queue_text(session, business, customer, body, MessageKind.EFFORT_QUESTION,
+                          now=now, cause="system", send_at=now + EFFORT_AFTER)  # fmt: skip
+    except OutboundRefused:
+        return None  # no consent, opted out: nobody is asked
 
 
 def dismiss_unhappy(session: Session, customer: Customer, *, by_user_id: int | None, now) -> int:

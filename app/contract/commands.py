@@ -139,6 +139,7 @@ class BusinessChanges(Command):
     # null: the country of the business's own number
     missed_call_countries: Countries = None
     missed_call_hourly_limit: Annotated[int, Field(ge=1, le=1000)] | NotNull = None
+    ces_enabled: bool | NotNull = None
 
     @model_validator(mode="after")
     def _not_null(self) -> BusinessChanges:

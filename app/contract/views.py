@@ -76,6 +76,10 @@ class BusinessPublic(View):
     missed_call_hourly_limit: int = Field(
         description="missed-call text-backs per hour at most, for the whole business"
     )
+    ces_enabled: bool = Field(
+        description="when a conversation is marked handled, ask the next day how easy it was "
+        "to get sorted (1-7: customer effort)"
+    )
     created_at: datetime
 
     @classmethod
