@@ -1,6 +1,6 @@
 """Finding customers by a piece of their name or phone, fast with 100,000 of them.
 
-PostgreSQL: trigram indexes (pg_trgm) under the very LIKE the search writes, `lower(name)`
+PostgreSQL: trigram indexes (pg_trgm) under the very ILIKE and LIKE the search writes, on `name`
 and `phone`. SQLite: an FTS5 table with the trigram tokenizer over `customer(name, phone)`
 (external content: it stores only the index), kept in step by triggers, asked with MATCH.
 The schema is made by migration 0006_search from these statements; the models do not declare
@@ -15,8 +15,7 @@ MIN_MATCH = 3  # a trigram needs three characters; shorter terms are looked for 
 
 POSTGRES_UP = (
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
-    "CREATE INDEX IF NOT EXISTS ix_customer_name_trgm ON customer "
-    "USING gin (lower(name) gin_trgm_ops)",
+    "CREATE INDEX IF NOT EXISTS ix_customer_name_trgm ON customer USING gin (name gin_trgm_ops)",
     "CREATE INDEX IF NOT EXISTS ix_customer_phone_trgm ON customer USING gin (phone gin_trgm_ops)",
 )
 POSTGRES_DOWN = (

@@ -330,6 +330,27 @@ class OpeningHours:
         today = min(max(into_day - self.start_seconds, 0.0), float(length))
         return local.date().toordinal() * length + today
 
+    def offsets_between(self, start: datetime, end: datetime) -> list[tuple[float, float]]:
+        """The zone's UTC offsets over [start, end): [(unix time it ends, offset seconds)],
+        the last one open-ended (its time is `end`)."""
+
+        def offset_at(moment: datetime) -> float:
+            return moment.astimezone(self.zone).utcoffset().total_seconds()
+
+        spans: list[tuple[float, float]] = []
+        offset, day = offset_at(start), start
+        while day < end:
+            if offset_at(min(day + timedelta(days=1), end)) != offset:
+                # the clocks change this day, on a local hour or half hour: find when
+                moment = day
+                while offset_at(moment) == offset:
+                    moment += timedelta(minutes=30)
+                spans.append((moment.timestamp(), offset))
+                offset = offset_at(moment)
+            day += timedelta(days=1)
+        spans.append((end.timestamp(), offset))
+        return spans
+
 
 def opening_hours(business: Business) -> OpeningHours:
     start, end = parse_hhmm(business.window_start), parse_hhmm(business.window_end)

@@ -38,6 +38,7 @@ from app.sms.errors import failure_reason
 REPLY_WITHIN = timedelta(days=7)
 DAILY_TREND_UP_TO = 31  # days; longer ranges are drawn week by week
 MAX_DAYS = 366
+WORK_MEM = "64MB"
 NOT_DELIVERED = (MessageStatus.FAILED, MessageStatus.UNDELIVERED)
 REVIEW_ASKS = (MessageKind.REVIEW_REQUEST, MessageKind.FEEDBACK_QUESTION)
 
@@ -135,6 +136,9 @@ def business_metrics(
     bid = business.id
     first_day, last_day = local_days(business, start, end)
     dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        # The range's sorts and aggregates in memory, not on disk; for this transaction only.
+        session.execute(sa.text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
 
     # ---- ratings, effort and their trend -------------------------------------------------
     feedback = session.exec(
@@ -184,76 +188,71 @@ def business_metrics(
                _in(TrackedLink.created_at, start, end))
     ).one()  # fmt: skip
 
-    # ---- texts sent, by kind and state (alerts went to the owner's own phone) -------------
-    sent_rows = session.exec(
-        select(Message.kind, Message.status, func.count(Message.id))
-        .where(Message.business_id == bid, Message.direction == "outbound",
-               Message.kind != MessageKind.ALERT, _in(Message.sent_at, start, end))
-        .group_by(Message.kind, Message.status)
+    # ---- texts that went, by kind and state (alerts went to the owner's own phone) --------
+    went = session.exec(
+        select(Message.kind, Message.status, Message.error_code, Message.error_message,
+               func.count())
+        .where(Message.business_id == bid, _in(Message.sent_at, start, end),
+               Message.direction == "outbound", Message.kind != MessageKind.ALERT)
+        .group_by(Message.kind, Message.status, Message.error_code, Message.error_message)
     ).all()  # fmt: skip
     sent_by_kind: dict[str, int] = {}
-    for kind, _status, count in sent_rows:
-        sent_by_kind[kind] = sent_by_kind.get(kind, 0) + count
-    sent = sum(count for *_key, count in sent_rows)
-    delivered = sum(count for _k, status, count in sent_rows if status == MessageStatus.DELIVERED)
-
-    # A failure counts when it was sent, or last tried (some never reach the carrier).
-    failed_at = func.coalesce(Message.sent_at, Message.last_attempt_at)
     failures: dict[tuple[int | None, str], int] = {}
-    for code, words, count in session.exec(
-        select(Message.error_code, Message.error_message, func.count(Message.id))
-        .where(Message.business_id == bid, Message.direction == "outbound",
-               Message.kind != MessageKind.ALERT, Message.status.in_(NOT_DELIVERED),
-               _in(failed_at, start, end))
-        .group_by(Message.error_code, Message.error_message)
-    ).all():  # fmt: skip
-        key = (code, failure_reason(code, words))
-        failures[key] = failures.get(key, 0) + count
+    sent = delivered = automated = 0
+    for kind, status, code, words, count in went:
+        sent_by_kind[kind] = sent_by_kind.get(kind, 0) + count
+        sent += count
+        delivered += count if status == MessageStatus.DELIVERED else 0
+        if kind in AUTOMATED_KINDS and status in (MessageStatus.SENT, MessageStatus.DELIVERED):
+            automated += count
+        if status in NOT_DELIVERED:
+            key = (code, failure_reason(code, words))
+            failures[key] = failures.get(key, 0) + count
+
+    # ---- every text written in the range, by direction and state --------------------------
+    # A failure that never reached the carrier (no sent_at) counts when it was written.
+    never_went = sa.and_(Message.sent_at.is_(None), Message.kind != MessageKind.ALERT)
+    written = session.exec(
+        select(Message.direction, Message.status, never_went, Message.error_code,
+               Message.error_message, func.count())
+        .where(Message.business_id == bid, _in(Message.created_at, start, end))
+        .group_by(Message.direction, Message.status, never_went, Message.error_code,
+                  Message.error_message)
+    ).all()  # fmt: skip
+    texts_by_status: dict[str, int] = {}
+    received = 0
+    for direction, status, unsent, code, words, count in written:
+        if direction == "inbound":
+            received += count
+            continue
+        texts_by_status[status] = texts_by_status.get(status, 0) + count
+        if unsent and status in NOT_DELIVERED:
+            key = (code, failure_reason(code, words))
+            failures[key] = failures.get(key, 0) + count
     failure_list = [
         v.FailureReason(error_code=code, reason=reason, count=count)
-        for (code, reason), count in sorted(failures.items(), key=lambda item: -item[1])
-    ]
+        for (code, reason), count in sorted(failures.items(), key=lambda item: (-item[1],
+                                                                                 item[0][1]))
+    ]  # fmt: skip
 
     # ---- automated texts answered within REPLY_WITHIN (the reply rate) --------------------
     reply = aliased(Message)
-    answered_exists = (
-        select(reply.id)
-        .where(reply.business_id == bid, reply.customer_id == Message.customer_id,
-               reply.direction == "inbound", reply.created_at > Message.sent_at,
-               reply.created_at <= _days_after(Message.sent_at, REPLY_WITHIN.days, dialect))
-        .exists()
-    )  # fmt: skip
-    automated, answered = session.exec(
-        select(func.count(Message.id), func.coalesce(func.sum(sa.case((answered_exists, 1),
-                                                                      else_=0)), 0))
-        .where(Message.business_id == bid, Message.direction == "outbound",
-               Message.kind.in_(AUTOMATED_KINDS),
+    answered = session.exec(
+        select(func.count())
+        .where(Message.business_id == bid, _in(Message.sent_at, start, end),
+               Message.direction == "outbound", Message.kind.in_(AUTOMATED_KINDS),
                Message.status.in_((MessageStatus.SENT, MessageStatus.DELIVERED)),
-               _in(Message.sent_at, start, end))
+               select(reply.id)
+               .where(reply.business_id == bid, _in(reply.created_at, start, end + REPLY_WITHIN),
+                      reply.customer_id == Message.customer_id, reply.direction == "inbound",
+                      reply.created_at > Message.sent_at,
+                      reply.created_at <= _days_after(Message.sent_at, REPLY_WITHIN.days,
+                                                      dialect))
+               .exists())
     ).one()  # fmt: skip
 
-    texts_by_status = dict(
-        session.exec(
-            select(Message.status, func.count(Message.id))
-            .where(Message.business_id == bid, Message.direction == "outbound",
-                   _in(Message.created_at, start, end))
-            .group_by(Message.status)
-        ).all()
-    )  # fmt: skip
-
-    # ---- replies and how fast the owner answered them -------------------------------------
-    received = session.exec(
-        select(func.count(Message.id)).where(
-            Message.business_id == bid, Message.direction == "inbound",
-            _in(Message.created_at, start, end))
-    ).one()  # fmt: skip
-    waits = _waits(session, bid, start, end)
-    hours = opening_hours(business)
-    minutes = [
-        (hours.open_seconds(answered_at) - hours.open_seconds(since)) / 60
-        for since, answered_at in waits
-        if answered_at is not None
-    ]
+    # ---- how long customers waited for the owner's first answer, in opening hours ---------
+    minutes, waits = _first_answers(session, business, start, end, dialect)
 
     new_customers = session.exec(
         select(func.count(Customer.id)).where(
@@ -278,7 +277,7 @@ def business_metrics(
                             delivery_rate=_share(delivered, sent),
                             failed=sum(failures.values()), failures=failure_list),
         replies=v.ReplyFigures(
-            received=received, waits=len(waits), answered=len(minutes),
+            received=received, waits=waits, answered=len(minutes),
             median_first_response_minutes=(round(statistics.median(minutes), 1)
                                            if minutes else None),
         ),
@@ -297,36 +296,66 @@ def business_metrics(
     )  # fmt: skip
 
 
-def _waits(
-    session: Session, business_id: int, start: datetime, end: datetime
-) -> list[tuple[datetime, datetime | None]]:
-    """Each time a customer wrote in [start, end) and waited: (since when, when the owner's
-    first typed answer came, or None). The texts a customer sends before the owner answers
-    are one wait, from the first of them."""
-    answer = aliased(Message)
-    first_answer = (
-        select(func.min(answer.id))
-        .where(answer.business_id == business_id, answer.customer_id == Message.customer_id,
-               answer.direction == "outbound", answer.kind == MessageKind.MANUAL,
-               answer.id > Message.id)
-        .scalar_subquery()
-    )  # fmt: skip
-    inbound = (
-        select(Message.customer_id, Message.created_at.label("at"),
-               first_answer.label("answer_id"))
-        .where(Message.business_id == business_id, Message.direction == "inbound",
-               _in(Message.created_at, start, end))
+ANSWER_WITHIN = timedelta(days=7)  # an answer later than this after the range is none
+
+
+def _first_answers(
+    session: Session, business: Business, start: datetime, end: datetime, dialect: str
+) -> tuple[list[float], int]:
+    """(minutes each answered wait lasted, how many waits): a wait is a customer's texts in
+    [start, end) up to the owner's next typed text, timed from the first of them, counted
+    in opening hours only. One pass over the conversations (a window), so its cost grows
+    with the range, not with the number of customers."""
+    hours = opening_hours(business)
+    horizon = end + ANSWER_WITHIN
+    opened = _open_seconds(Message.created_at, hours, start, horizon, dialect)
+    texts = (
+        select(Message.customer_id, Message.id, Message.direction, Message.created_at,
+               opened.label("opened"))
+        .where(Message.business_id == business.id, _in(Message.created_at, start, horizon),
+               sa.or_(Message.direction == "inbound", Message.kind == MessageKind.MANUAL))
         .subquery()
     )  # fmt: skip
-    answered = aliased(Message)
-    since = func.min(inbound.c.at)
-    rows = session.exec(
-        select(sa.type_coerce(since, Message.__table__.c.created_at.type), answered.created_at)
-        .select_from(inbound)
-        .outerjoin(answered, answered.id == inbound.c.answer_id)
-        .group_by(inbound.c.customer_id, inbound.c.answer_id, answered.created_at)
+    t = texts.c
+    # The next answer of each text: the first owner's text after it, read newest first as a
+    # running minimum (one pass; a frame "to the end" would be summed again for every row).
+    rows = select(
+        t.direction, t.created_at, t.opened,
+        func.lag(t.direction).over(partition_by=t.customer_id,
+                                   order_by=(t.created_at, t.id)).label("before"),
+        func.min(sa.case((t.direction == "outbound", t.opened)))
+        .over(partition_by=t.customer_id, order_by=(t.created_at.desc(), t.id.desc()),
+              rows=(None, -1)).label("answered"),
+    ).subquery()  # fmt: skip
+    waits = session.exec(
+        select(rows.c.answered - rows.c.opened).where(
+            rows.c.direction == "inbound", rows.c.created_at < end,
+            sa.or_(rows.c.before.is_(None), rows.c.before == "outbound"))
     ).all()  # fmt: skip
-    return [(first, at) for first, at in rows]
+    return [float(seconds) / 60 for seconds in waits if seconds is not None], len(waits)
+
+
+def _open_seconds(column, hours, start: datetime, end: datetime, dialect: str):
+    """OpeningHours.open_seconds in SQL, for moments in [start, end): the zone's offsets in
+    that span are constants (a CASE at each change of clock), so both databases can do it."""
+    if dialect == "postgresql":
+        epoch, floor = sa.cast(func.extract("epoch", column), sa.Float), func.floor
+        least, greatest = func.least, func.greatest
+    else:
+        epoch = (func.julianday(column) - 2440587.5) * 86400.0
+        floor = lambda x: sa.cast(x, sa.Integer)  # noqa: E731 (local seconds are positive)
+        least, greatest = func.min, func.max
+    offsets = hours.offsets_between(start, end)
+    local = (
+        epoch
+        + sa.case(*[(epoch < at, offset) for at, offset in offsets[:-1]], else_=offsets[-1][1])
+        if len(offsets) > 1
+        else epoch + offsets[0][1]
+    )
+    day = floor(local / 86400)
+    length = hours.end_seconds - hours.start_seconds
+    into_day = local - day * 86400
+    return day * length + least(greatest(into_day - hours.start_seconds, 0), length)
 
 
 # ---- the figures as rows: the CSV download and the page's figures are these ---------------

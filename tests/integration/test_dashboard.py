@@ -312,3 +312,23 @@ def test_the_page_loads_nothing_from_elsewhere_and_has_no_inline_script(counted,
     assert not re.search(r"<script(?![^>]*\bsrc=)", page)
     assert " style=" not in page and "http://" not in page.replace("http://www.w3.org", "")
     assert 'href="/dashboard"' in page  # in the tabs
+
+
+def test_a_wait_over_the_change_of_clocks_counts_only_opening_hours(session, business, auth,
+                                                                    client):  # fmt: skip
+    """New York moves its clocks on Sunday 8 March 2026: Saturday 19:00 to Monday 9:30 is
+    60 + 660 + 30 open minutes (9:00 to 20:00 each day), the lost hour at night changes none."""
+    ny = ZoneInfo("America/New_York")
+    maria = _customer(session, business, "+12125550161", "Maria Lopez",
+                      datetime(2026, 3, 1, 9, tzinfo=ny))  # fmt: skip
+    _in(session, business, maria, datetime(2026, 3, 7, 19, tzinfo=ny))
+    _out(session, business, maria, "manual", "delivered", datetime(2026, 3, 9, 9, 30, tzinfo=ny))
+    session.commit()
+    api = client.get("/api/v1/metrics?from=2026-03-07&to=2026-03-07", headers=auth).json
+    assert api["replies"]["median_first_response_minutes"] == 750.0
+    from app.care.automations import opening_hours
+
+    hours = opening_hours(business)
+    waited = hours.open_seconds(datetime(2026, 3, 9, 9, 30, tzinfo=ny)) - hours.open_seconds(
+        datetime(2026, 3, 7, 19, tzinfo=ny))  # fmt: skip
+    assert waited == 750 * 60  # the same rule in Python
