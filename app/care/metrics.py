@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy import func
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from app.care.automations import opening_hours
@@ -115,14 +114,6 @@ def dashboard_days(asked: DayRange, *, today: date) -> tuple[date, date]:
 
 def _is_day(value) -> bool:
     return isinstance(value, date) and not isinstance(value, datetime)
-
-
-def _days_after(column, days: int, dialect: str):
-    """`column` plus whole days, in SQL (the two databases write date arithmetic apart)."""
-    if dialect == "postgresql":
-        return column + sa.literal_column(f"interval '{int(days)} days'")
-    # SQLite keeps 'YYYY-MM-DD HH:MM:SS.ffffff'; strftime gives milliseconds, so pad them.
-    return func.strftime("%Y-%m-%d %H:%M:%f", column, f"+{int(days)} days").concat("999")
 
 
 def _in(column, start: datetime, end: datetime):
@@ -236,20 +227,7 @@ def business_metrics(
     ]  # fmt: skip
 
     # ---- automated texts answered within REPLY_WITHIN (the reply rate) --------------------
-    reply = aliased(Message)
-    answered = session.exec(
-        select(func.count())
-        .where(Message.business_id == bid, _in(Message.sent_at, start, end),
-               Message.direction == "outbound", Message.kind.in_(AUTOMATED_KINDS),
-               Message.status.in_((MessageStatus.SENT, MessageStatus.DELIVERED)),
-               select(reply.id)
-               .where(reply.business_id == bid, _in(reply.created_at, start, end + REPLY_WITHIN),
-                      reply.customer_id == Message.customer_id, reply.direction == "inbound",
-                      reply.created_at > Message.sent_at,
-                      reply.created_at <= _days_after(Message.sent_at, REPLY_WITHIN.days,
-                                                      dialect))
-               .exists())
-    ).one()  # fmt: skip
+    answered = _answered_within(session, bid, start, end, dialect)
 
     # ---- how long customers waited for the owner's first answer, in opening hours ---------
     minutes, waits = _first_answers(session, business, start, end, dialect)
@@ -335,14 +313,53 @@ def _first_answers(
     return [float(seconds) / 60 for seconds in waits if seconds is not None], len(waits)
 
 
+def _answered_within(
+    session: Session, business_id: int, start: datetime, end: datetime, dialect: str
+) -> int:
+    """How many automated texts sent in [start, end) their customer answered within
+    REPLY_WITHIN: each text's next reply found in one pass over the conversations (a window
+    read newest first), not looked up text by text."""
+    automated = sa.and_(
+        Message.direction == "outbound", Message.kind.in_(AUTOMATED_KINDS),
+        Message.status.in_((MessageStatus.SENT, MessageStatus.DELIVERED)),
+        _in(Message.sent_at, start, end),
+    )  # fmt: skip
+    inbound = sa.and_(Message.direction == "inbound",
+                      _in(Message.created_at, start, end + REPLY_WITHIN))  # fmt: skip
+    at = _epoch(sa.case((Message.direction == "inbound", Message.created_at),
+                        else_=Message.sent_at), dialect)  # fmt: skip
+    texts = (
+        select(Message.customer_id, Message.id, Message.direction, at.label("at"))
+        .where(Message.business_id == business_id, sa.or_(automated, inbound))
+        .subquery()
+    )
+    t = texts.c
+    rows = select(
+        t.direction, t.at,
+        func.min(sa.case((t.direction == "inbound", t.at)))
+        .over(partition_by=t.customer_id, order_by=(t.at.desc(), t.id.desc()),
+              rows=(None, -1)).label("reply_at"),
+    ).subquery()  # fmt: skip
+    return session.exec(
+        select(func.count()).where(rows.c.direction == "outbound",
+                                   rows.c.reply_at <= rows.c.at + REPLY_WITHIN.total_seconds())
+    ).one()  # fmt: skip
+
+
+def _epoch(column, dialect: str):
+    """Seconds since 1970 of a UTC time column, as a float, in either database."""
+    if dialect == "postgresql":
+        return sa.cast(func.extract("epoch", column), sa.Float)
+    return (func.julianday(column) - 2440587.5) * 86400.0
+
+
 def _open_seconds(column, hours, start: datetime, end: datetime, dialect: str):
     """OpeningHours.open_seconds in SQL, for moments in [start, end): the zone's offsets in
     that span are constants (a CASE at each change of clock), so both databases can do it."""
+    epoch = _epoch(column, dialect)
     if dialect == "postgresql":
-        epoch, floor = sa.cast(func.extract("epoch", column), sa.Float), func.floor
-        least, greatest = func.least, func.greatest
+        floor, least, greatest = func.floor, func.least, func.greatest
     else:
-        epoch = (func.julianday(column) - 2440587.5) * 86400.0
         floor = lambda x: sa.cast(x, sa.Integer)  # noqa: E731 (local seconds are positive)
         least, greatest = func.min, func.max
     offsets = hours.offsets_between(start, end)
