@@ -135,10 +135,11 @@ def fill(engine, customers: int, messages: int) -> dict:
         for first in range(0, customers, batch):
             rows = []
             for n in range(first, min(first + batch, customers)):
-                name = (RARE[0] if n == RARE[1] else
+                rare = n == min(RARE[1], customers - 1)
+                name = (RARE[0] if rare else
                         f"{FIRST_NAMES[n % len(FIRST_NAMES)]} "
                         f"{LAST_NAMES[(n // len(FIRST_NAMES)) % len(LAST_NAMES)]}")  # fmt: skip
-                active = last_activity.get(n)
+                active = last_activity.get(n) or (NOW.timestamp() - 86400 if rare else None)
                 created = NOW - 2 * YEAR + rng.random() * 2 * YEAR
                 rows.append({
                     "business_id": business_id, "phone": f"+1212{n:07d}", "name": name,
@@ -204,8 +205,12 @@ def fill(engine, customers: int, messages: int) -> dict:
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         postgres = connection.dialect.name == "postgresql"
         connection.execute(sa.text("VACUUM ANALYZE" if postgres else "ANALYZE"))
-        if not postgres:  # the seed's write-ahead log folded into the file, as in service
-            connection.execute(sa.text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    if not postgres:  # the seed's write-ahead log folded into the file, as in service
+        raw = engine.raw_connection()  # outside any transaction: the driver's autocommit
+        try:
+            raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            raw.close()
     return {"business_id": business_id, "visits": len(visits), "ratings": len(ratings),
             "texts": len(texts)}  # fmt: skip
 
