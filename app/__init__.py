@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask, current_app, g, request
 from flask_wtf.csrf import CSRFProtect
-from limits.storage import storage_from_string
+from limits.storage import Storage, storage_from_string
 from sqlalchemy import Engine
 from sqlmodel import Session
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -140,7 +140,10 @@ def _limits(services: Services) -> RequestLimits:
     storage = services.settings.rate_limit_storage
     if storage == "database":
         return RequestLimits(DatabaseStorage(engine=services.engine))
-    return RequestLimits(storage_from_string(storage))
+    shared = storage_from_string(storage)
+    if not isinstance(shared, Storage):
+        raise ValueError("RATE_LIMIT_STORAGE must name a synchronous storage (redis://...)")
+    return RequestLimits(shared)
 
 
 class RowIdConverter(IntegerConverter):
@@ -177,10 +180,10 @@ def create_app(
         n = settings.trusted_proxies
         if settings.public_base_url:
             # The public origin is known; from the proxy we need only each client's address.
-            app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=0, x_host=0, x_port=0)
+            app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=0, x_host=0, x_port=0)  # type: ignore[method-assign]
         else:
             # The URL Twilio signed is the public one: take it from the proxy's headers.
-            app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
+            app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
     csrf.init_app(app)
     app.url_map.converters["int"] = RowIdConverter  # before any route is added
     limits = _limits(services)

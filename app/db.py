@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import cast
 
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Connection, CursorResult, Engine, Result, event
 from sqlmodel import Session, create_engine
 
 
@@ -75,3 +76,8 @@ def unit_of_work(engine: Engine) -> Iterator[Session]:
     with session_scope(engine) as session:
         yield session
         session.commit()
+
+
+def changed(result: Result) -> int:
+    """How many rows an UPDATE or DELETE changed (its result is a cursor's)."""
+    return cast(CursorResult, result).rowcount

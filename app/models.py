@@ -17,6 +17,13 @@ def utcnow() -> datetime:
 # Every id is an INTEGER column (32 bits on PostgreSQL): a larger one names no row, and the
 # API, its document, the pages' URLs and the webhooks refuse it before any query.
 MAX_ID = 2**31 - 1
+# `id: int = Field(default=None, ...)`: None only until the row's first flush; every id code
+# reads is a stored row's, so the type says int.
+
+
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """A table model's Core table, for statements built below the ORM."""
+    return model.__table__  # type: ignore[attr-defined]  # SQLModel sets it on table models
 
 
 class UTCDateTime(sa.TypeDecorator):
@@ -117,7 +124,7 @@ def created_ts():
 class Business(SQLModel, table=True):
     __tablename__ = "business"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     name: str = Field(max_length=120)
     number: str | None = Field(default=None, max_length=20, unique=True)
     messaging_service_sid: str | None = Field(default=None, max_length=34, unique=True)
@@ -168,7 +175,7 @@ class ServiceNumber(SQLModel, table=True):
 class User(SQLModel, table=True):
     __tablename__ = "app_user"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     business_id: int = Field(foreign_key="business.id", index=True)
     email: str = Field(max_length=254, unique=True)
     password_hash: str = Field(max_length=255)
@@ -211,7 +218,7 @@ class SignInAttempt(SQLModel, table=True):
         sa.Index("ix_sign_in_attempt_addr_time", "remote_addr", "created_at"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     email: str = Field(max_length=254)
     remote_addr: str = Field(default="", max_length=64)
     created_at: datetime = created_ts()
@@ -220,7 +227,7 @@ class SignInAttempt(SQLModel, table=True):
 class ApiKey(SQLModel, table=True):
     __tablename__ = "api_key"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     business_id: int = Field(foreign_key="business.id", index=True)
     prefix: str = Field(max_length=16)
     key_hash: str = Field(max_length=64, unique=True)
@@ -239,7 +246,7 @@ class Customer(SQLModel, table=True):
         sa.Index("ix_customer_business_created", "business_id", "created_at"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     business_id: int = Field(foreign_key="business.id")
     phone: str = Field(max_length=20)
     name: str = Field(default="", max_length=120)
@@ -279,7 +286,7 @@ class Customer(SQLModel, table=True):
 class ConsentEvent(SQLModel, table=True):
     __tablename__ = "consent_event"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     business_id: int = Field(foreign_key="business.id")
     customer_id: int = Field(foreign_key="customer.id", index=True)
     consent: str = Field(max_length=10)
@@ -307,7 +314,7 @@ class Visit(SQLModel, table=True):
         sa.Index("ix_visit_business_time", "business_id", "occurred_at"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     business_id: int = Field(foreign_key="business.id")
     customer_id: int = Field(foreign_key="customer.id")
     occurred_at: datetime = ts(nullable=False)
@@ -324,7 +331,7 @@ class Feedback(SQLModel, table=True):
     __tablename__ = "feedback"
     __table_args__ = (sa.Index("ix_feedback_business_time", "business_id", "created_at"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     business_id: int = Field(foreign_key="business.id")
     customer_id: int = Field(foreign_key="customer.id", index=True)
     visit_id: int | None = Field(default=None, foreign_key="visit.id", index=True)
@@ -351,7 +358,7 @@ class TrackedLink(SQLModel, table=True):
 
     __tablename__ = "tracked_link"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     token: str = Field(max_length=32, unique=True)
     business_id: int = Field(foreign_key="business.id", index=True)
     customer_id: int = Field(foreign_key="customer.id", index=True)
@@ -369,7 +376,7 @@ class BusinessTemplate(SQLModel, table=True):
     __tablename__ = "business_template"
     __table_args__ = (sa.UniqueConstraint("business_id", "kind", name="uq_template_kind"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     business_id: int = Field(foreign_key="business.id")
     kind: str = Field(max_length=32)
     body: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
@@ -399,7 +406,7 @@ class Message(SQLModel, table=True):
         ),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     business_id: int = Field(foreign_key="business.id")
     customer_id: int = Field(foreign_key="customer.id")
     direction: str = Field(max_length=8)  # inbound | outbound
@@ -438,7 +445,7 @@ class StatusCallback(SQLModel, table=True):
     __tablename__ = "status_callback"
     __table_args__ = (sa.Index("ix_status_callback_received_at", "received_at"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     message_id: int | None = Field(default=None, foreign_key="message.id", index=True)
     provider_sid: str = Field(max_length=40, index=True)
     status: str = Field(max_length=24)
@@ -463,7 +470,7 @@ class SimulatedText(SQLModel, table=True):
     __tablename__ = "simulated_text"
     __table_args__ = (sa.Index("ix_simulated_text_handset", "handset", "id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     sid: str = Field(max_length=40, unique=True)
     handset: str = Field(max_length=20)  # the customer's phone
     business_number: str = Field(max_length=40)

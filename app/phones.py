@@ -48,6 +48,43 @@ def normalize(raw: str | None, region: str = DEFAULT_REGION) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+@lru_cache(maxsize=65536)
+def region_of(e164: str | None) -> str | None:
+    """The ISO country a number belongs to (None for no number or one of no country)."""
+    if not e164:
+        return None
+    try:
+        return phonenumbers.region_code_for_number(phonenumbers.parse(e164))
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def home_region(number: str | None) -> str:
+    """A business's own country, from its sending number: numbers typed without a country
+    code are read in it, and numbers in it are shown the way people there write them."""
+    region = region_of(number)
+    return region if region and region != "001" else DEFAULT_REGION
+
+
+@lru_cache(maxsize=65536)
+def display(e164: str | None, home: str = DEFAULT_REGION) -> str:
+    """A stored number the way the owner writes it: "(212) 555-0123" at home, "+44 7400
+    123456" from abroad. What is not a number is shown as it is."""
+    if not e164:
+        return ""
+    try:
+        number = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return e164
+    if not phonenumbers.is_valid_number(number):
+        return e164
+    home_here = phonenumbers.region_code_for_number(number) == home
+    style = phonenumbers.PhoneNumberFormat.NATIONAL if home_here else (
+        phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )  # fmt: skip
+    return phonenumbers.format_number(number, style)
+
+
 def is_e164(text: str) -> bool:
     try:
         return normalize(text) == text

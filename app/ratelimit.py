@@ -23,7 +23,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import TooManyRequests
 
-from app.models import RateCounter
+from app.db import changed
+from app.models import RateCounter, table_of
 
 PRUNE_ONE_IN = 500  # now and then, expired counters are deleted on the way
 SCHEME = "regulars-db"
@@ -40,7 +41,7 @@ class DatabaseStorage(Storage):
         if not isinstance(engine, Engine):
             raise ValueError("the database rate-limit storage needs the app's engine")
         self.engine = engine
-        self.table = RateCounter.__table__
+        self.table = table_of(RateCounter)
         dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
         self._insert = dialect.insert
 
@@ -93,7 +94,7 @@ class DatabaseStorage(Storage):
 
     def reset(self) -> int | None:
         with self.engine.begin() as connection:
-            return connection.execute(delete(self.table)).rowcount
+            return changed(connection.execute(delete(self.table)))
 
     def clear(self, key: str) -> None:
         with self.engine.begin() as connection:
@@ -120,8 +121,8 @@ class RequestLimits:
             items, key = rule
             who = key()
             for item in items:
-                if not self.window.hit(item, request.blueprint, who):
-                    raise _too_many(self.window, item, request.blueprint, who)
+                if not self.window.hit(item, request.blueprint or "", who):
+                    raise _too_many(self.window, item, request.blueprint or "", who)
 
         app.before_request(check)
 

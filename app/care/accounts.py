@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import delete, func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.care.businesses import PASSWORD_METHOD
@@ -81,11 +81,11 @@ def normalize_email(email: str | None) -> str:
 
 
 def _failures_since(session: Session, since: datetime, *, email=None, address=None) -> int:
-    query = select(func.count(SignInAttempt.id)).where(SignInAttempt.created_at >= since)
+    query = select(func.count(col(SignInAttempt.id))).where(col(SignInAttempt.created_at) >= since)
     if email is not None:
-        query = query.where(SignInAttempt.email == email)
+        query = query.where(col(SignInAttempt.email) == email)
     if address is not None:
-        query = query.where(SignInAttempt.remote_addr == address)
+        query = query.where(col(SignInAttempt.remote_addr) == address)
     return session.exec(query).one()
 
 
@@ -158,19 +158,19 @@ def authenticate(
     email = normalize_email(email)
     address = (remote_addr or "")[:64]
     check_throttle(session, email, address, now=now)
-    user = session.exec(select(User).where(User.email == email)).first() if email else None
+    user = session.exec(select(User).where(col(User.email) == email)).first() if email else None
     stored = user.password_hash if user is not None else _decoy_hash(password_method)
     valid = check_password_hash(stored, password or "") if len(password or "") <= 1024 else False
     if user is None or not valid or not user.active:
         session.add(SignInAttempt(email=email, remote_addr=address, created_at=now))
         session.exec(
-            delete(SignInAttempt).where(SignInAttempt.created_at < now - FORGET_ATTEMPTS_AFTER)
+            delete(SignInAttempt).where(col(SignInAttempt.created_at) < now - FORGET_ATTEMPTS_AFTER)
         )
         session.flush()
         _lock_if_due(session, email, now)
         raise SignInFailed()
-    session.exec(delete(SignInAttempt).where(SignInAttempt.email == email))
-    session.exec(delete(SignInLock).where(SignInLock.email == email))
+    session.exec(delete(SignInAttempt).where(col(SignInAttempt.email) == email))
+    session.exec(delete(SignInLock).where(col(SignInLock.email) == email))
     if stored.split(":")[0].split("$")[0] != password_method.split(":")[0]:
         user.password_hash = hash_password(password, password_method)  # move to the current method
         session.add(user)
@@ -212,8 +212,8 @@ def team(session: Session, business_id: int) -> list[User]:
     return list(
         session.exec(
             select(User)
-            .where(User.business_id == business_id)
-            .order_by(User.active.desc(), User.role, User.name, User.email)
+            .where(col(User.business_id) == business_id)
+            .order_by(col(User.active).desc(), col(User.role), col(User.name), col(User.email))
         )
     )
 
@@ -237,7 +237,7 @@ def invite(
     """Add a team member who signs in after choosing a password through an invite link."""
     command = parse(Invite, {"email": email or "", "name": name or "", "role": role})
     email, name, role = command.email, command.name, command.role
-    holder = session.exec(select(User.business_id).where(User.email == email)).first()
+    holder = session.exec(select(col(User.business_id)).where(col(User.email) == email)).first()
     if holder == business.id:
         raise Invalid("email", f"{email} is already on your team.")
     if holder is not None:
@@ -294,8 +294,10 @@ def set_password(
 
 def _active_owners(session: Session, business_id: int) -> int:
     return session.exec(
-        select(func.count(User.id)).where(
-            User.business_id == business_id, User.role == "owner", User.active.is_(True)
+        select(func.count(col(User.id))).where(
+            col(User.business_id) == business_id,
+            col(User.role) == "owner",
+            col(User.active).is_(True),
         )
     ).one()
 
@@ -334,8 +336,8 @@ def api_keys(session: Session, business_id: int) -> list[ApiKey]:
     return list(
         session.exec(
             select(ApiKey)
-            .where(ApiKey.business_id == business_id)
-            .order_by(ApiKey.revoked_at.is_not(None), ApiKey.id.desc())
+            .where(col(ApiKey.business_id) == business_id)
+            .order_by(col(ApiKey.revoked_at).is_not(None), col(ApiKey.id).desc())
         )
     )
 

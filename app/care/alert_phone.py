@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.care.optouts import is_opted_out
 from app.models import Business, Message, MessageKind, MessageStatus
@@ -45,19 +45,22 @@ def alert_phone_problem(session: Session, business: Business) -> AlertPhoneProbl
     if is_opted_out(session, business.id, business.alert_phone):  # alerts to it are canceled
         return AlertPhoneProblem(business.alert_phone, WHY[21610], 21610)
     last = session.exec(
-        select(Message.status, Message.error_code, Message.error_message)
+        select(col(Message.status), col(Message.error_code), col(Message.error_message))
         .where(
-            Message.to_number == business.alert_phone,
-            Message.business_id == business.id,
-            Message.kind == MessageKind.ALERT,
-            Message.status.in_(SETTLED),
+            col(Message.to_number) == business.alert_phone,
+            col(Message.business_id) == business.id,
+            col(Message.kind) == MessageKind.ALERT,
+            col(Message.status).in_(SETTLED),
         )
-        .order_by(Message.id.desc())
+        .order_by(col(Message.id).desc())
         .limit(1)
     ).first()
-    if last is None or last.status == MessageStatus.DELIVERED:
+    if last is None:
         return None
-    why = WHY.get(last.error_code) if last.error_code is not None else None
+    status, code, words = last
+    if status == MessageStatus.DELIVERED:
+        return None
+    why = WHY.get(code) if code is not None else None
     if why is None:
-        why = (last.error_message or "the last alert was not delivered").rstrip(".")
-    return AlertPhoneProblem(business.alert_phone, why, last.error_code)
+        why = (words or "the last alert was not delivered").rstrip(".")
+    return AlertPhoneProblem(business.alert_phone, why, code)

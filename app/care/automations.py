@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.care import merge, states, texts
 from app.care.feedback import suggest_reply
@@ -28,6 +28,7 @@ from app.care.outbound import (
 )
 from app.care.reading import Reading, read_reply
 from app.care.windows import parse_hhmm
+from app.db import changed
 from app.models import Business, Customer, Feedback, Message, MessageKind, Visit, VisitStatus
 
 REVIEW_ASKS = frozenset({MessageKind.REVIEW_REQUEST, MessageKind.FEEDBACK_QUESTION})
@@ -75,11 +76,11 @@ def recently_asked(session: Session, business: Business, customer: Customer, now
     if customer.last_review_request_at and customer.last_review_request_at > now - cooldown:
         return True
     pending = session.exec(
-        select(Message.id).where(
-            Message.customer_id == customer.id,
-            Message.kind.in_(REVIEW_ASKS),
-            Message.status.in_(LIVE_STATES),
-            Message.created_at > now - cooldown,
+        select(col(Message.id)).where(
+            col(Message.customer_id) == customer.id,
+            col(Message.kind).in_(REVIEW_ASKS),
+            col(Message.status).in_(LIVE_STATES),
+            col(Message.created_at) > now - cooldown,
         )
     ).first()
     return pending is not None
@@ -118,8 +119,9 @@ def plan_after_visit(
     before = len(plan.planned)
     _queue(session, business, customer, "review_request", fields, now=now, visit=visit,
            send_at=ask_at, plan=plan)  # fmt: skip
-    if len(plan.planned) > before:
-        remind_at = plan.planned[-1].send_at + timedelta(days=business.review_reminder_days)
+    asked_at = plan.planned[-1].send_at if len(plan.planned) > before else None
+    if asked_at is not None:
+        remind_at = asked_at + timedelta(days=business.review_reminder_days)
         _queue(session, business, customer, "review_reminder", fields, now=now, visit=visit,
                send_at=remind_at, plan=plan)  # fmt: skip
     return plan
@@ -132,11 +134,11 @@ def latest_visit(session: Session, customer_id: int, since: datetime) -> Visit |
     return session.exec(
         select(Visit)
         .where(
-            Visit.customer_id == customer_id,
-            Visit.occurred_at >= since,
-            Visit.status == VisitStatus.COMPLETED,
+            col(Visit.customer_id) == customer_id,
+            col(Visit.occurred_at) >= since,
+            col(Visit.status) == VisitStatus.COMPLETED,
         )
-        .order_by(Visit.occurred_at.desc())
+        .order_by(col(Visit.occurred_at).desc())
     ).first()
 
 
@@ -212,8 +214,8 @@ def handle_reply(
         customer.unhappy_at = now
         customer.complaint_answered_at = None
         feedback.suggested_reply = suggest_reply(customer.first_name, business.name)
-        states.cancel_where(session, Message.customer_id == customer.id,
-                            Message.kind.in_(NOT_TO_THE_UNHAPPY),
+        states.cancel_where(session, col(Message.customer_id) == customer.id,
+                            col(Message.kind).in_(NOT_TO_THE_UNHAPPY),
                             reason="the customer is unhappy")  # fmt: skip
         why = "; ".join(reading.reasons) or "sounds unhappy"
         alert_owner(session, business, customer, f"unhappy ({why}):", body, now=now,
@@ -242,11 +244,12 @@ def ask_about_effort(
         return None
     asked = session.exec(
         select(Message.id).where(
-            Message.customer_id == customer.id,
-            Message.kind == MessageKind.EFFORT_QUESTION,
-            or_(Message.status.in_(EFFORT_ASKED), Message.created_at >= customer.last_inbound_at),
+            col(Message.customer_id) == customer.id,
+            col(Message.kind) == MessageKind.EFFORT_QUESTION,
+            or_(col(Message.status).in_(EFFORT_ASKED),
+                col(Message.created_at) >= customer.last_inbound_at),
         )
-    ).first()
+    ).first()  # fmt: skip
     if asked is not None:
         return None
     fields = merge.fields_for(session, business, customer, now=now)
@@ -261,15 +264,15 @@ def ask_about_effort(
 def dismiss_unhappy(session: Session, customer: Customer, *, by_user_id: int | None, now) -> int:
     """The owner says the unhappy flag was wrong: the flag is cleared, any held review ask
     goes, and each dismissed reading is kept (and counted) as a false alarm. Not committed."""
-    dismissed = session.execute(
+    dismissed = changed(session.execute(
         update(Feedback)
         .where(
-            Feedback.customer_id == customer.id,
-            Feedback.unhappy.is_(True),
-            Feedback.dismissed_at.is_(None),
+            col(Feedback.customer_id) == customer.id,
+            col(Feedback.unhappy).is_(True),
+            col(Feedback.dismissed_at).is_(None),
         )
         .values(dismissed_at=now, dismissed_by=by_user_id)
-    ).rowcount
+    ))  # fmt: skip
     if customer.unhappy_at is not None and complaint_open(customer):
         end_complaint_hold(session, customer, now=now)
     customer.unhappy_at = None
@@ -324,8 +327,7 @@ class OpeningHours:
         """Seconds of opening hours from an epoch to `when`: the opening hours between two
         moments are the difference (a week-end of waiting counts only its open hours)."""
         local = when.astimezone(self.zone)
-        into_day = local.hour * 3600 + local.minute * 60 + local.second
-        into_day += local.microsecond / 1e6
+        into_day = local.hour * 3600 + local.minute * 60 + local.second + local.microsecond / 1e6
         length = self.end_seconds - self.start_seconds
         today = min(max(into_day - self.start_seconds, 0.0), float(length))
         return local.date().toordinal() * length + today
@@ -335,7 +337,8 @@ class OpeningHours:
         the last one open-ended (its time is `end`)."""
 
         def offset_at(moment: datetime) -> float:
-            return moment.astimezone(self.zone).utcoffset().total_seconds()
+            offset = moment.astimezone(self.zone).utcoffset()
+            return offset.total_seconds() if offset is not None else 0.0
 
         spans: list[tuple[float, float]] = []
         offset, day = offset_at(start), start
@@ -419,29 +422,30 @@ def alert_unanswered(session: Session, *, now: datetime, base_url: str = "") -> 
     worker's sweep commits."""
     candidates = session.exec(
         select(Customer, Business)
-        .join(Business, Business.id == Customer.business_id)
+        .join(Business, col(Business.id) == col(Customer.business_id))
         .where(
-            Customer.needs_reply.is_(True),
-            Customer.last_inbound_at < now - EARLIEST_UNANSWERED,
-            Customer.last_inbound_at > now - UNANSWERED_HORIZON,
-            Customer.consent != "opted_out",
+            col(Customer.needs_reply).is_(True),
+            col(Customer.last_inbound_at) < now - EARLIEST_UNANSWERED,
+            col(Customer.last_inbound_at) > now - UNANSWERED_HORIZON,
+            col(Customer.consent) != "opted_out",
             or_(
-                Customer.last_owner_alert_at.is_(None),
-                Customer.last_owner_alert_at < Customer.last_inbound_at,
+                col(Customer.last_owner_alert_at).is_(None),
+                col(Customer.last_owner_alert_at) < col(Customer.last_inbound_at),
             ),
-            Business.alert_phone.is_not(None),
+            col(Business.alert_phone).is_not(None),
         )
         .limit(500)
     ).all()
     sent = 0
     for customer, business in candidates:
         waited = timedelta(minutes=business.unanswered_alert_minutes)
-        if customer.last_inbound_at > now - waited or is_after_hours(business, now):
+        wrote_at = customer.last_inbound_at
+        if wrote_at is None or wrote_at > now - waited or is_after_hours(business, now):
             continue  # not yet, or the shop is closed: the owner hears about it at opening
         last = session.exec(
-            select(Message.body)
-            .where(Message.customer_id == customer.id, Message.direction == "inbound")
-            .order_by(Message.id.desc())
+            select(col(Message.body))
+            .where(col(Message.customer_id) == customer.id, col(Message.direction) == "inbound")
+            .order_by(col(Message.id).desc())
         ).first()
         if alert_owner(session, business, customer, "no reply yet to", last or "", now=now,
                        base_url=base_url):  # fmt: skip

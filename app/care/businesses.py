@@ -12,7 +12,7 @@ import secrets
 from datetime import datetime
 
 from pydantic_core import PydanticCustomError
-from sqlmodel import Session, delete, select
+from sqlmodel import Session, col, delete, select
 from werkzeug.security import generate_password_hash
 
 from app.contract import parse
@@ -45,7 +45,9 @@ def business_for_key(session: Session, raw: str) -> Business | None:
     if not raw.startswith(KEY_PREFIX) or len(raw) > 100:
         return None
     key = session.exec(
-        select(ApiKey).where(ApiKey.key_hash == hash_key(raw), ApiKey.revoked_at.is_(None))
+        select(ApiKey).where(
+            col(ApiKey.key_hash) == hash_key(raw), col(ApiKey.revoked_at).is_(None)
+        )
     ).first()
     return session.get(Business, key.business_id) if key else None
 
@@ -55,21 +57,22 @@ def check_sender_free(
 ) -> None:
     """A sending number and a Messaging Service SID each belong to at most one business,
     checked across both: a number inside another business's service is theirs too."""
-    others = select(Business.id) if business_id is None else (
-        select(Business.id).where(Business.id != business_id)
+    others = select(col(Business.id)) if business_id is None else (
+        select(col(Business.id)).where(col(Business.id) != business_id)
     )  # fmt: skip
     taken = number and (
-        session.exec(others.where(Business.number == number)).first() is not None
+        session.exec(others.where(col(Business.number) == number)).first() is not None
         or session.exec(
-            select(ServiceNumber.business_id).where(
-                ServiceNumber.number == number, ServiceNumber.business_id != (business_id or 0)
+            select(col(ServiceNumber.business_id)).where(
+                col(ServiceNumber.number) == number,
+                col(ServiceNumber.business_id) != (business_id or 0),
             )
         ).first() is not None
     )  # fmt: skip
     if taken:
         raise Refused("conflict", f"{number} belongs to another business.", field="number")
     if service_sid and session.exec(
-        others.where(Business.messaging_service_sid == service_sid)
+        others.where(col(Business.messaging_service_sid) == service_sid)
     ).first() is not None:  # fmt: skip
         raise Refused("conflict", "That Messaging Service belongs to another business.",
                       field="messaging_service_sid")  # fmt: skip
@@ -99,7 +102,7 @@ def check_sender_owned(
         raise Refused("not_your_service", "That Messaging Service is not in this Twilio "
                       "account.", status=422, field="messaging_service_sid")  # fmt: skip
     for member in inside or ():
-        owner = session.exec(select(Business.id).where(Business.number == member)).first()
+        owner = session.exec(select(col(Business.id)).where(col(Business.number) == member)).first()
         if owner is not None and owner != business_id:
             raise Refused("conflict", f"That Messaging Service holds {member}, which belongs "
                           "to another business.", field="messaging_service_sid")  # fmt: skip
@@ -107,7 +110,7 @@ def check_sender_owned(
 
 
 def _remember_service(session: Session, business: Business, numbers: list[str] | None) -> None:
-    session.exec(delete(ServiceNumber).where(ServiceNumber.business_id == business.id))
+    session.exec(delete(ServiceNumber).where(col(ServiceNumber.business_id) == business.id))
     for member in dict.fromkeys(numbers or ()):
         sid = business.messaging_service_sid or ""
         session.add(ServiceNumber(number=member, business_id=business.id,
@@ -130,7 +133,7 @@ def open_business(
         session, senders, number=command.number, service_sid=command.messaging_service_sid,
         business_id=None,
     )  # fmt: skip
-    if session.exec(select(User.id).where(User.email == command.owner_email)).first():
+    if session.exec(select(col(User.id)).where(col(User.email) == command.owner_email)).first():
         raise Refused("conflict", f"{command.owner_email} already has an account.",
                       field="owner_email")  # fmt: skip
     business = Business(

@@ -10,11 +10,12 @@ and it is stored as that kind, so the next visit knows they were asked.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from jinja2 import TemplateSyntaxError, UndefinedError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.care import merge, texts
 from app.care.automations import REVIEW_ASKS, recently_asked
@@ -69,7 +70,7 @@ def preview_fields(fields: dict[str, object]) -> dict[str, str]:
     }
 
 
-def render_typed(body: str, fields: dict[str, object]) -> str:
+def render_typed(body: str, fields: Mapping[str, object]) -> str:
     """What the owner typed, merge fields filled in the sandbox; line breaks are kept.
     Raises Invalid with a reason for the owner."""
     try:
@@ -172,18 +173,18 @@ def _check_review_rules(session: Session, business: Business, customer: Customer
             "reminded", f"{who} has no recent review request to remind them of: ask first."
         )
     opened = session.exec(
-        select(TrackedLink.id).where(
-            TrackedLink.customer_id == customer.id,
-            TrackedLink.kind == "review",
-            TrackedLink.opened_at >= asked,
+        select(col(TrackedLink.id)).where(
+            col(TrackedLink.customer_id) == customer.id,
+            col(TrackedLink.kind) == "review",
+            col(TrackedLink.opened_at) >= asked,
         )
     ).first()
     reminded = session.exec(
-        select(Message.id).where(
-            Message.customer_id == customer.id,
-            Message.kind == "review_reminder",
-            Message.status.in_(LIVE_STATES),
-            Message.created_at > now - timedelta(days=days),
+        select(col(Message.id)).where(
+            col(Message.customer_id) == customer.id,
+            col(Message.kind) == "review_reminder",
+            col(Message.status).in_(LIVE_STATES),
+            col(Message.created_at) > now - timedelta(days=days),
         )
     ).first()
     if opened is not None or reminded is not None:
@@ -207,8 +208,8 @@ def send_template(
     the review cooldown and one reminder at most; stored as that kind. Not committed. Raises
     OutboundRefused (CONFLICTS are about the customer) or Invalid."""
     if kind not in TEMPLATE_KINDS:
-        names = ", ".join(TEMPLATE_KINDS)
-        raise Invalid("kind", f"Choose one of the saved texts: {names}.")
+        choices = ", ".join(TEMPLATE_KINDS)
+        raise Invalid("kind", f"Choose one of the saved texts: {choices}.")
     # Automated kinds need recorded consent; the rest, by hand, what a typed text needs.
     check_allowed(business, customer, kind if kind in AUTOMATED_KINDS else "manual")
     link = bool(business.review_url)

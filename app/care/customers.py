@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.care import optouts
 from app.care.outbound import TO_OWNER, cancel_pending
@@ -18,12 +19,14 @@ from app.contract.commands import CONSENT_STATES, CustomerEdit, CustomerUpsert
 from app.contract.rules import MAX_NAME
 from app.errors import Invalid
 from app.models import Business, ConsentEvent, Customer, Message, MessageStatus, User
-from app.phones import normalize
+from app.phones import home_region, normalize
 
 
 def find_customer(session: Session, business_id: int, phone: str) -> Customer | None:
     return session.exec(
-        select(Customer).where(Customer.business_id == business_id, Customer.phone == phone)
+        select(Customer).where(
+            col(Customer.business_id) == business_id, col(Customer.phone) == phone
+        )
     ).first()
 
 
@@ -162,12 +165,12 @@ def save_customer(
     errors: dict[str, str] = {}
     edit = None
     try:
-        edit = parse(CustomerEdit, values)
+        edit = parse(CustomerEdit, values, region=home_region(business.number))
     except Invalid as exc:
         errors = dict(exc.errors)
     phone = edit.phone if edit else None
     if phone is None and "phone" not in errors:
-        phone = normalize(str(values.get("phone")))
+        phone = normalize(str(values.get("phone")), home_region(business.number))
     other = find_customer(session, business.id, phone) if phone else None
     if other is not None and (customer is None or other.id != customer.id):
         errors["phone"] = f"{phone} is already a customer: {other.name or 'no name'}."
@@ -199,9 +202,9 @@ def save_customer(
         session.execute(
             update(Message)
             .where(
-                Message.customer_id == customer.id,
-                Message.status == MessageStatus.SCHEDULED,
-                Message.kind.not_in(TO_OWNER),
+                col(Message.customer_id) == customer.id,
+                col(Message.status) == MessageStatus.SCHEDULED,
+                col(Message.kind).not_in(TO_OWNER),
             )
             .values(to_number=edit.phone)
         )
@@ -226,19 +229,19 @@ def existing_phones(session: Session, business_id: int, phones: list[str]) -> se
         chunk = phones[start : start + 500]
         found.update(
             session.exec(
-                select(Customer.phone).where(
-                    Customer.business_id == business_id, Customer.phone.in_(chunk)
+                select(col(Customer.phone)).where(
+                    col(Customer.business_id) == business_id, col(Customer.phone).in_(chunk)
                 )
             ).all()
         )
     return found
 
 
-EXPORT_COLUMNS = (
+EXPORT_COLUMNS = tuple(col(column) for column in (
     Customer.id, Customer.phone, Customer.name, Customer.email, Customer.tags, Customer.consent,
     Customer.consent_source, Customer.consent_at, Customer.opted_out_at, Customer.created_at,
     Customer.notes,
-)  # fmt: skip
+))  # fmt: skip
 
 
 def export_rows(session: Session, business_id: int, *, batch: int = 1000):
@@ -246,12 +249,12 @@ def export_rows(session: Session, business_id: int, *, batch: int = 1000):
     is its own short read, so a long export never holds up the texts being stored."""
     after = 0
     while True:
-        query = select(*EXPORT_COLUMNS).where(
-            Customer.business_id == business_id, Customer.id > after
+        query = sa.select(*EXPORT_COLUMNS).where(
+            col(Customer.business_id) == business_id, col(Customer.id) > after
         )
-        rows = session.exec(query.order_by(Customer.id).limit(batch)).all()
+        rows = session.execute(query.order_by(col(Customer.id)).limit(batch)).all()
         session.rollback()  # end the read: on SQLite it would hold the write lock
         if not rows:
             return
         yield from rows
-        after = rows[-1].id
+        after = rows[-1][0]  # EXPORT_COLUMNS begin with the id

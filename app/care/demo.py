@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.care.businesses import create_business
 from app.care.inbound import receive_text
@@ -25,7 +25,7 @@ DEMO_CUSTOMERS = [
 def load_demo(session: Session, *, now: datetime) -> dict:
     """Create the demo salon (once) with visits and a reply; returns its id and API key.
     Not committed: the command that loads it commits."""
-    existing = session.exec(select(Business).where(Business.number == DEMO_NUMBER)).first()
+    existing = session.exec(select(Business).where(col(Business.number) == DEMO_NUMBER)).first()
     if existing is not None:
         return {"business_id": existing.id, "api_key": None, "note": "demo already loaded"}
     business, key = create_business(

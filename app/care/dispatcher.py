@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, delete, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.care import states
 from app.care.automations import RATING_WINDOW, alert_unanswered
@@ -32,13 +32,15 @@ from app.care.outbound import (
     TO_OWNER,
     cancel_pending,
     check_before_send,
+    goes_later,
     introduce,
     may_reach_opted_out,
+    preview,
 )
 from app.care.status import apply_status_callback, flag_customer_for_error
 from app.clock import Clock, SystemClock
 from app.config import Settings
-from app.db import is_postgres, read_only, session_scope
+from app.db import changed, is_postgres, read_only, session_scope
 from app.models import (
     Business,
     Customer,
@@ -186,19 +188,19 @@ class Dispatcher:
         pruned = 0
         for _ in range(PRUNE_BATCHES):
             oldest = (
-                select(StatusCallback.id)
-                .where(StatusCallback.received_at < cutoff)
-                .order_by(StatusCallback.received_at)
+                select(col(StatusCallback.id))
+                .where(col(StatusCallback.received_at) < cutoff)
+                .order_by(col(StatusCallback.received_at))
                 .limit(PRUNE_BATCH)
             )
             if is_postgres(self.engine):
                 oldest = oldest.with_for_update(skip_locked=True)  # another worker's batch
             with session_scope(self.engine) as session:
-                deleted = session.execute(
+                deleted = changed(session.execute(
                     delete(StatusCallback)
-                    .where(StatusCallback.id.in_(oldest))
+                    .where(col(StatusCallback.id).in_(oldest))
                     .execution_options(synchronize_session=False)
-                ).rowcount
+                ))  # fmt: skip
                 session.commit()
             pruned += deleted
             if deleted < PRUNE_BATCH:
@@ -265,12 +267,12 @@ class Dispatcher:
                 session.execute(
                     update(Message)
                     .where(
-                        Message.id.in_([job.message_id for job in jobs]),
-                        Message.status == MessageStatus.SENDING,
-                        Message.leased_by == self.worker_id,
+                        col(Message.id).in_([job.message_id for job in jobs]),
+                        col(Message.status) == MessageStatus.SENDING,
+                        col(Message.leased_by) == self.worker_id,
                     )
                     .values(lease_until=until)
-                    .returning(Message.id)
+                    .returning(col(Message.id))
                     .execution_options(synchronize_session=False)
                 ).scalars()
             )
@@ -288,16 +290,16 @@ class Dispatcher:
         with session_scope(self.engine) as session:
             expired = self._lock_due(
                 session,
-                select(Message.id)
-                .where(Message.status == MessageStatus.SENDING, Message.lease_until < now)
-                .order_by(Message.lease_until),
+                select(col(Message.id))
+                .where(col(Message.status) == MessageStatus.SENDING, col(Message.lease_until) < now)
+                .order_by(col(Message.lease_until)),
                 limit,
             )
             due = self._lock_due(
                 session,
-                select(Message.id)
-                .where(Message.status == MessageStatus.SCHEDULED, Message.send_at <= now)
-                .order_by(Message.send_at, Message.id),
+                select(col(Message.id))
+                .where(col(Message.status) == MessageStatus.SCHEDULED, col(Message.send_at) <= now)
+                .order_by(col(Message.send_at), col(Message.id)),
                 limit - len(expired),
             )
             ids = expired + due
@@ -307,10 +309,10 @@ class Dispatcher:
             lease = self._lease
             rows = session.exec(
                 select(Message, Customer, Business)
-                .join(Customer, Customer.id == Message.customer_id)
-                .join(Business, Business.id == Message.business_id)
-                .where(Message.id.in_(ids))
-                .order_by(Message.send_at, Message.id)
+                .join(Customer, col(Customer.id) == col(Message.customer_id))
+                .join(Business, col(Business.id) == col(Message.business_id))
+                .where(col(Message.id).in_(ids))
+                .order_by(col(Message.send_at), col(Message.id))
             ).all()
             jobs: list[Job] = []
             expired_ids = set(expired)
@@ -347,10 +349,10 @@ class Dispatcher:
             # An identical earlier text to the same number must not be taken for this one.
             job.known_sids = frozenset(
                 session.exec(
-                    select(Message.provider_sid).where(
-                        Message.to_number == message.to_number,
-                        Message.provider_sid.is_not(None),
-                        Message.created_at > now - timedelta(days=2),
+                    select(col(Message.provider_sid)).where(
+                        col(Message.to_number) == message.to_number,
+                        col(Message.provider_sid).is_not(None),
+                        col(Message.created_at) > now - timedelta(days=2),
                     )
                 ).all()
             )
@@ -382,6 +384,8 @@ class Dispatcher:
         return None
 
     def _job(self, message: Message, business: Business, reconcile_since) -> Job:
+        if message.to_number is None or message.lease_until is None:
+            raise ValueError(f"message {message.id} was claimed without a number or a lease")
         callback = None
         if self.settings.public_base_url:
             base = self.settings.public_base_url.rstrip("/")
@@ -441,11 +445,11 @@ class Dispatcher:
             .on_conflict_do_nothing(index_elements=["sender"])
         )
         pace = session.exec(
-            select(SenderPace).where(SenderPace.sender == sender).with_for_update()
+            select(SenderPace).where(col(SenderPace.sender) == sender).with_for_update()
         ).one()
         interval = 1.0 / rate
         slot = max(pace.next_slot_at, now_ts)
-        slots = []
+        slots: list[float] = []
         while len(slots) < count and (not slots or slot <= now_ts + PACING_HORIZON_SECONDS):
             slots.append(slot)
             slot += interval
@@ -506,8 +510,9 @@ class Dispatcher:
     def _opted_out(self, job: Job) -> bool:
         """Did the number opt out since the claim (a STOP while the text waited for its slot
         or its turn)? One primary-key read that never queues behind a writer."""
-        query = select(OptedOutNumber.phone).where(
-            OptedOutNumber.business_id == job.business_id, OptedOutNumber.phone == job.text.to
+        query = select(col(OptedOutNumber.phone)).where(
+            col(OptedOutNumber.business_id) == job.business_id,
+            col(OptedOutNumber.phone) == job.text.to,
         )
         with read_only(self.engine) as connection:
             return connection.execute(query).first() is not None
@@ -521,17 +526,26 @@ class Dispatcher:
                 m.id: m
                 for m in session.exec(
                     select(Message)
-                    .where(Message.id.in_([o.job.message_id for o in outcomes]))
+                    .where(col(Message.id).in_([o.job.message_id for o in outcomes]))
                     .with_for_update()
                 )
             }
             delivered_to: dict[str, set[int]] = defaultdict(set)
+            went: list[Message] = []
             for outcome in outcomes:
                 message = messages.get(outcome.job.message_id)
                 if message is not None and self._record_one(session, message, outcome, now, stats):
                     for effect in SENT_EFFECTS.get(message.kind, ("introduced",)):
                         delivered_to[effect].add(message.customer_id)
+                    if message.kind not in TO_OWNER and goes_later(message):
+                        went.append(message)
             self._mark_customers(session, delivered_to, now)
+            for message in went:  # few: only texts that waited for their time
+                session.execute(
+                    update(Customer)
+                    .where(col(Customer.id) == message.customer_id)
+                    .values(last_activity_at=now, last_message_preview=preview(message.body))
+                )
             session.commit()
 
     def _mark_customers(self, session, delivered_to: dict[str, set[int]], now) -> None:
@@ -540,26 +554,27 @@ class Dispatcher:
             session.execute(
                 update(Customer)
                 .where(
-                    Customer.id.in_(delivered_to["introduced"]), Customer.introduced_at.is_(None)
+                    col(Customer.id).in_(delivered_to["introduced"]),
+                    col(Customer.introduced_at).is_(None),
                 )
                 .values(introduced_at=now)
             )
         if delivered_to.get("asked_review"):
             session.execute(
                 update(Customer)
-                .where(Customer.id.in_(delivered_to["asked_review"]))
+                .where(col(Customer.id).in_(delivered_to["asked_review"]))
                 .values(last_review_request_at=now)
             )
         if delivered_to.get("asked_rating"):
             session.execute(
                 update(Customer)
-                .where(Customer.id.in_(delivered_to["asked_rating"]))
+                .where(col(Customer.id).in_(delivered_to["asked_rating"]))
                 .values(awaiting_rating_until=now + RATING_WINDOW)
             )
         if delivered_to.get("asked_effort"):
             session.execute(
                 update(Customer)
-                .where(Customer.id.in_(delivered_to["asked_effort"]))
+                .where(col(Customer.id).in_(delivered_to["asked_effort"]))
                 .values(awaiting_effort_until=now + RATING_WINDOW)
             )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from sqlmodel import select
+from sqlmodel import col, select
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from app.care.reading import Rating, is_low, parse_rating
@@ -76,9 +76,9 @@ def latest_unhappy(session, customer_id: int):
     return session.exec(
         select(Feedback)
         .where(
-            Feedback.customer_id == customer_id,
-            Feedback.unhappy.is_(True),
-            Feedback.dismissed_at.is_(None),
+            col(Feedback.customer_id) == customer_id,
+            col(Feedback.unhappy).is_(True),
+            col(Feedback.dismissed_at).is_(None),
         )
-        .order_by(Feedback.id.desc())
+        .order_by(col(Feedback.id).desc())
     ).first()

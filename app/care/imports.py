@@ -21,6 +21,7 @@ from app.contract import parse
 from app.contract.commands import CustomerUpsert, VisitCreate
 from app.errors import Invalid
 from app.models import Business
+from app.phones import DEFAULT_REGION, home_region
 
 COLUMNS = ("phone", "name", "email", "tags", "consent")
 VISIT_COLUMNS = ("phone", "name", "consent", "occurred_at", "staff", "amount")
@@ -82,18 +83,19 @@ def _build(model, line: int, cells: dict, errors: list[RowError], **context) -> 
         return Row(line, parse(model, cells, **context))
     except Invalid as exc:
         # "consent must be yes or no" names its column; "Check the number" is told which.
-        named = bool(exc.field) and exc.field.lower() in exc.message.lower()
+        named = bool(exc.field and exc.field.lower() in exc.message.lower())
         errors.append(RowError(line, exc.message if named else str(exc)))
         return None
 
 
-def parse_rows(handle: TextIO) -> tuple[list[Row], list[RowError]]:
-    """Customer rows checked as `CustomerUpsert` commands; a phone twice is an error."""
+def parse_rows(handle: TextIO, region: str = DEFAULT_REGION) -> tuple[list[Row], list[RowError]]:
+    """Customer rows checked as `CustomerUpsert` commands; a phone twice is an error. Phones
+    without a country code are read in `region` (the business's own)."""
     rows: list[Row] = []
     errors: list[RowError] = []
     seen: dict[str, int] = {}
     for line, cells in _cells(handle, COLUMNS, errors):
-        row = _build(CustomerUpsert, line, cells, errors)
+        row = _build(CustomerUpsert, line, cells, errors, region=region)
         if row is None:
             continue
         phone = row.command.phone
@@ -105,12 +107,14 @@ def parse_rows(handle: TextIO) -> tuple[list[Row], list[RowError]]:
     return rows, errors
 
 
-def parse_visit_rows(handle: TextIO, zone: str, now: datetime) -> tuple[list[Row], list[RowError]]:
+def parse_visit_rows(
+    handle: TextIO, zone: str, now: datetime, region: str = DEFAULT_REGION
+) -> tuple[list[Row], list[RowError]]:
     """Visit rows checked as `VisitCreate` commands; times without a zone are the business's."""
     rows: list[Row] = []
     errors: list[RowError] = []
     for line, cells in _cells(handle, VISIT_COLUMNS, errors):
-        row = _build(VisitCreate, line, cells, errors, zone=zone, now=now)
+        row = _build(VisitCreate, line, cells, errors, zone=zone, now=now, region=region)
         if row is not None:
             rows.append(row)
     return rows, errors
@@ -140,7 +144,7 @@ def import_customers_csv(
     session: Session, business: Business, handle: TextIO, *, now: datetime
 ) -> ImportResult:
     """Import customers; with any bad row nothing is imported and every error is returned."""
-    rows, errors = _read(parse_rows, handle)
+    rows, errors = _read(parse_rows, handle, home_region(business.number))
     result = ImportResult(errors=errors)
     if errors:
         return result
@@ -163,7 +167,8 @@ def import_visits_csv(
     """Record each visit and plan its follow-ups; with any bad row nothing is recorded."""
     from app.care.visits import record_visit  # visits plan care; imports stay light otherwise
 
-    rows, errors = _read(parse_visit_rows, handle, business.timezone, now)
+    rows, errors = _read(parse_visit_rows, handle, business.timezone, now,
+                         home_region(business.number))  # fmt: skip
     result = ImportResult(errors=errors)
     if errors:
         return result

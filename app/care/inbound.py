@@ -6,7 +6,9 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import bindparam, case
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
@@ -23,7 +25,16 @@ from app.care.customers import find_or_create, set_consent
 from app.care.keywords import HELP, OPT_IN, OPT_OUT_PLAIN, OPT_OUTS, bare_word, keyword_of
 from app.care.outbound import cancel_pending, preview, queue_text
 from app.care.reading import read_reply
-from app.models import Business, Customer, Message, MessageKind, MessageStatus, OptedOutNumber
+from app.models import (
+    Business,
+    Customer,
+    Message,
+    MessageKind,
+    MessageStatus,
+    OptedOutNumber,
+    table_of,
+)
+from app.phones import display, home_region
 from app.sms.encoding import segment_info
 from app.sms.webhooks import InboundText, IncomingCall, Media
 
@@ -45,7 +56,9 @@ class InboundResult:
 
     @property
     def message(self) -> Message:
-        return self._session.get(Message, self.message_id)
+        if self._session is None:
+            raise RuntimeError("the result was made without a session to read its message")
+        return self._session.get_one(Message, self.message_id)
 
 
 def _media_rows(media: tuple[Media, ...]) -> list[dict[str, str]] | None:
@@ -67,8 +80,8 @@ MESSAGE_COLUMNS = ("business_id", "customer_id", "direction", "body", "kind", "s
 def _statements(dialect: str) -> dict:
     """The hot path's statements, built once per dialect and reused with parameters."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    customers, messages, businesses = Customer.__table__, Message.__table__, Business.__table__
-    numbers = OptedOutNumber.__table__
+    customers, messages, businesses = (table_of(m) for m in (Customer, Message, Business))
+    numbers = table_of(OptedOutNumber)
     # A new row for a number that opted out is opted out from its first text: one key lookup.
     opted_out_at = (
         select(numbers.c.opted_out_at)
@@ -76,17 +89,17 @@ def _statements(dialect: str) -> dict:
                numbers.c.phone == bindparam("number_phone"))
         .scalar_subquery()
     )  # fmt: skip
-    values = {c: bindparam(c) for c in CUSTOMER_COLUMNS}
+    values: dict[str, Any] = {c: bindparam(c) for c in CUSTOMER_COLUMNS}
     values["consent"] = case((opted_out_at.is_not(None), "opted_out"), else_="unknown")
     values["opted_out_at"] = opted_out_at
     values["consent_source"] = case((opted_out_at.is_not(None), "number"), else_=None)
-    upsert = insert(customers).values(values)
-    upsert = upsert.on_conflict_do_update(
+    new_customer = insert(customers).values(values)
+    upsert = new_customer.on_conflict_do_update(
         index_elements=[customers.c.business_id, customers.c.phone],
         set_={
-            "last_inbound_at": upsert.excluded.last_inbound_at,
-            "last_activity_at": upsert.excluded.last_activity_at,
-            "last_message_preview": upsert.excluded.last_message_preview,
+            "last_inbound_at": new_customer.excluded.last_inbound_at,
+            "last_activity_at": new_customer.excluded.last_activity_at,
+            "last_message_preview": new_customer.excluded.last_message_preview,
             "unread_count": customers.c.unread_count + 1,
             "needs_reply": True,
             "handled_at": None,
@@ -110,8 +123,8 @@ def _statements(dialect: str) -> dict:
     return {
         "upsert_customer": upsert,
         "store_message": store,
-        "business_by_number": select(*columns).where(businesses.c.number == bindparam("key")),
-        "business_by_service": select(*columns).where(
+        "business_by_number": sa.select(*columns).where(businesses.c.number == bindparam("key")),
+        "business_by_service": sa.select(*columns).where(
             businesses.c.messaging_service_sid == bindparam("key")
         ),
         "message_by_sid": select(messages.c.id).where(messages.c.provider_sid == bindparam("sid")),
@@ -210,14 +223,14 @@ def receive_text(
         existing = session.connection().execute(statements["message_by_sid"], {"sid": sid})
         return InboundResult(existing.scalar_one(), duplicate=True, keyword=None, _session=session)
     if keyword is not None:
-        owner = session.get(Business, business.id)
-        full = session.get(Customer, customer.id, populate_existing=True)
+        owner = session.get_one(Business, business.id)
+        full = session.get_one(Customer, customer.id, populate_existing=True)
         _act_on_keyword(session, owner, full, keyword, body, text.provider_opt_out, now)
     elif _needs_care(business, customer, now) or (
         reading is not None and reading.unhappy and customer.consent != "opted_out"
     ):
-        owner = session.get(Business, business.id)
-        full = session.get(Customer, customer.id, populate_existing=True)
+        owner = session.get_one(Business, business.id)
+        full = session.get_one(Customer, customer.id, populate_existing=True)
         handle_reply(session, owner, full, message_id, body, now=now, base_url=base_url,
                      reading=reading)  # fmt: skip
         answer_after_hours(session, owner, full, now=now)
@@ -237,7 +250,7 @@ def missed_call_text_back(session: Session, call: IncomingCall, *, now: datetime
         raise UnknownBusiness(f"no business owns {call.to or 'that number'}")
     if call.caller is None:
         raise BadInbound(call.caller_error or "the caller is not a phone number")
-    owner = session.get(Business, business.id)
+    owner = session.get_one(Business, business.id)
     if not owner.missed_call_textback or missed_calls.why_not_text(owner, call.caller):
         return False
     customer, _ = find_or_create(session, owner, call.caller, now=now)
@@ -268,7 +281,8 @@ def _act_on_keyword(session, business, customer, keyword, body, provider_opt_out
     customer.needs_reply = False  # keywords are answered for the owner
     session.add(customer)
     provider_confirmed = business.provider_handles_opt_out or bool(provider_opt_out)
-    fields = {"business_name": business.name, "business_phone": business.number}
+    phone = display(business.number, home_region(business.number)) or None
+    fields = {"business_name": business.name, "business_phone": phone}
     if keyword in OPT_OUTS:
         changed = set_consent(
             session, customer, "opted_out", source="keyword", now=now, detail=body[:200]

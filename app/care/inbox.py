@@ -10,33 +10,34 @@ page costs the same with a hundred customers or a hundred thousand.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy import and_, or_, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.care import states
+from app.care.outbound import TO_OWNER, goes_later
 from app.contract import parse
 from app.contract.commands import NotesAndTags
-from app.models import ConsentEvent, Customer, Message, User, Visit
+from app.models import ConsentEvent, Customer, Message, MessageStatus, User, Visit
 from app.search import MIN_MATCH, SEARCH_TABLE, phrase
 
 FILTERS = ("all", "needs_reply", "unread", "unhappy")
 MAX_NOTES = 5000
 THREAD_PAGE = 50
 INBOX_COLUMNS = (
-    Customer.id,
-    Customer.name,
-    Customer.phone,
-    Customer.last_activity_at,
-    Customer.last_message_preview,
-    Customer.unread_count,
-    Customer.needs_reply,
-    Customer.handled_at,
-    Customer.unhappy_at,
-    Customer.consent,
+    col(Customer.id),
+    col(Customer.name),
+    col(Customer.phone),
+    col(Customer.last_activity_at),
+    col(Customer.last_message_preview),
+    col(Customer.unread_count),
+    col(Customer.needs_reply),
+    col(Customer.handled_at),
+    col(Customer.unhappy_at),
+    col(Customer.consent),
 )
 
 
@@ -57,10 +58,8 @@ class Conversation:
     handled_at: datetime | None
     unhappy_at: datetime | None
     consent: str
-
-    @property
-    def display_name(self) -> str:
-        return self.name or self.phone
+    next_kind: str | None = None  # the conversation's next planned text, if any
+    next_at: datetime | None = None
 
 
 @dataclass
@@ -77,20 +76,20 @@ def _search_clause(term: str, dialect: str = ""):
     if len(digits) >= 3 and len(digits) >= len(re.sub(r"[\s()+.-]", "", term)):
         if dialect == "sqlite":
             return _matching("phone", digits)
-        return Customer.phone.contains(digits, autoescape=True)
+        return col(Customer.phone).contains(digits, autoescape=True)
     if dialect == "sqlite" and len(term) >= MIN_MATCH:
         clauses = [_matching("name", term)]
     else:
-        clauses = [Customer.name.icontains(term, autoescape=True)]
+        clauses = [col(Customer.name).icontains(term, autoescape=True)]
     if "@" in term:
-        clauses.append(Customer.email.icontains(term, autoescape=True))
+        clauses.append(col(Customer.email).icontains(term, autoescape=True))
     return or_(*clauses)
 
 
 def _matching(column: str, term: str):
     """Customers whose `column` holds `term`, as the FTS5 trigram table finds them."""
     table = SEARCH_TABLE
-    found = (
+    found: sa.Select = (
         sa.select(sa.column("rowid"))
         .select_from(sa.table(table))
         .where(
@@ -99,7 +98,7 @@ def _matching(column: str, term: str):
             )
         )
     )
-    return Customer.id.in_(found)
+    return col(Customer.id).in_(found)
 
 
 def _activity_cursor(raw: str | None) -> tuple[datetime, int] | None:
@@ -124,15 +123,15 @@ def inbox_page(
     limit: int = 25,
 ) -> Page:
     """Conversations, newest activity first. `cursor` continues where the last page ended."""
-    query = select(*INBOX_COLUMNS).where(
-        Customer.business_id == business_id, Customer.last_activity_at.is_not(None)
+    query = sa.select(*INBOX_COLUMNS).where(  # sqlmodel's select types four columns at most
+        col(Customer.business_id) == business_id, col(Customer.last_activity_at).is_not(None)
     )
     if filter == "needs_reply":
-        query = query.where(Customer.needs_reply.is_(True))
+        query = query.where(col(Customer.needs_reply).is_(True))
     elif filter == "unread":
-        query = query.where(Customer.unread_count > 0)
+        query = query.where(col(Customer.unread_count) > 0)
     elif filter == "unhappy":
-        query = query.where(Customer.unhappy_at.is_not(None))
+        query = query.where(col(Customer.unhappy_at).is_not(None))
     if search.strip():
         query = query.where(_search_clause(search, session.get_bind().dialect.name))
     after = _activity_cursor(cursor)
@@ -140,20 +139,45 @@ def inbox_page(
         when, ident = after
         query = query.where(
             or_(
-                Customer.last_activity_at < when,
-                and_(Customer.last_activity_at == when, Customer.id < ident),
+                col(Customer.last_activity_at) < when,
+                and_(col(Customer.last_activity_at) == when, col(Customer.id) < ident),
             )
         )
-    rows = session.exec(
-        query.order_by(Customer.last_activity_at.desc(), Customer.id.desc()).limit(limit + 1)
+    rows = session.execute(
+        query.order_by(col(Customer.last_activity_at).desc(), col(Customer.id).desc()).limit(
+            limit + 1
+        )
     ).all()
-    items = [Conversation(*row) for row in rows[:limit]]
+    items = _with_next_texts(session, [Conversation(*row) for row in rows[:limit]])
     next_cursor = None
     if len(rows) > limit and items:
         last = items[-1]
         micros = round(last.last_activity_at.timestamp() * 1_000_000)
         next_cursor = f"{micros}.{last.id}"
     return Page(items, next_cursor)
+
+
+def _with_next_texts(session: Session, items: list[Conversation]) -> list[Conversation]:
+    """Each conversation with its next planned text (kind and time): one query per page."""
+    if not items:
+        return items
+    upcoming: dict[int, tuple[str, datetime]] = {}
+    planned = session.execute(
+        sa.select(col(Message.customer_id), col(Message.kind), col(Message.send_at))
+        .where(
+            col(Message.customer_id).in_([c.id for c in items]),
+            col(Message.status) == MessageStatus.SCHEDULED,
+            col(Message.kind).not_in(TO_OWNER),
+        )
+        .order_by(col(Message.send_at))
+    )
+    for customer_id, kind, send_at in planned:
+        upcoming.setdefault(customer_id, (kind, send_at))
+    return [
+        replace(c, next_kind=upcoming[c.id][0], next_at=upcoming[c.id][1])
+        if c.id in upcoming else c
+        for c in items
+    ]  # fmt: skip
 
 
 def customers_page(
@@ -165,12 +189,12 @@ def customers_page(
     limit: int = 25,
 ) -> Page:
     """Every customer (texted or not), newest first, with search by name, phone or email."""
-    query = select(Customer).where(Customer.business_id == business_id)
+    query = select(Customer).where(col(Customer.business_id) == business_id)
     if search.strip():
         query = query.where(_search_clause(search, session.get_bind().dialect.name))
     if cursor and re.fullmatch(r"\d{1,18}", cursor):
-        query = query.where(Customer.id < int(cursor))
-    rows = list(session.exec(query.order_by(Customer.id.desc()).limit(limit + 1)))
+        query = query.where(col(Customer.id) < int(cursor))
+    rows = list(session.exec(query.order_by(col(Customer.id).desc()).limit(limit + 1)))
     items = rows[:limit]
     next_cursor = str(items[-1].id) if len(rows) > limit and items else None
     return Page(items, next_cursor)
@@ -197,26 +221,30 @@ def thread(
     """The newest texts of a conversation (both directions), or those before `before_id`; and
     the texts still scheduled, which belong after the newest whenever they were planned."""
     mine = (
-        Message.business_id == business_id,
-        Message.customer_id == customer_id,
-        Message.kind != "alert",  # alerts about this customer went to the owner's phone
+        col(Message.business_id) == business_id,
+        col(Message.customer_id) == customer_id,
+        col(Message.kind) != "alert",  # alerts about this customer went to the owner's phone
     )
-    query = select(Message).where(*mine, Message.status != "scheduled")
+    query = select(Message).where(*mine, col(Message.status) != "scheduled")
     if before_id is not None:
-        query = query.where(Message.id < before_id)
-    rows = list(session.exec(query.order_by(Message.id.desc()).limit(limit + 1)))
+        query = query.where(col(Message.id) < before_id)
+    rows = list(session.exec(query.order_by(col(Message.id).desc()).limit(limit + 1)))
     older = rows[limit - 1].id if len(rows) > limit else None
     scheduled = []
     if before_id is None:
         scheduled = list(
             session.exec(
                 select(Message)
-                .where(*mine, Message.status == "scheduled")
-                .order_by(Message.send_at, Message.id)
+                .where(*mine, col(Message.status) == "scheduled")
+                .order_by(col(Message.send_at), col(Message.id))
                 .limit(limit)
             )
         )
-    return Thread(rows[:limit][::-1], older, scheduled)
+    messages = rows[:limit][::-1]
+    # A text sent now waits only for a worker: it is the newest line of the thread (Sending…),
+    # never "Scheduled", which is for texts planned for later.
+    messages += [m for m in scheduled if not goes_later(m)]
+    return Thread(messages, older, [m for m in scheduled if goes_later(m)])
 
 
 @dataclass
@@ -230,14 +258,16 @@ class CustomerFile:
 def customer_file(session: Session, customer: Customer, *, limit: int = 10) -> CustomerFile:
     visits = session.exec(
         select(Visit)
-        .where(Visit.business_id == customer.business_id, Visit.customer_id == customer.id)
-        .order_by(Visit.occurred_at.desc(), Visit.id.desc())
+        .where(
+            col(Visit.business_id) == customer.business_id, col(Visit.customer_id) == customer.id
+        )
+        .order_by(col(Visit.occurred_at).desc(), col(Visit.id).desc())
         .limit(limit)
     ).all()
     events = session.exec(
         select(ConsentEvent)
-        .where(ConsentEvent.customer_id == customer.id)
-        .order_by(ConsentEvent.id.desc())
+        .where(col(ConsentEvent.customer_id) == customer.id)
+        .order_by(col(ConsentEvent.id).desc())
         .limit(limit)
     ).all()
     return CustomerFile(list(visits), list(events))
@@ -249,7 +279,9 @@ def mark_read(session: Session, customer: Customer) -> None:
         # One statement, so a text arriving at this moment is never lost from the count.
         session.exec(
             update(Customer)
-            .where(Customer.id == customer.id, Customer.business_id == customer.business_id)
+            .where(
+                col(Customer.id) == customer.id, col(Customer.business_id) == customer.business_id
+            )
             .values(unread_count=0)
         )
         customer.unread_count = 0
@@ -295,10 +327,10 @@ def cancel_scheduled(
     scheduled. One conditional update, so it never races the dispatcher's claim."""
     canceled = states.cancel_where(
         session,
-        Message.id == message_id,
-        Message.business_id == business_id,
-        Message.customer_id == customer_id,
-        Message.direction == "outbound",
+        col(Message.id) == message_id,
+        col(Message.business_id) == business_id,
+        col(Message.customer_id) == customer_id,
+        col(Message.direction) == "outbound",
         reason=f"Canceled by {by.name or by.email}.",
     )
     return canceled == 1

@@ -6,7 +6,7 @@ import re
 import secrets
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.care import states
 from app.models import Message, MessageKind, TrackedLink
@@ -61,7 +61,7 @@ def open_link(session: Session, token: str, *, now: datetime) -> str | None:
     """
     if not token or len(token) > 32:
         return None
-    link = session.exec(select(TrackedLink).where(TrackedLink.token == token)).first()
+    link = session.exec(select(TrackedLink).where(col(TrackedLink.token) == token)).first()
     if link is None:
         return None
     first_open = link.opened_at is None
@@ -70,20 +70,20 @@ def open_link(session: Session, token: str, *, now: datetime) -> str | None:
     link.open_count += 1
     session.add(link)
     if first_open and link.kind == "review":
-        mine = [Message.customer_id == link.customer_id]
+        mine = [col(Message.customer_id) == link.customer_id]
         if link.visit_id is not None:
-            mine.append(Message.visit_id == link.visit_id)
-        states.cancel_where(session, Message.kind == MessageKind.REVIEW_REMINDER, *mine,
+            mine.append(col(Message.visit_id) == link.visit_id)
+        states.cancel_where(session, col(Message.kind) == MessageKind.REVIEW_REMINDER, *mine,
                             reason="the review link was opened")  # fmt: skip
     return link.target_url
 
 
 def review_link_opened(session: Session, customer_id: int, visit_id: int | None) -> bool:
-    query = select(TrackedLink.id).where(
-        TrackedLink.customer_id == customer_id,
-        TrackedLink.kind == "review",
-        TrackedLink.opened_at.is_not(None),
+    query = select(col(TrackedLink.id)).where(
+        col(TrackedLink.customer_id) == customer_id,
+        col(TrackedLink.kind) == "review",
+        col(TrackedLink.opened_at).is_not(None),
     )
     if visit_id is not None:
-        query = query.where(TrackedLink.visit_id == visit_id)
+        query = query.where(col(TrackedLink.visit_id) == visit_id)
     return session.exec(query).first() is not None

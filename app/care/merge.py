@@ -14,6 +14,7 @@ from sqlmodel import Session
 from app.care.links import TOKEN_CHARS, create_link
 from app.care.texts import Deferred
 from app.models import Business, Customer, User, Visit
+from app.phones import display, home_region
 
 
 def review_link(
@@ -26,7 +27,7 @@ def review_link(
     now: datetime,
 ) -> str:
     """A tracked link to the review page; the bare page when no public origin is known."""
-    if not base_url:
+    if not base_url or not business.review_url:
         return business.review_url or ""
     _link, url = create_link(session, business_id=business.id, customer_id=customer.id,
                              target_url=business.review_url, base_url=base_url, now=now,
@@ -68,9 +69,9 @@ def fields_for(
         "first_name": customer.first_name,
         "name": customer.name or "",
         "customer_name": customer.name or "",
-        "customer_phone": customer.phone,
+        "customer_phone": display(customer.phone, home_region(business.number)),
         "business_name": business.name,
-        "business_phone": business.number,
+        "business_phone": display(business.number, home_region(business.number)) or None,
         "staff_name": staff,
         "scale": business.rating_scale,
         "review_link": link,

@@ -8,12 +8,14 @@ UTC's. `day_range` turns local days into the moments [start, end) every query us
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from app.care.automations import opening_hours
 from app.care.reading import HIGH_FROM
@@ -34,6 +36,10 @@ from app.models import (
 )
 from app.sms.errors import failure_reason
 
+# The tables' columns, as SQL expressions (the models' attributes are typed as their values).
+M, F, V, L, C = (
+    sa.inspect(table).local_table.c for table in (Message, Feedback, Visit, TrackedLink, Customer)
+)
 REPLY_WITHIN = timedelta(days=7)
 DAILY_TREND_UP_TO = 31  # days; longer ranges are drawn week by week
 MAX_DAYS = 366
@@ -87,14 +93,20 @@ def metrics_range(
     datetimes are moments; 30 days up to now by default. ValueError for a range that is
     empty, longer than a year, or out of the calendar."""
     try:
-        end = day_range(business, last, last)[1] if _is_day(last) else (last or now)
-        start = day_range(business, first, first)[0] if _is_day(first) else first
+        end = _moment(business, last, end=True) or now
+        start = _moment(business, first, end=False) or end - timedelta(days=30)
     except OverflowError as exc:
         raise ValueError("out of range") from exc
-    start = start or end - timedelta(days=30)
     if start >= end or end - start > timedelta(days=MAX_DAYS, hours=1):
         raise ValueError("from must be before to, at most a year apart")
     return start, end
+
+
+def _moment(business: Business, value: date | None, *, end: bool) -> datetime | None:
+    """A moment as it is; a day as its start (or, for the end of a range, the next day's)."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return day_range(business, value, value)[1 if end else 0]
 
 
 def dashboard_days(asked: DayRange, *, today: date) -> tuple[date, date]:
@@ -103,17 +115,17 @@ def dashboard_days(asked: DayRange, *, today: date) -> tuple[date, date]:
     if asked.from_ is None and asked.to is None:
         days = asked.days or 30
         return today - timedelta(days=days - 1), today
-    last = asked.to or min(asked.from_ + timedelta(days=29), today)
-    first = asked.from_ or last - timedelta(days=29)
+    if asked.to is not None:
+        last = asked.to
+    else:
+        assert asked.from_ is not None
+        last = min(asked.from_ + timedelta(days=29), today)
+    first = asked.from_ if asked.from_ is not None else last - timedelta(days=29)
     if first > last:
         raise Invalid("from", "The first day must be on or before the last day.")
     if (last - first).days + 1 > MAX_DAYS:
         raise Invalid("from", f"Choose at most {MAX_DAYS} days.")
     return first, last
-
-
-def _is_day(value) -> bool:
-    return isinstance(value, date) and not isinstance(value, datetime)
 
 
 def _in(column, start: datetime, end: datetime):
@@ -132,10 +144,10 @@ def business_metrics(
         session.execute(sa.text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
 
     # ---- ratings, effort and their trend -------------------------------------------------
-    feedback = session.exec(
-        select(Feedback.score, Feedback.scale, Feedback.staff, Feedback.unhappy,
-               Feedback.created_at)
-        .where(Feedback.business_id == bid, _in(Feedback.created_at, start, end))
+    feedback = session.execute(
+        sa.select(F.score, F.scale, F.staff, F.unhappy,
+               F.created_at)
+        .where(F.business_id == bid, _in(F.created_at, start, end))
     ).all()  # fmt: skip
     overall = satisfaction([(score, scale) for score, scale, *_rest in feedback])
     span = (last_day - first_day).days + 1
@@ -158,11 +170,11 @@ def business_metrics(
     for score, scale, staff, _unhappy, _at in feedback:
         by_staff.setdefault(staff or "", []).append((score, scale))
     visits: dict[str, int] = {}
-    for name, count in session.exec(
-        select(Visit.staff, func.count(Visit.id))
-        .where(Visit.business_id == bid, Visit.status == VisitStatus.COMPLETED,
-               _in(Visit.occurred_at, start, end))
-        .group_by(Visit.staff)
+    for name, count in session.execute(
+        sa.select(V.staff, func.count(V.id))
+        .where(V.business_id == bid, V.status == VisitStatus.COMPLETED,
+               _in(V.occurred_at, start, end))
+        .group_by(V.staff)
     ).all():  # fmt: skip
         visits[name or ""] = visits.get(name or "", 0) + count
     staff = [
@@ -172,20 +184,20 @@ def business_metrics(
     ]  # fmt: skip
 
     # ---- review links -------------------------------------------------------------------
-    links = session.exec(
-        select(func.count(TrackedLink.id), func.count(TrackedLink.opened_at),
-               func.coalesce(func.sum(TrackedLink.open_count), 0))
-        .where(TrackedLink.business_id == bid, TrackedLink.kind == "review",
-               _in(TrackedLink.created_at, start, end))
+    links = session.execute(
+        sa.select(func.count(L.id), func.count(L.opened_at),
+               func.coalesce(func.sum(L.open_count), 0))
+        .where(L.business_id == bid, L.kind == "review",
+               _in(L.created_at, start, end))
     ).one()  # fmt: skip
 
     # ---- texts that went, by kind and state (alerts went to the owner's own phone) --------
-    went = session.exec(
-        select(Message.kind, Message.status, Message.error_code, Message.error_message,
+    went = session.execute(
+        sa.select(M.kind, M.status, M.error_code, M.error_message,
                func.count())
-        .where(Message.business_id == bid, _in(Message.sent_at, start, end),
-               Message.direction == "outbound", Message.kind != MessageKind.ALERT)
-        .group_by(Message.kind, Message.status, Message.error_code, Message.error_message)
+        .where(M.business_id == bid, _in(M.sent_at, start, end),
+               M.direction == "outbound", M.kind != MessageKind.ALERT)
+        .group_by(M.kind, M.status, M.error_code, M.error_message)
     ).all()  # fmt: skip
     sent_by_kind: dict[str, int] = {}
     failures: dict[tuple[int | None, str], int] = {}
@@ -202,13 +214,13 @@ def business_metrics(
 
     # ---- every text written in the range, by direction and state --------------------------
     # A failure that never reached the carrier (no sent_at) counts when it was written.
-    never_went = sa.and_(Message.sent_at.is_(None), Message.kind != MessageKind.ALERT)
-    written = session.exec(
-        select(Message.direction, Message.status, never_went, Message.error_code,
-               Message.error_message, func.count())
-        .where(Message.business_id == bid, _in(Message.created_at, start, end))
-        .group_by(Message.direction, Message.status, never_went, Message.error_code,
-                  Message.error_message)
+    never_went = sa.and_(M.sent_at.is_(None), M.kind != MessageKind.ALERT)
+    written = session.execute(
+        sa.select(M.direction, M.status, never_went, M.error_code,
+               M.error_message, func.count())
+        .where(M.business_id == bid, _in(M.created_at, start, end))
+        .group_by(M.direction, M.status, never_went, M.error_code,
+                  M.error_message)
     ).all()  # fmt: skip
     texts_by_status: dict[str, int] = {}
     received = 0
@@ -232,13 +244,13 @@ def business_metrics(
     # ---- how long customers waited for the owner's first answer, in opening hours ---------
     minutes, waits = _first_answers(session, business, start, end, dialect)
 
-    new_customers = session.exec(
-        select(func.count(Customer.id)).where(
-            Customer.business_id == bid, _in(Customer.created_at, start, end))
-    ).one()  # fmt: skip
+    new_customers = session.execute(
+        sa.select(func.count(C.id)).where(
+            C.business_id == bid, _in(C.created_at, start, end))
+    ).scalar_one()  # fmt: skip
 
     return v.Metrics(
-        from_=start,
+        from_=start,  # type: ignore[call-arg]  # the field is "from" (populate_by_name)
         to=end,
         timezone=business.timezone,
         first_day=first_day,
@@ -286,18 +298,18 @@ def _first_answers(
     with the range, not with the number of customers."""
     hours = opening_hours(business)
     horizon = end + ANSWER_WITHIN
-    opened = _open_seconds(Message.created_at, hours, start, horizon, dialect)
+    opened = _open_seconds(M.created_at, hours, start, horizon, dialect)
     texts = (
-        select(Message.customer_id, Message.id, Message.direction, Message.created_at,
+        sa.select(M.customer_id, M.id, M.direction, M.created_at,
                opened.label("opened"))
-        .where(Message.business_id == business.id, _in(Message.created_at, start, horizon),
-               sa.or_(Message.direction == "inbound", Message.kind == MessageKind.MANUAL))
+        .where(M.business_id == business.id, _in(M.created_at, start, horizon),
+               sa.or_(M.direction == "inbound", M.kind == MessageKind.MANUAL))
         .subquery()
     )  # fmt: skip
     t = texts.c
     # The next answer of each text: the first owner's text after it, read newest first as a
     # running minimum (one pass; a frame "to the end" would be summed again for every row).
-    rows = select(
+    rows = sa.select(
         t.direction, t.created_at, t.opened,
         func.lag(t.direction).over(partition_by=t.customer_id,
                                    order_by=(t.created_at, t.id)).label("before"),
@@ -305,11 +317,11 @@ def _first_answers(
         .over(partition_by=t.customer_id, order_by=(t.created_at.desc(), t.id.desc()),
               rows=(None, -1)).label("answered"),
     ).subquery()  # fmt: skip
-    waits = session.exec(
-        select(rows.c.answered - rows.c.opened).where(
+    waits = session.execute(
+        sa.select(rows.c.answered - rows.c.opened).where(
             rows.c.direction == "inbound", rows.c.created_at < end,
             sa.or_(rows.c.before.is_(None), rows.c.before == "outbound"))
-    ).all()  # fmt: skip
+    ).scalars().all()  # fmt: skip
     return [float(seconds) / 60 for seconds in waits if seconds is not None], len(waits)
 
 
@@ -320,30 +332,30 @@ def _answered_within(
     REPLY_WITHIN: each text's next reply found in one pass over the conversations (a window
     read newest first), not looked up text by text."""
     automated = sa.and_(
-        Message.direction == "outbound", Message.kind.in_(AUTOMATED_KINDS),
-        Message.status.in_((MessageStatus.SENT, MessageStatus.DELIVERED)),
-        _in(Message.sent_at, start, end),
+        M.direction == "outbound", M.kind.in_(AUTOMATED_KINDS),
+        M.status.in_((MessageStatus.SENT, MessageStatus.DELIVERED)),
+        _in(M.sent_at, start, end),
     )  # fmt: skip
-    inbound = sa.and_(Message.direction == "inbound",
-                      _in(Message.created_at, start, end + REPLY_WITHIN))  # fmt: skip
-    at = _epoch(sa.case((Message.direction == "inbound", Message.created_at),
-                        else_=Message.sent_at), dialect)  # fmt: skip
+    inbound = sa.and_(M.direction == "inbound",
+                      _in(M.created_at, start, end + REPLY_WITHIN))  # fmt: skip
+    at = _epoch(sa.case((M.direction == "inbound", M.created_at),
+                        else_=M.sent_at), dialect)  # fmt: skip
     texts = (
-        select(Message.customer_id, Message.id, Message.direction, at.label("at"))
-        .where(Message.business_id == business_id, sa.or_(automated, inbound))
+        sa.select(M.customer_id, M.id, M.direction, at.label("at"))
+        .where(M.business_id == business_id, sa.or_(automated, inbound))
         .subquery()
     )
     t = texts.c
-    rows = select(
+    rows = sa.select(
         t.direction, t.at,
         func.min(sa.case((t.direction == "inbound", t.at)))
         .over(partition_by=t.customer_id, order_by=(t.at.desc(), t.id.desc()),
               rows=(None, -1)).label("reply_at"),
     ).subquery()  # fmt: skip
-    return session.exec(
-        select(func.count()).where(rows.c.direction == "outbound",
+    return session.execute(
+        sa.select(func.count()).where(rows.c.direction == "outbound",
                                    rows.c.reply_at <= rows.c.at + REPLY_WITHIN.total_seconds())
-    ).one()  # fmt: skip
+    ).scalar_one()  # fmt: skip
 
 
 def _epoch(column, dialect: str):
@@ -357,6 +369,9 @@ def _open_seconds(column, hours, start: datetime, end: datetime, dialect: str):
     """OpeningHours.open_seconds in SQL, for moments in [start, end): the zone's offsets in
     that span are constants (a CASE at each change of clock), so both databases can do it."""
     epoch = _epoch(column, dialect)
+    floor: Callable[[Any], Any]
+    least: Callable[..., Any]
+    greatest: Callable[..., Any]
     if dialect == "postgresql":
         floor, least, greatest = func.floor, func.least, func.greatest
     else:
@@ -439,4 +454,4 @@ def figure_rows(metrics: v.Metrics) -> list[tuple[str, str, str]]:
         rows.append((f"staff.{who}.visits", f"Visits, {who}", row.visits))
         rows += [(f"staff.{who}.{key}", f"{label}, {who}", getattr(row, key))
                  for key, label in SATISFACTION_FIGURES]  # fmt: skip
-    return [(key, label, figure_value(value)) for key, label, value in rows]
+    return [(key, str(label), figure_value(value)) for key, label, value in rows]

@@ -15,11 +15,11 @@ from datetime import datetime, timedelta
 import phonenumbers
 from phonenumbers import PhoneNumberType
 from sqlalchemy import func, literal_column, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.care.automations import text_back_missed_call
 from app.models import Business, Customer, Message, MessageKind
-from app.phones import DEFAULT_REGION
+from app.phones import home_region
 
 # NANP numbers (+1) are "fixed line or mobile": the plan does not say which.
 MOBILE_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
@@ -33,13 +33,7 @@ def allowed_countries(business: Business) -> frozenset[str]:
     country of its own number (the default region when it sends only through a service)."""
     if business.missed_call_countries:
         return frozenset(business.missed_call_countries)
-    region = None
-    if business.number:
-        try:
-            region = phonenumbers.region_code_for_number(phonenumbers.parse(business.number))
-        except phonenumbers.NumberParseException:
-            region = None
-    return frozenset({region or DEFAULT_REGION})
+    return frozenset({home_region(business.number)})
 
 
 def why_not_text(business: Business, caller: str) -> str | None:
@@ -63,11 +57,11 @@ def texted_back_lately(session: Session, business_id: int, now: datetime) -> int
     """Missed-call texts queued for the business in the last hour (a partial index of
     missed-call texts answers it, however many other texts there are)."""
     return session.execute(
-        select(func.count(Message.id)).where(
+        select(func.count(col(Message.id))).where(
             # a literal, so even a prepared statement's generic plan can use the partial index
-            Message.kind == literal_column(f"'{MessageKind.MISSED_CALL.value}'"),
-            Message.business_id == business_id,
-            Message.created_at > now - LIMIT_WINDOW,
+            col(Message.kind) == literal_column(f"'{MessageKind.MISSED_CALL.value}'"),
+            col(Message.business_id) == business_id,
+            col(Message.created_at) > now - LIMIT_WINDOW,
         )
     ).scalar_one()
 

@@ -12,10 +12,10 @@ from datetime import datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.care import states
-from app.models import Message, MessageKind, OptedOutNumber
+from app.models import Message, MessageKind, OptedOutNumber, table_of
 
 # The one text a number that just opted out may still get (when the app confirms itself).
 CONFIRMATION = MessageKind.OPT_OUT_CONFIRMATION
@@ -26,8 +26,8 @@ def is_opted_out(session: Session, business_id: int, phone: str | None) -> bool:
     if not phone:
         return False
     found = session.execute(
-        select(OptedOutNumber.phone).where(
-            OptedOutNumber.business_id == business_id, OptedOutNumber.phone == phone
+        select(col(OptedOutNumber.phone)).where(
+            col(OptedOutNumber.business_id) == business_id, col(OptedOutNumber.phone) == phone
         )
     ).first()
     return found is not None
@@ -38,7 +38,7 @@ def remember(session: Session, business_id: int, phone: str, *, source: str, now
     queued for (an alert to an owner's phone, a text queued before a customer's phone was
     edited). Returns how many were canceled. A text a worker already claimed is stopped by
     the worker's own check right before it calls the provider (Dispatcher._attempt)."""
-    table = OptedOutNumber.__table__
+    table = table_of(OptedOutNumber)
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     session.execute(
@@ -48,10 +48,10 @@ def remember(session: Session, business_id: int, phone: str, *, source: str, now
     )
     return states.cancel_where(
         session,
-        Message.business_id == business_id,
-        Message.to_number == phone,
-        Message.direction == "outbound",
-        Message.kind != CONFIRMATION,
+        col(Message.business_id) == business_id,
+        col(Message.to_number) == phone,
+        col(Message.direction) == "outbound",
+        col(Message.kind) != CONFIRMATION,
         reason="the number opted out",
     )
 
@@ -60,6 +60,6 @@ def forget(session: Session, business_id: int, phone: str) -> None:
     """The number texted START: it may be texted again."""
     session.execute(
         delete(OptedOutNumber).where(
-            OptedOutNumber.business_id == business_id, OptedOutNumber.phone == phone
+            col(OptedOutNumber.business_id) == business_id, col(OptedOutNumber.phone) == phone
         )
     )

@@ -11,13 +11,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.care import optouts, states
 from app.care.links import review_link_opened
 from app.care.windows import Window, recipient_window
+from app.db import changed
 from app.errors import Refused
-from app.models import AUTOMATED_KINDS, KINDS, Business, Customer, Message, MessageStatus
+from app.models import (
+    AUTOMATED_KINDS,
+    KINDS,
+    Business,
+    Customer,
+    Message,
+    MessageKind,
+    MessageStatus,
+)
 from app.sms.encoding import segment_info
 
 MAX_BODY_CHARS = 1600  # Twilio's limit for one message body
@@ -27,6 +36,16 @@ KEYWORD_REPLIES = frozenset({"help", "opt_out_confirmation", "opt_in_confirmatio
 # Answers to the customer's own contact (a text, a call): conversational, no consent needed.
 CONVERSATIONAL = frozenset({"auto_reply", "after_hours", "missed_call", "feedback_thanks"})
 TO_OWNER = frozenset({"alert"})  # texts to the business's own alert phone
+# A text that waits (a thank-you after its delay, tomorrow's review request) rather than going
+# as soon as a worker takes it: past this, the inbox shows it as next, not as the last line.
+LATER = timedelta(minutes=1)
+
+
+def goes_later(message: Message) -> bool:
+    """Was the text planned for later than it was written?"""
+    return message.send_at is not None and message.send_at > message.created_at + LATER
+
+
 ROLLING_DAY_LIMIT = 3  # never more than 3 automated texts in 24 hours (FL, OK, MD law)
 
 
@@ -165,16 +184,16 @@ def window_for(business: Business, customer: Customer) -> Window:
 def _automated_between(
     session: Session, customer_id: int, start: datetime, end: datetime, states, exclude_id=None
 ) -> int:
-    query = select(func.count(Message.id)).where(
-        Message.customer_id == customer_id,
-        Message.direction == "outbound",
-        Message.kind.in_(AUTOMATED_KINDS),
-        Message.status.in_(states),
-        Message.send_at >= start,
-        Message.send_at < end,
+    query = select(func.count(col(Message.id))).where(
+        col(Message.customer_id) == customer_id,
+        col(Message.direction) == "outbound",
+        col(Message.kind).in_(AUTOMATED_KINDS),
+        col(Message.status).in_(states),
+        col(Message.send_at) >= start,
+        col(Message.send_at) < end,
     )
     if exclude_id is not None:
-        query = query.where(Message.id != exclude_id)
+        query = query.where(col(Message.id) != exclude_id)
     return session.exec(query).one()
 
 
@@ -227,12 +246,12 @@ def _introduction_pending(session: Session, customer: Customer, send_at: datetim
     if customer.introduced_at is not None or customer.id is None:
         return False
     earlier = session.exec(
-        select(Message.id).where(
-            Message.customer_id == customer.id,
-            Message.direction == "outbound",
-            Message.kind.not_in(TO_OWNER),
-            Message.status.in_(("scheduled", "sending")),
-            Message.send_at < send_at,
+        select(col(Message.id)).where(
+            col(Message.customer_id) == customer.id,
+            col(Message.direction) == "outbound",
+            col(Message.kind).not_in(TO_OWNER),
+            col(Message.status).in_(("scheduled", "sending")),
+            col(Message.send_at) < send_at,
         )
     ).first()
     return earlier is not None
@@ -274,7 +293,7 @@ def queue_text(
         customer_id=customer.id,
         direction="outbound",
         body=body,
-        kind=kind,
+        kind=MessageKind(kind),
         status=MessageStatus.SCHEDULED,
         segments=info.segments,
         encoding=info.encoding,
@@ -287,9 +306,12 @@ def queue_text(
         created_at=now,
     )
     session.add(message)
-    if kind != "alert":  # alerts go to the owner's phone, not into the customer's thread
-        customer.last_activity_at = now
-        customer.last_message_preview = preview(body)
+    if kind not in TO_OWNER:
+        customer.last_activity_at = now  # planning a text is activity: the inbox lists it
+        if not goes_later(message):
+            # The inbox's last line is what happened: a text planned for later takes it when
+            # it goes (the dispatcher), and shows meanwhile as the conversation's next text.
+            customer.last_message_preview = preview(body)
     if kind == "manual":
         customer.needs_reply = False  # the owner answered
         if complaint_open(customer):
@@ -307,13 +329,13 @@ def end_complaint_hold(session: Session, customer: Customer, *, now: datetime) -
     released = session.execute(
         update(Message)
         .where(
-            Message.customer_id == customer.id,
-            Message.status == MessageStatus.SCHEDULED,
-            Message.reason == HOLD_WORDS,
+            col(Message.customer_id) == customer.id,
+            col(Message.status) == MessageStatus.SCHEDULED,
+            col(Message.reason) == HOLD_WORDS,
         )
         .values(send_at=now, reason=None)
     )
-    return released.rowcount
+    return changed(released)
 
 
 HELD_KINDS = frozenset({"review_request", "review_reminder", "feedback_question"})
@@ -335,7 +357,7 @@ def complaint_hold(
 
     Timing only, never a verdict: once the owner has answered, or `review_hold_days` have
     passed, the ask goes exactly as it would for anyone (no review gating)."""
-    if kind not in HELD_KINDS or not complaint_open(customer):
+    if kind not in HELD_KINDS or customer.unhappy_at is None or not complaint_open(customer):
         return None
     until = customer.unhappy_at + timedelta(days=business.review_hold_days)
     return until if until > now else None
@@ -389,16 +411,16 @@ def cancel_pending(
     """Cancel every scheduled text of a customer or a visit (but `keep_kinds`); returns how many.
     Alerts about the customer to the owner's phone are the owner's and are kept."""
     query = select(Message).where(
-        Message.status == MessageStatus.SCHEDULED,
-        Message.direction == "outbound",
-        Message.kind.not_in(TO_OWNER),
+        col(Message.status) == MessageStatus.SCHEDULED,
+        col(Message.direction) == "outbound",
+        col(Message.kind).not_in(TO_OWNER),
     )
     if customer_id is not None:
-        query = query.where(Message.customer_id == customer_id)
+        query = query.where(col(Message.customer_id) == customer_id)
     if visit_id is not None:
-        query = query.where(Message.visit_id == visit_id)
+        query = query.where(col(Message.visit_id) == visit_id)
     if keep_kinds:
-        query = query.where(Message.kind.not_in(keep_kinds))
+        query = query.where(col(Message.kind).not_in(keep_kinds))
     count = 0
     for message in session.exec(query.with_for_update()):
         if states.cancel(message, reason):

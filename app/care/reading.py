@@ -223,7 +223,7 @@ _COMMON = " eaosrnitldcumphgbyfvqjzwkx"  # rough letter frequency in English and
 
 def _literal_sets(items) -> frozenset[str] | None:
     """Strings one of which every match of the parsed sequence `items` contains, or None."""
-    from re import _constants as sre  # the parser's own names; see _gate for the fallback
+    from re import _constants as sre  # type: ignore[attr-defined]  # the parser's own names; see _gate for the fallback
 
     candidates: list[frozenset[str]] = []
     run: list[str] = []
@@ -240,7 +240,7 @@ def _literal_sets(items) -> frozenset[str] | None:
         elif op is sre.BRANCH:
             branches = [_literal_sets(branch) for branch in arg[1]]
             if all(branch is not None for branch in branches):
-                found = frozenset().union(*branches)
+                found = frozenset[str]().union(*(b for b in branches if b is not None))
         elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT) and arg[0] >= 1:
             found = _literal_sets(arg[2])
         if found:
@@ -270,7 +270,7 @@ def _piece(literal: str) -> str:
 def _gate(pattern: re.Pattern[str]) -> frozenset[str] | None:
     """Pieces one of which is in any text the pattern can match, or None (always run it)."""
     try:
-        from re import _parser  # private, but stable since 3.11; without it there is no gate
+        from re import _parser  # type: ignore[attr-defined]  # private, but stable since 3.11; without it there is no gate
 
         literals = _literal_sets(_parser.parse(pattern.pattern).data)
     except (ImportError, AttributeError):

@@ -18,8 +18,9 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
+from app.db import changed
 from app.models import TERMINAL_STATES, Message, MessageStatus
 
 SCHEDULED = MessageStatus.SCHEDULED
@@ -30,7 +31,7 @@ FAILED = MessageStatus.FAILED
 UNDELIVERED = MessageStatus.UNDELIVERED
 CANCELED = MessageStatus.CANCELED
 
-_RANK = {SCHEDULED: 0, SENDING: 1, SENT: 2}  # every end state ranks above these
+_RANK: dict[str, int] = {SCHEDULED: 0, SENDING: 1, SENT: 2}  # every end state ranks above these
 FAILURES = frozenset({FAILED, UNDELIVERED})  # end states an error code explains
 
 # The provider's word (Twilio's MessageStatus) -> our state.
@@ -195,10 +196,10 @@ def cancel_where(session: Session, *criteria, reason: str) -> int:
     many. Never races a worker's claim: a claimed text is no longer scheduled."""
     result = session.execute(
         update(Message)
-        .where(Message.status == SCHEDULED, *criteria)
+        .where(col(Message.status) == SCHEDULED, *criteria)
         .values(status=CANCELED, error_message=reason[:300] or None)
     )
-    return result.rowcount
+    return changed(result)
 
 
 def release_claims(session: Session, message_ids: Iterable[int], *, send_at: datetime) -> int:
@@ -206,13 +207,13 @@ def release_claims(session: Session, message_ids: Iterable[int], *, send_at: dat
     claim's attempt: pacing found no slot for them in this batch."""
     result = session.execute(
         update(Message)
-        .where(Message.id.in_(list(message_ids)), Message.status == SENDING)
+        .where(col(Message.id).in_(list(message_ids)), col(Message.status) == SENDING)
         .values(
             status=SCHEDULED,
             send_at=send_at,
             lease_until=None,
             leased_by=None,
-            attempts=Message.attempts - 1,
+            attempts=col(Message.attempts) - 1,
         )
     )
-    return result.rowcount
+    return changed(result)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.care import states
 from app.care.customers import set_consent
@@ -52,7 +52,7 @@ def apply_status_callback(
     message = None
     if sid:
         message = session.exec(
-            select(Message).where(Message.provider_sid == sid).with_for_update()
+            select(Message).where(col(Message.provider_sid) == sid).with_for_update()
         ).first()
     if message is None and message_id is not None:
         # Our own id rides in the callback URL: it matches a text whose send we never heard

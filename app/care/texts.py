@@ -11,7 +11,7 @@ from pathlib import Path
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError, meta, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app.errors import Invalid
 from app.models import BusinessTemplate
@@ -156,7 +156,8 @@ class Deferred:
     it where nothing may be made (a page's preview), with the same length when it can."""
 
     def __init__(self, make: Callable[[], object], *, preview: str = ""):
-        self._make, self._made, self._value = make, False, None
+        self._make, self._made = make, False
+        self._value: object = None
         self.preview = preview
 
     def value(self) -> object:
@@ -246,9 +247,9 @@ def sample_fields(business_name: str = "Bloom Hair Studio") -> dict:
     return {
         "first_name": "Christopher",
         "customer_name": "Christopher Montgomery",
-        "customer_phone": "+12125550123",
+        "customer_phone": "(212) 555-0123",
         "business_name": business_name,
-        "business_phone": "+12125550100",
+        "business_phone": "(212) 555-0100",
         "staff_name": "Alexandra",
         "review_link": "https://regulars.example/l/Xk3d9QpL2mZt",
         "referral_link": "https://regulars.example/r/CHRIS42",
@@ -308,8 +309,8 @@ def validate_source(kind: str, source: str, business_name: str = "Bloom Hair Stu
 def business_source(session, business_id: int, kind: str) -> str:
     """The business's own copy of a text if it has one, else the default."""
     override = session.exec(
-        select(BusinessTemplate.body).where(
-            BusinessTemplate.business_id == business_id, BusinessTemplate.kind == kind
+        select(col(BusinessTemplate.body)).where(
+            col(BusinessTemplate.business_id) == business_id, col(BusinessTemplate.kind) == kind
         )
     ).first()
     return override if override is not None else default_source(kind)
@@ -333,7 +334,7 @@ def save_template(session, business, kind: str, source: str, *, now):
     validate_source(kind, source, business.name)
     row = session.exec(
         select(BusinessTemplate).where(
-            BusinessTemplate.business_id == business.id, BusinessTemplate.kind == kind
+            col(BusinessTemplate.business_id) == business.id, col(BusinessTemplate.kind) == kind
         )
     ).first()
     if row is None:
@@ -347,7 +348,7 @@ def reset_template(session, business, kind: str) -> bool:
     """Go back to the default text; returns False when there was no copy (not committed)."""
     row = session.exec(
         select(BusinessTemplate).where(
-            BusinessTemplate.business_id == business.id, BusinessTemplate.kind == kind
+            col(BusinessTemplate.business_id) == business.id, col(BusinessTemplate.kind) == kind
         )
     ).first()
     if row is None:

@@ -7,14 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.care.automations import plan_after_visit
 from app.care.customers import find_or_create, set_consent
 from app.care.outbound import cancel_pending
 from app.contract.commands import VisitCreate
 from app.contract.rules import cents
-from app.models import Business, Customer, Message, Visit
+from app.models import Business, Customer, Message, Visit, VisitStatus
 
 
 @dataclass
@@ -66,12 +66,14 @@ def record_visit(
 
 def cancel_visit(session: Session, visit: Visit, *, now: datetime) -> int:
     """A cancelled or refunded visit: its pending follow-ups are canceled."""
-    visit.status = "canceled"
+    visit.status = VisitStatus.CANCELED
     session.add(visit)
     return cancel_pending(session, visit_id=visit.id, reason="the visit was cancelled")
 
 
 def planned_for(session: Session, visit_id: int) -> list[Message]:
     return list(
-        session.exec(select(Message).where(Message.visit_id == visit_id).order_by(Message.id))
+        session.exec(
+            select(Message).where(col(Message.visit_id) == visit_id).order_by(col(Message.id))
+        )
     )

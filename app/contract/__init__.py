@@ -51,7 +51,9 @@ def _metadata(info) -> list:
     return expanded
 
 
-def _message(error: dict, model: type[BaseModel] | None = None, field: str = "") -> str:
+def _message(
+    error: Mapping[str, Any], model: type[BaseModel] | None = None, field: str = ""
+) -> str:
     """pydantic's message, said the way the rest of the app says things."""
     kind, ctx = error["type"], error.get("ctx") or {}
     if kind in {"greater_than_equal", "less_than_equal"} and (bounds := _bounds(model, field)):

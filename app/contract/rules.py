@@ -22,7 +22,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, Wit
 from pydantic_core import PydanticCustomError
 
 from app.models import MAX_ID
-from app.phones import InvalidPhone, normalize
+from app.phones import DEFAULT_REGION, InvalidPhone, normalize
 
 MAX_NAME = 120
 MAX_STAFF = 80
@@ -81,9 +81,11 @@ def fold(text: str) -> str:
 # ---- phones -------------------------------------------------------------------------------
 
 
-def check_phone(value: str) -> str:
+def check_phone(value: str, info: ValidationInfo) -> str:
+    """Any common way of writing a number; without a country code it is read in the country
+    given as context `region` (the business's own: app.phones.home_region), else the US."""
     try:
-        return normalize(value)
+        return normalize(value, (info.context or {}).get("region") or DEFAULT_REGION)
     except InvalidPhone as exc:
         raise invalid("invalid_phone", f"Check the number: {exc}.") from exc
 

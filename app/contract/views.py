@@ -10,6 +10,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.models import VisitStatus
+
 T = TypeVar("T")
 ConsentState = Literal["granted", "unknown", "opted_out"]
 
@@ -156,7 +158,7 @@ class VisitPublic(View):
     occurred_at: datetime
     staff: str | None
     amount: float | None
-    status: Literal["completed", "canceled"]
+    status: VisitStatus
     planned: list[MessagePublic] = Field(description="the follow-up texts it scheduled")
     skipped: list[str] = Field(description="why a follow-up was not planned, in words")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from typing import Literal
 
 # GSM 03.38 basic character set (one septet each).
 GSM7_BASIC = frozenset(
@@ -17,9 +18,12 @@ GSM7_SINGLE, GSM7_PART = 160, 153
 UCS2_SINGLE, UCS2_PART = 70, 67
 
 
+Encoding = Literal["GSM-7", "UCS-2"]
+
+
 @dataclass(frozen=True)
 class SegmentInfo:
-    encoding: str  # "GSM-7" or "UCS-2"
+    encoding: Encoding
     segments: int
     units: int  # septets for GSM-7, UTF-16 code units for UCS-2
     per_segment: int  # capacity of each segment at this length
@@ -69,10 +73,12 @@ def segment_info(text: str) -> SegmentInfo:
     """Encoding and segment count of `text` as a single SMS would carry it."""
     if is_gsm7(text):
         sizes = [2 if ch in GSM7_EXTENDED else 1 for ch in text]
-        single, part, encoding = GSM7_SINGLE, GSM7_PART, "GSM-7"
+        encoding: Encoding = "GSM-7"
+        single, part = GSM7_SINGLE, GSM7_PART
     else:
         sizes = _clusters(text, lambda ch: 2 if ord(ch) > 0xFFFF else 1)
-        single, part, encoding = UCS2_SINGLE, UCS2_PART, "UCS-2"
+        encoding = "UCS-2"
+        single, part = UCS2_SINGLE, UCS2_PART
     units = sum(sizes)
     if units <= single:
         return SegmentInfo(encoding, 1, units, single)

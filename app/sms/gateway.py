@@ -14,7 +14,7 @@ from typing import Protocol
 
 import requests
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
@@ -240,11 +240,11 @@ class SimulatorGateway:
         with Session(self.engine) as session:
             row = session.exec(
                 select(SimulatedText).where(
-                    SimulatedText.handset == to,
-                    SimulatedText.direction == "to_handset",
-                    SimulatedText.body == body,
-                    SimulatedText.created_at >= since - RECONCILE_SLACK,
-                    SimulatedText.sid.not_in(exclude),
+                    col(SimulatedText.handset) == to,
+                    col(SimulatedText.direction) == "to_handset",
+                    col(SimulatedText.body) == body,
+                    col(SimulatedText.created_at) >= since - RECONCILE_SLACK,
+                    col(SimulatedText.sid).not_in(exclude),
                 )
             ).first()
         return Accepted(sid=row.sid, status="sent") if row else None

@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import select
+from sqlmodel import col, select
 from werkzeug.exceptions import HTTPException
 
 from app.care import texts
@@ -39,6 +39,7 @@ from app.contract.commands import (
 from app.contract.rules import DayOrMoment, OptionalPhone
 from app.errors import Invalid, NotFound, Refused
 from app.models import MAX_ID, Business, Customer, Message, Visit
+from app.phones import home_region
 from app.sms.encoding import segment_info
 from app.sms.errors import reason_for
 from app.web.context import db, now, public_base, services
@@ -128,6 +129,7 @@ def _json_body(model: type[BaseModel]) -> BaseModel:
     context = {"now": now()}
     if getattr(g, "api_business", None) is not None:
         context["zone"] = business().timezone
+        context["region"] = home_region(business().number)  # a number without +country
     return parse_json(model, request.get_data(), **context)
 
 
@@ -159,7 +161,7 @@ def route(method: str, rule: str, *, summary: str, body: type[BaseModel] | None 
         declared.add(429)  # every route is rate limited (per key, or per address)
         if query is not None:
             declared.add(422)
-        ROUTES.append(Route(method.lower(), bp.url_prefix + rule, view.__name__, summary, body,
+        ROUTES.append(Route(method.lower(), f"{bp.url_prefix}{rule}", view.__name__, summary, body,
                             query, response, status, tuple(sorted(declared)), auth,
                             also, links))  # fmt: skip
         return view
@@ -270,10 +272,10 @@ def upsert(data: CustomerUpsert):
 @route("GET", "/customers", summary="Customers, or the one with ?phone=",
        query=CustomerQuery, response=v.Page[v.CustomerPublic])  # fmt: skip
 def list_customers(query: CustomerQuery):
-    statement = select(Customer).where(Customer.business_id == business().id)
+    statement = select(Customer).where(col(Customer.business_id) == business().id)
     if query.phone:
-        statement = statement.where(Customer.phone == query.phone)
-    return page(statement, Customer.id, customer_view, query)
+        statement = statement.where(col(Customer.phone) == query.phone)
+    return page(statement, col(Customer.id), customer_view, query)
 
 
 @route("GET", "/customers/<int:id>", summary="One customer", response=v.CustomerDetail,
@@ -294,11 +296,11 @@ def show_customer(id: int):
 def conversation(id: int, query: PageQuery):
     customer = _customer_or_404(id)
     statement = select(Message).where(
-        Message.business_id == business().id,
-        Message.customer_id == customer.id,
-        Message.kind != "alert",  # alerts about this customer went to the owner's phone
+        col(Message.business_id) == business().id,
+        col(Message.customer_id) == customer.id,
+        col(Message.kind) != "alert",  # alerts about this customer went to the owner's phone
     )
-    return page(statement, Message.id, message_view, query)
+    return page(statement, col(Message.id), message_view, query)
 
 
 @route("POST", "/visits", summary="Record a visit; plans its follow-ups and returns them",
@@ -325,12 +327,13 @@ def cancel(id: int):
        links=("show_message",))  # fmt: skip
 def send_message(data: MessageCreate):
     session = db()
+    customer: Customer | None
     if data.customer_id is not None:
         customer = _customer_or_404(data.customer_id)
     else:
         customer = session.exec(
-            select(Customer).where(Customer.business_id == business().id,
-                                   Customer.phone == data.phone)
+            select(Customer).where(col(Customer.business_id) == business().id,
+                                   col(Customer.phone) == data.phone)
         ).first()  # fmt: skip
         if customer is None:
             raise NotFound("No customer with that phone: record them first.")

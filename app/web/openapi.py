@@ -13,7 +13,7 @@ import re
 from functools import lru_cache
 
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from app.contract.views import ErrorBody
 from app.models import MAX_ID
@@ -61,7 +61,7 @@ def _parameters(route: Route, schemas: dict) -> list[dict]:
 @lru_cache(maxsize=1)
 def document() -> dict:
     """Every route, every field it takes and gives, every status it can answer."""
-    models: list[tuple[type[BaseModel], str]] = [(ErrorBody, "serialization")]
+    models: list[tuple[type[BaseModel], JsonSchemaMode]] = [(ErrorBody, "serialization")]
     for route in ROUTES:
         if route.body is not None:
             models.append((route.body, "validation"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app.care.inbound import BadInbound, UnknownBusiness, receive_text
 from app.models import Business, Customer, Message, MessageStatus, SimulatedText
@@ -20,13 +20,13 @@ def _handsets() -> list[str]:
     """Phones that carried texts, then customers with recent activity: 30 at most."""
     session = db()
     carried = session.exec(
-        select(SimulatedText.handset)
-        .group_by(SimulatedText.handset)
-        .order_by(func.max(SimulatedText.id).desc())
+        select(col(SimulatedText.handset))
+        .group_by(col(SimulatedText.handset))
+        .order_by(func.max(col(SimulatedText.id)).desc())
         .limit(30)
     ).all()
     recent = session.exec(
-        select(Customer.phone).order_by(Customer.last_activity_at.desc()).limit(30)
+        select(col(Customer.phone)).order_by(col(Customer.last_activity_at).desc()).limit(30)
     ).all()
     return list(dict.fromkeys([*carried, *recent]))[:30]
 
@@ -40,12 +40,12 @@ def phone():
         thread = list(
             db().exec(
                 select(SimulatedText)
-                .where(SimulatedText.handset == selected)
-                .order_by(SimulatedText.id.desc())
+                .where(col(SimulatedText.handset) == selected)
+                .order_by(col(SimulatedText.id).desc())
                 .limit(200)
             )
         )[::-1]
-    businesses = list(db().exec(select(Business).order_by(Business.id).limit(100)))
+    businesses = list(db().exec(select(Business).order_by(col(Business.id)).limit(100)))
     return render_template(
         "simulator.html",
         handsets=handsets,
@@ -61,13 +61,13 @@ def _on_the_way(handset: str) -> list[tuple[Message, str]]:
     rows = (
         db()
         .exec(
-            select(Message, Business.name)
-            .join(Business, Business.id == Message.business_id)
+            select(Message, col(Business.name))
+            .join(Business, col(Business.id) == col(Message.business_id))
             .where(
-                Message.to_number == handset,
-                Message.status.in_((MessageStatus.SCHEDULED, MessageStatus.SENDING)),
+                col(Message.to_number) == handset,
+                col(Message.status).in_((MessageStatus.SCHEDULED, MessageStatus.SENDING)),
             )
-            .order_by(Message.send_at)
+            .order_by(col(Message.send_at))
             .limit(20)
         )
         .all()

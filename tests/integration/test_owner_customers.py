@@ -233,7 +233,7 @@ def test_import_shows_a_preview_then_imports_everything(owner, session, business
     preview = upload(owner, GOOD_CSV)
     page = preview.get_data(as_text=True)
     assert preview.status_code == 200
-    assert "Ready to import 2 customers" in page and "Ann Able" in page and "+12125550191" in page
+    assert "Ready to import 2 customers" in page and "Ann Able" in page and "(212) 555-0191" in page
     assert customers(session, business.id) == []  # nothing yet
     token = csrf_token(page)
     text = re.search(r'<textarea name="csv_text"[^>]*>(.*?)</textarea>', page, re.S).group(1)

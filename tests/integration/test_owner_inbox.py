@@ -235,7 +235,8 @@ def test_a_reply_is_queued_with_merge_fields_and_clears_needs_reply(owner, maria
     assert not maria.needs_reply
     session.commit()
     page = owner.get(f"/conversations/{maria.id}").get_data(as_text=True)
-    assert "Hi Maria, Friday at 3 works!" in page and "Cancel this text" in page
+    assert "Hi Maria, Friday at 3 works!" in page and "Sending…" in page
+    assert "Cancel this text" not in page  # it goes now: nothing to cancel, never "Scheduled"
 
 
 def test_an_unknown_merge_field_is_refused_with_the_draft_kept(owner, maria, session):

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from flask import Flask, g
 
+from app.care.outbound import goes_later
 from app.care.texts import MERGE_FIELDS
+from app.phones import display, home_region
 from app.sms.encoding import segment_info
 from app.sms.errors import failure_reason
 from app.web.owner import (
@@ -53,7 +55,9 @@ def message_state(message) -> dict:
     status = message.status
     label = STATE_LABELS.get(status, status.capitalize())
     detail = None
-    if status == "scheduled" and message.send_at is not None:
+    if status in {"scheduled", "sending"} and not goes_later(message):
+        label, status = "Sending…", "sending"  # it goes as soon as a worker takes it
+    elif status == "scheduled" and message.send_at is not None:
         label = f"Scheduled for {local(message.send_at, 'full')}"
         detail = message.reason  # held or moved, in words
     elif status in {"failed", "undelivered"}:
@@ -65,8 +69,15 @@ def message_state(message) -> dict:
         "undelivered": "failed",
         "canceled": "canceled",
         "scheduled": "scheduled",
+        "sending": "sending",
     }.get(status, "")
     return {"label": label, "cls": cls, "detail": detail}
+
+
+def shown_phone(value: str | None) -> str:
+    """A stored number as the business's owner writes it (E.164 stays in the API and CSV)."""
+    business = g.get("business")
+    return display(value, home_region(business.number if business else None))
 
 
 def kind_label(kind: str) -> str:
@@ -87,8 +98,9 @@ def register(app: Flask) -> None:
         return {"current_user": g.user, "current_business": g.business}
 
     app.add_template_filter(local, "local")
+    app.add_template_filter(shown_phone, "phone")
     app.add_template_global(message_state, "message_state")
     app.add_template_global(kind_label, "kind_label")
     app.add_template_global(segment_info, "segments")
     app.add_template_global(lambda c: CONSENT_WORDS.get(c, c), "consent_words")
-    app.add_template_global(MERGE_FIELDS, "merge_fields")
+    app.jinja_env.globals["merge_fields"] = MERGE_FIELDS

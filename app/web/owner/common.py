@@ -15,6 +15,7 @@ from app.care.businesses import PASSWORD_METHOD
 from app.care.customers import get_customer
 from app.errors import Invalid, Refused
 from app.models import Business, Customer, User
+from app.phones import home_region
 from app.web.context import db, now, services
 
 SESSION_LIFETIME = timedelta(days=14)
@@ -113,6 +114,11 @@ def zone() -> ZoneInfo:
         return ZoneInfo(g.business.timezone)
     except Exception:  # noqa: BLE001 - a bad stored zone must not break every page
         return ZoneInfo("UTC")
+
+
+def home() -> str:
+    """The signed-in business's country: numbers typed without +country are read in it."""
+    return home_region(g.business.number)
 
 
 def local(value: datetime | None, style: str = "short") -> str:

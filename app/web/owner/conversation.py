@@ -39,7 +39,9 @@ def _preview(customer, body: str, fields) -> dict:
 
 def _thread_context(customer, before_id=None) -> dict:
     thread = care_inbox.thread(db(), g.business.id, customer.id, before_id=before_id)
-    senders = {u.id: (u.name or u.email) for u in accounts.team(db(), g.business.id)}
+    # Texts are signed with a person's name, never an email address.
+    senders = {u.id: (u.name or ("Owner" if u.role == "owner" else "Staff"))
+               for u in accounts.team(db(), g.business.id)}  # fmt: skip
     return {"customer": customer, "thread": thread, "senders": senders, "before": before_id}
 
 
@@ -115,10 +117,10 @@ def send(customer_id: int):
         )
     try:
         if kind:
-            composer.send_template(db(), g.business, customer, kind, user=g.user, body=body,
+            sent = composer.send_template(db(), g.business, customer, kind, user=g.user, body=body,
                                    now=now(), base_url=public_base())  # fmt: skip
         else:
-            composer.send_reply(db(), g.business, customer, g.user, body, now=now(),
+            sent = composer.send_reply(db(), g.business, customer, g.user, body, now=now(),
                                 base_url=public_base())  # fmt: skip
     except Invalid as exc:
         db().rollback()
@@ -128,7 +130,9 @@ def send(customer_id: int):
         status = refused.status
         return _render(customer, body=body, kind=kind, error=refused.message, status=status)
     db().commit()
-    return redirect(url_for(".conversation", customer_id=customer.id, _anchor="latest"))
+    # The page opens on the new text, in view, where its state (Sending…, Sent, Delivered or
+    # why not) changes as the thread refreshes.
+    return redirect(url_for(".conversation", customer_id=customer.id, _anchor=f"m{sent.id}"))
 
 
 @bp.post("/<int:customer_id>/messages/<int:message_id>/cancel")

@@ -27,6 +27,7 @@ from app.web.owner.common import (
     csv_cell,
     customer_or_404,
     form_errors,
+    home,
     owner_blueprint,
     owner_only,
     signed_in,
@@ -148,7 +149,7 @@ def _uploaded_text() -> tuple[str | None, str | None]:
 
 def _parse(text: str):
     try:
-        return parse_rows(io.StringIO(text, newline=""))
+        return parse_rows(io.StringIO(text, newline=""), home())
     except csv.Error as exc:
         return [], [RowError(0, f"not a readable CSV file: {exc}")]
 

@@ -12,7 +12,7 @@ from app.contract import parse
 from app.contract.commands import BusinessChanges
 from app.errors import Invalid, Refused
 from app.web.context import db, now, services
-from app.web.owner.common import form_errors, owner_blueprint, owner_only, password_method
+from app.web.owner.common import form_errors, home, owner_blueprint, owner_only, password_method
 
 bp = owner_blueprint("settings", __name__, url_prefix="/settings")
 COMMON_ZONES = (
@@ -83,7 +83,7 @@ def save():
     form = {name: values[name] for name in SETTING_FIELDS if not name.startswith("window_")}
     form["sending_window"] = {"start": values["window_start"], "end": values["window_end"]}
     try:
-        change_business(db(), g.business, parse(BusinessChanges, form),
+        change_business(db(), g.business, parse(BusinessChanges, form, region=home()),
                         senders=services().senders,
                         may_change_sender=services().settings.owners_may_change_number)  # fmt: skip
     except (Invalid, Refused) as exc:

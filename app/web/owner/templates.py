@@ -5,7 +5,7 @@ Owner templates are rendered only in care.texts' sandbox, with their kind's merg
 from __future__ import annotations
 
 from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app.care import texts
 from app.models import BusinessTemplate
@@ -68,7 +68,9 @@ def _kind_or_404(kind: str) -> str:
 
 
 def _overrides() -> dict[str, BusinessTemplate]:
-    rows = db().exec(select(BusinessTemplate).where(BusinessTemplate.business_id == g.business.id))
+    rows = db().exec(
+        select(BusinessTemplate).where(col(BusinessTemplate.business_id) == g.business.id)
+    )
     return {row.kind: row for row in rows}
 
 

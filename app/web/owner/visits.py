@@ -11,7 +11,7 @@ from app.contract.commands import VisitCreate
 from app.errors import Invalid
 from app.models import Customer, Visit
 from app.web.context import db, now, public_base
-from app.web.owner.common import form_errors, owner_blueprint, signed_in
+from app.web.owner.common import form_errors, home, owner_blueprint, signed_in
 
 bp = owner_blueprint("visits", __name__, url_prefix="/visits")
 
@@ -43,7 +43,7 @@ def create():
     }
     try:
         command = parse(VisitCreate, {**values, "consent_source": "form"}, now=now(),
-                        zone=g.business.timezone)  # fmt: skip
+                        zone=g.business.timezone, region=home())  # fmt: skip
     except Invalid as exc:
         return _form(values, form_errors(exc), 422)
     recorded = record_visit(db(), g.business, command, source="web", now=now(),
