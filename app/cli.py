@@ -49,6 +49,7 @@ def cmd_business_create(args) -> int:
                 owner_password=args.owner_password,
                 review_url=args.review_url,
                 messaging_service_sid=args.messaging_service_sid,
+                alert_phone=args.alert_phone,
                 now=services.clock.now(),
                 senders=services.senders,
             )
@@ -57,6 +58,9 @@ def cmd_business_create(args) -> int:
             print(f"error: {exc.field}: {exc.message}", file=sys.stderr)
             return 2
     print(json.dumps({"business_id": business.id, "api_key": key}))
+    if not business.alert_phone:
+        print("note: no alert phone, so the owner hears of no unhappy or waiting customer by "
+              "text: add one with --alert-phone, or in Settings", file=sys.stderr)  # fmt: skip
     return 0
 
 
@@ -229,6 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--owner-email", required=True)
     create.add_argument("--owner-password", required=True)
     create.add_argument("--review-url")
+    create.add_argument("--alert-phone", help="the owner's own mobile: alerts about unhappy "
+                        "or waiting customers go there")  # fmt: skip
     create.set_defaults(func=cmd_business_create)
     update = business.add_parser("update", help="change a business (the operator's door)")
     update.add_argument("--business", type=int, required=True)

@@ -142,6 +142,7 @@ def open_business(
         messaging_service_sid=command.messaging_service_sid,
         timezone=command.timezone,
         review_url=command.review_url,
+        alert_phone=command.alert_phone,
     )
     if now is not None:
         business.created_at = now
@@ -172,6 +173,7 @@ def create_business(
     owner_password: str,
     review_url: str | None = None,
     messaging_service_sid: str | None = None,
+    alert_phone: str | None = None,
     now: datetime | None = None,
     password_method: str = PASSWORD_METHOD,
     senders: SenderDirectory | None = None,
@@ -181,7 +183,7 @@ def create_business(
         BusinessCreate,
         {"name": name, "number": number, "timezone": timezone, "owner_email": owner_email,
          "owner_password": owner_password, "review_url": review_url,
-         "messaging_service_sid": messaging_service_sid},
+         "messaging_service_sid": messaging_service_sid, "alert_phone": alert_phone},
     )  # fmt: skip
     return open_business(session, command, now=now, password_method=password_method,
                          senders=senders)  # fmt: skip

@@ -14,6 +14,7 @@ from app.models import Business
 from app.sms.webhooks import InboundText
 
 DEMO_NUMBER = "+12125550100"
+DEMO_ALERT_PHONE = "+12125550199"  # the owner's mobile: its alerts show on the simulated phone
 DEMO_CUSTOMERS = [
     ("+12125550111", "Maria Lopez", "Ana"),
     ("+12125550112", "James Carter", "Ana"),
@@ -36,6 +37,7 @@ def load_demo(session: Session, *, now: datetime) -> dict:
         owner_email="owner@bloom.example",
         owner_password="bloom-demo-password",
         review_url="https://g.page/r/bloom-hair-studio/review",
+        alert_phone=DEMO_ALERT_PHONE,
         now=now,
     )
     business.thank_you_delay_minutes = 1  # so a newcomer sees the thank-you arrive

@@ -98,6 +98,7 @@ class BusinessCreate(Command):
     owner_email: Email
     owner_password: Password
     review_url: OptionalReviewUrl = None
+    alert_phone: OptionalPhone = None  # the owner's own mobile: alerts go there
 
     @model_validator(mode="after")
     def _reachable(self) -> BusinessCreate:

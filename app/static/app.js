@@ -13,6 +13,7 @@
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?" +
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"));
   var GSM7_EXTENDED = new Set(Array.from("\f^{}\\[~]|€"));
+  var UCS2_NOTE = "emoji or special letters: shorter texts";
   var MARK = /\p{M}/u;
 
   function joinsPrevious(ch, prev) {
@@ -132,7 +133,12 @@
   function describe(text) {
     var info = segmentInfo(text), n = Array.from(text).length;
     return n + " character" + (n === 1 ? "" : "s") + " · " + info.segments + " text" +
-      (info.segments === 1 ? "" : "s") + " · " + info.encoding;
+      (info.segments === 1 ? "" : "s") + encodingNote(info.encoding);
+  }
+
+  // The server's encoding_note (app/web/owner/__init__.py): plain words, only when it matters.
+  function encodingNote(encoding) {
+    return encoding === "UCS-2" ? " · " + UCS2_NOTE : "";
   }
 
   window.Regulars = { segmentInfo: segmentInfo, render: render, preview: preview, introduce: introduce,
@@ -235,7 +241,7 @@
         count.className = "counter";
         count.setAttribute("data-preview-count", "");
         count.textContent = result.characters + " characters · " + result.segments + " text" +
-          (result.segments === 1 ? "" : "s") + " · " + result.encoding;
+          (result.segments === 1 ? "" : "s") + encodingNote(result.encoding);
         region.appendChild(p);
         region.appendChild(count);
       } else {
@@ -322,6 +328,10 @@
         }
       });
     });
+    // The app installs on a phone's home screen; its shell (not its pages) works offline.
+    if ("serviceWorker" in navigator && window.isSecureContext) {
+      navigator.serviceWorker.register("/sw.js").catch(function () {});
+    }
     var thread = document.querySelector("[data-scroll=bottom]");
     if (thread && !location.hash) {
       var latest = document.getElementById("latest");

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import func
 from sqlmodel import col, select
 
 from app.care.inbound import BadInbound, UnknownBusiness, receive_text
 from app.models import Business, Customer, Message, MessageStatus, SimulatedText
-from app.phones import InvalidPhone, normalize
+from app.phones import DEFAULT_REGION, InvalidPhone, display, locale_of, normalize, region_of
 from app.sms.webhooks import InboundText
 from app.web.context import db, now, public_base, services
 
@@ -46,14 +48,27 @@ def phone():
             )
         )[::-1]
     businesses = list(db().exec(select(Business).order_by(col(Business.id)).limit(100)))
+    # The phone shows the time where it is: its number's zone, else the first business's.
+    zone = ZoneInfo(
+        (locale_of(selected).time_zone if selected else None)
+        or (businesses[0].timezone if businesses else "UTC")
+    )
     return render_template(
         "simulator.html",
+        at=lambda when: _clock(when, zone),
+        shown=lambda number: display(number, region_of(selected) or DEFAULT_REGION),
         handsets=handsets,
         selected=selected,
         thread=thread,
         on_the_way=_on_the_way(selected) if selected else [],
         businesses=businesses,
     )
+
+
+def _clock(when, zone: ZoneInfo) -> str:
+    """The phone's own time, as a phone shows it: "Dec 2, 9:00 AM EST"."""
+    local = when.astimezone(zone)
+    return local.strftime("%b %d, %I:%M %p %Z").replace(" 0", " ")
 
 
 def _on_the_way(handset: str) -> list[tuple[Message, str]]:

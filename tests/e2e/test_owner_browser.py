@@ -18,6 +18,7 @@ from app.care import composer
 from app.care.outbound import introduce
 from app.models import Business, Customer
 from app.sms.encoding import segment_info
+from app.web.owner import encoding_note
 from tests.conftest import DAYTIME
 from tests.e2e.audit import audit
 from tests.e2e.conftest import (
@@ -114,7 +115,9 @@ def test_reply_in_a_conversation_and_see_it_reach_the_simulated_phone(page, live
     expect(page.locator("[data-preview-text]")).to_have_text(expected)
     info = segment_info(expected)
     plural = "s" if info.segments != 1 else ""
-    counter = f"{len(expected)} characters · {info.segments} text{plural} · {info.encoding}"
+    counter = f"{len(expected)} characters · {info.segments} text{plural}" + encoding_note(
+        info.encoding
+    )
     expect(page.locator("#counter")).to_have_text(counter)
     shoot(page, "04-composer")
     page.locator("form[data-composer] button[type=submit]").click()
@@ -277,7 +280,7 @@ def test_edit_a_template_with_a_live_preview_then_reset_it(page):
     source.fill("Thanks {{ first_name }}! See you soon at {{ business_name }}.")
     preview = page.locator("[data-template-preview]")
     expect(preview).to_contain_text("Thanks Christopher! See you soon at Bloom Hair Studio.")
-    expect(preview).to_contain_text("1 text · GSM-7")
+    expect(preview).to_contain_text("54 characters · 1 text")  # plain texts name no encoding
     source.fill("Thanks {{ request }}")
     expect(preview).to_contain_text("is undefined")
     shoot(page, "16-text-error")
@@ -310,6 +313,7 @@ def test_create_and_revoke_an_api_key_and_visit_every_setting(page):
     sign_in(page)
     page.get_by_role("link", name="Settings").click()
     shoot(page, "18-settings")
+    page.locator("summary", has_text="For developers").click()
     page.get_by_role("link", name="API keys").click()
     page.get_by_label("Name for a new key").fill("Booking system")
     page.get_by_role("button", name="Create key").click()
@@ -382,3 +386,24 @@ def test_core_forms_work_without_javascript(chromium, live_server):
         shoot(page, "26-no-javascript-preview")
     finally:
         context.close()
+
+
+def test_the_app_installs_and_its_shell_works_offline(page):
+    sign_in(page)
+    page.wait_for_url("**/inbox")
+    state = page.evaluate(
+        "navigator.serviceWorker.ready.then((r) => r.active && r.active.scriptURL)"
+    )
+    assert state.endswith("/sw.js")
+    manifest = page.evaluate("document.querySelector('link[rel=manifest]').href")
+    assert manifest.endswith("/static/manifest.webmanifest")
+    page.reload()  # the worker now controls the page
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.context.set_offline(True)
+    try:
+        page.goto(page.base + "/customers/")
+        expect(page.get_by_role("heading", name="No connection")).to_be_visible()
+        assert "Maria" not in page.content()  # no customer's page is kept on the phone
+        shoot(page, "30-offline")
+    finally:
+        page.context.set_offline(False)

@@ -15,6 +15,7 @@ from app.care.visits import record_visit
 from app.contract.commands import VisitCreate
 from app.models import Customer, Message
 from app.sms.encoding import segment_info
+from app.web.owner import UCS2_NOTE
 from tests.integration.test_owner_helpers import (
     OVERRIDES,
     conversation_with,
@@ -385,7 +386,7 @@ def test_the_side_panel_shows_visits_and_consent_history(owner, maria, session, 
     record_visit(session, business, VisitCreate(phone=maria.phone, staff="Ana"), now=clock.now())
     session.commit()
     page = owner.get(f"/conversations/{maria.id}").get_data(as_text=True)
-    assert "with Ana" in page and "agreed to texts" in page and "(form)" in page
+    assert "with Ana" in page and "agreed to texts" in page and "(agreed at a visit" in page
 
 
 def test_the_template_picker_offers_saved_texts_rendered_for_this_customer(owner, maria):
@@ -399,7 +400,7 @@ def test_the_counter_after_a_refused_send_counts_like_the_server(owner, maria):
     body = "Hello {{ nickname }} 😀"
     page = post(owner, f"/conversations/{maria.id}/send", {"body": body}).get_data(as_text=True)
     info = segment_info(body)
-    assert f"{len(body)} characters · {info.segments} text · UCS-2" in page
+    assert f"{len(body)} characters · {info.segments} text · {UCS2_NOTE}" in page
 
 
 def test_long_conversations_page_back(owner, maria, session, business, clock):

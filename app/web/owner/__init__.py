@@ -20,7 +20,7 @@ from app.web.owner import (
     templates,
     visits,
 )
-from app.web.owner.common import SESSION_LIFETIME, PageSessions, load_user, local
+from app.web.owner.common import SESSION_LIFETIME, PageSessions, load_user, local, source_words
 
 BLUEPRINTS = (
     auth.bp,
@@ -74,6 +74,19 @@ def message_state(message) -> dict:
     return {"label": label, "cls": cls, "detail": detail}
 
 
+# The encoding in plain words, only when it matters (app.js says the same: UCS2_NOTE).
+UCS2_NOTE = "emoji or special letters: shorter texts"
+
+
+def encoding_note(encoding: str) -> str:
+    return f" · {UCS2_NOTE}" if encoding == "UCS-2" else ""
+
+
+def plural(count: int, word: str) -> str:
+    """A count with its word: "1 minute", "30 minutes"."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def shown_phone(value: str | None) -> str:
     """A stored number as the business's owner writes it (E.164 stays in the API and CSV)."""
     business = g.get("business")
@@ -99,6 +112,9 @@ def register(app: Flask) -> None:
 
     app.add_template_filter(local, "local")
     app.add_template_filter(shown_phone, "phone")
+    app.add_template_filter(plural, "plural")
+    app.add_template_global(encoding_note, "encoding_note")
+    app.add_template_global(source_words, "source_words")
     app.add_template_global(message_state, "message_state")
     app.add_template_global(kind_label, "kind_label")
     app.add_template_global(segment_info, "segments")

@@ -116,6 +116,28 @@ def zone() -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
+# How a consent moved, in words; an owner's own words (a paper form, ...) are shown as typed.
+SOURCE_WORDS = {
+    "form": "agreed at a visit",
+    "web": "changed on the customer page",
+    "api": "from your booking system",
+    "import": "from a spreadsheet import",
+    "carrier": "the carrier reported the number opted out",
+    "number": "this number had texted STOP",
+    "demo": "demo data",
+    "owner": "recorded by the team",
+}
+
+
+def source_words(source: str | None, consent: str | None = None) -> str:
+    """Where a consent (or its end) came from, as the owner would say it."""
+    if source == "keyword":
+        return {"opted_out": "texted STOP", "granted": "texted START"}.get(
+            consent or "", "texted a keyword"
+        )
+    return SOURCE_WORDS.get(source or "", source or "")
+
+
 def home() -> str:
     """The signed-in business's country: numbers typed without +country are read in it."""
     return home_region(g.business.number)

@@ -31,6 +31,7 @@ from app.web.owner.common import (
     owner_blueprint,
     owner_only,
     signed_in,
+    source_words,
 )
 
 bp = owner_blueprint("customers", __name__, url_prefix="/customers")
@@ -96,7 +97,7 @@ def _values(customer) -> dict:
         "tags": ", ".join(customer.tags or []),
         "notes": customer.notes,
         "consent": customer.consent,
-        "consent_source": customer.consent_source or "",
+        "consent_source": source_words(customer.consent_source, customer.consent),
     }
 
 
