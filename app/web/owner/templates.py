@@ -21,6 +21,7 @@ LABELS = {
     "review_reminder": "Review reminder",
     "feedback_question": "How was your visit?",
     "feedback_thanks": "Thanks for feedback",
+    "effort_question": "How easy was it?",
     "referral_ask": "Referral ask",
     "referral_reward": "Referral reward",
     "after_hours": "After-hours reply",
@@ -34,6 +35,8 @@ WHEN = {
     "review_reminder": "Once, a few days later, if the review link was not opened.",
     "feedback_question": "Asks for a rating instead of a review, when you choose that.",
     "feedback_thanks": "Answers a rating or a reply about the visit.",
+    "effort_question": "The day after you mark a conversation handled, when customer effort is "
+    "on in Settings.",
     "referral_ask": "A week after a happy visit.",
     "referral_reward": "When a friend they sent has visited.",
     "after_hours": "Answers a text that arrives while you are closed.",
