@@ -84,6 +84,7 @@ class MessageKind(StrEnum):
     REVIEW_REQUEST = "review_request"
     REVIEW_REMINDER = "review_reminder"
     FEEDBACK_QUESTION = "feedback_question"
+    EFFORT_QUESTION = "effort_question"  # "how easy was it to get this sorted?" (1-7)
     REFERRAL_ASK = "referral_ask"
     REFERRAL_REWARD = "referral_reward"
     REFERRAL_CONFIRMATION = "referral_confirmation"  # "Reply YES": a friend's own sign-up
@@ -180,6 +181,9 @@ class Business(SQLModel, table=True):
     referral_offer: str | None = Field(default=None, max_length=160)  # what a friend gets
     referral_reward: str | None = Field(default=None, max_length=160)  # what the referrer gets
     referral_hourly_limit: int = Field(default=30)  # new friends an hour, per business
+    # customer effort: when the owner marks a conversation handled, ask the next day how easy
+    # it was to get sorted (1-7)
+    ces_enabled: bool = Field(default=False)
     created_at: datetime = created_ts()
 
 
@@ -267,6 +271,7 @@ class Customer(SQLModel, table=True):
         sa.Index("ix_customer_needs_reply", "needs_reply", "last_inbound_at"),
         # unique everywhere (so unique in each business): /r/<code> names the business too
         sa.Index("uq_customer_referral_code", "referral_code", unique=True),
+        sa.Index("ix_customer_business_created", "business_id", "created_at"),
     )
 
     id: int = Field(default=None, primary_key=True)
@@ -302,6 +307,7 @@ class Customer(SQLModel, table=True):
     # care automation
     last_visit_at: datetime | None = ts()
     awaiting_rating_until: datetime | None = ts()  # a 1-5 question is open until then
+    awaiting_effort_until: datetime | None = ts()  # the 1-7 "how easy" question is open
     unhappy_at: datetime | None = ts()
     complaint_answered_at: datetime | None = ts()  # the owner wrote back after unhappy_at
     last_review_request_at: datetime | None = ts()
@@ -342,7 +348,10 @@ class OptedOutNumber(SQLModel, table=True):
 
 class Visit(SQLModel, table=True):
     __tablename__ = "visit"
-    __table_args__ = (sa.Index("ix_visit_business_customer", "business_id", "customer_id"),)
+    __table_args__ = (
+        sa.Index("ix_visit_business_customer", "business_id", "customer_id"),
+        sa.Index("ix_visit_business_time", "business_id", "occurred_at"),
+    )
 
     id: int = Field(default=None, primary_key=True)
     business_id: int = Field(foreign_key="business.id")
@@ -421,6 +430,9 @@ class Message(SQLModel, table=True):
         sa.Index("ix_message_conversation", "business_id", "customer_id", "id"),
         sa.Index("ix_message_due", "status", "send_at"),
         sa.Index("ix_message_visit", "visit_id"),
+        # the dashboard: a business's texts by when they were written and when they went
+        sa.Index("ix_message_business_time", "business_id", "created_at"),
+        sa.Index("ix_message_business_sent", "business_id", "sent_at"),
         # texts to one number: a STOP cancels them all, the alert phone's last outcome
         sa.Index("ix_message_recipient", "to_number", "id"),
         # missed-call text-backs per business and hour, without indexing every other text
@@ -545,6 +557,7 @@ TERMINAL_STATES = frozenset(
 )  # fmt: skip
 AUTOMATED_KINDS = frozenset(
     {MessageKind.THANK_YOU, MessageKind.REVIEW_REQUEST, MessageKind.REVIEW_REMINDER,
-     MessageKind.FEEDBACK_QUESTION, MessageKind.REFERRAL_ASK, MessageKind.REFERRAL_REWARD}
+     MessageKind.FEEDBACK_QUESTION, MessageKind.EFFORT_QUESTION, MessageKind.REFERRAL_ASK,
+     MessageKind.REFERRAL_REWARD}
 )  # fmt: skip
 KINDS = frozenset(MessageKind)

@@ -189,15 +189,26 @@ def handle_reply(
     """
     answering = customer.awaiting_rating_until is not None and customer.awaiting_rating_until > now
     recent = customer.last_visit_at is not None and customer.last_visit_at > now - REPLY_CONTEXT
-    if reading is None or answering or business.rating_scale != 5:
+    effort = None
+    if not answering and _open(customer.awaiting_effort_until, now):
+        # the 1-7 "how easy was it" question is open: a number on its scale answers it
+        effort = read_reply(body, scale=7, asked_rating=True)
+        if effort.rating is None or effort.rating.scale != 7:
+            effort = None
+    if effort is not None:
+        reading = effort
+        customer.awaiting_effort_until = None
+        if not reading.unhappy:
+            customer.needs_reply = False  # a number answers the question: nothing to answer
+    elif reading is None or answering or business.rating_scale != 5:
         # read again as an answer to the open question, on the business's own scale
         reading = read_reply(body, scale=business.rating_scale, asked_rating=answering)
-    if not (answering or recent or reading.unhappy):
+    if not (answering or recent or reading.unhappy or effort):
         return None
     rating, unhappy = reading.rating, reading.unhappy
-    visit = (
-        latest_visit(session, customer.id, now - REPLY_CONTEXT) if (answering or recent) else None
-    )
+    # Effort is about the conversation the owner handled, not a visit.
+    about_visit = (answering or recent) and effort is None
+    visit = latest_visit(session, customer.id, now - REPLY_CONTEXT) if about_visit else None
     feedback = Feedback(
         business_id=business.id,
         customer_id=customer.id,
@@ -244,6 +255,42 @@ def handle_reply(
     session.add(customer)
     session.add(feedback)
     return feedback
+
+
+def _open(until: datetime | None, now: datetime) -> bool:
+    return until is not None and until > now
+
+
+EFFORT_AFTER = timedelta(days=1)  # CES 2.0: about a day after the issue was handled
+EFFORT_ASKED = frozenset({"scheduled", "sending"})
+
+
+def ask_about_effort(
+    session: Session, business: Business, customer: Customer, *, now: datetime
+) -> Message | None:
+    """The owner marked the conversation handled: with customer effort on, plan one question
+    for the next day inside the customer's window, "how easy was it to get this sorted?"
+    (1-7), under the usual consent, window and cap rules. Once per conversation handled:
+    not while one is still to go, nor twice since the customer last wrote. Not committed."""
+    if not business.ces_enabled or customer.last_inbound_at is None:
+        return None
+    asked = session.exec(
+        select(Message.id).where(
+            col(Message.customer_id) == customer.id,
+            col(Message.kind) == MessageKind.EFFORT_QUESTION,
+            or_(col(Message.status).in_(EFFORT_ASKED),
+                col(Message.created_at) >= customer.last_inbound_at),
+        )
+    ).first()  # fmt: skip
+    if asked is not None:
+        return None
+    fields = merge.fields_for(session, business, customer, now=now)
+    body = texts.render_for(session, business, "effort_question", **fields)
+    try:
+        return queue_text(session, business, customer, body, MessageKind.EFFORT_QUESTION,
+                          now=now, cause="system", send_at=now + EFFORT_AFTER)  # fmt: skip
+    except OutboundRefused:
+        return None  # no consent, opted out: nobody is asked
 
 
 def dismiss_unhappy(session: Session, customer: Customer, *, by_user_id: int | None, now) -> int:
@@ -294,10 +341,60 @@ def alert_owner(
                       to_number=business.alert_phone)  # fmt: skip
 
 
-def is_after_hours(business: Business, now: datetime) -> bool:
-    local = now.astimezone(ZoneInfo(business.timezone))
+@dataclass(frozen=True)
+class OpeningHours:
+    """The business's hours, every day, in its own zone: its sending window, which is when
+    it answers texts (the after-hours reply says when they open next)."""
+
+    zone: ZoneInfo
+    start_seconds: int  # into the local day
+    end_seconds: int
+
+    def is_open(self, when: datetime) -> bool:
+        local = when.astimezone(self.zone)
+        second = local.hour * 3600 + local.minute * 60 + local.second
+        return self.start_seconds <= second < self.end_seconds
+
+    def open_seconds(self, when: datetime) -> float:
+        """Seconds of opening hours from an epoch to `when`: the opening hours between two
+        moments are the difference (a week-end of waiting counts only its open hours)."""
+        local = when.astimezone(self.zone)
+        into_day = local.hour * 3600 + local.minute * 60 + local.second + local.microsecond / 1e6
+        length = self.end_seconds - self.start_seconds
+        today = min(max(into_day - self.start_seconds, 0.0), float(length))
+        return local.date().toordinal() * length + today
+
+    def offsets_between(self, start: datetime, end: datetime) -> list[tuple[float, float]]:
+        """The zone's UTC offsets over [start, end): [(unix time it ends, offset seconds)],
+        the last one open-ended (its time is `end`)."""
+
+        def offset_at(moment: datetime) -> float:
+            offset = moment.astimezone(self.zone).utcoffset()
+            return offset.total_seconds() if offset is not None else 0.0
+
+        spans: list[tuple[float, float]] = []
+        offset, day = offset_at(start), start
+        while day < end:
+            if offset_at(min(day + timedelta(days=1), end)) != offset:
+                # the clocks change this day, on a local hour or half hour: find when
+                moment = day
+                while offset_at(moment) == offset:
+                    moment += timedelta(minutes=30)
+                spans.append((moment.timestamp(), offset))
+                offset = offset_at(moment)
+            day += timedelta(days=1)
+        spans.append((end.timestamp(), offset))
+        return spans
+
+
+def opening_hours(business: Business) -> OpeningHours:
     start, end = parse_hhmm(business.window_start), parse_hhmm(business.window_end)
-    return not start <= local.time().replace(tzinfo=None) < end
+    return OpeningHours(ZoneInfo(business.timezone), start.hour * 3600 + start.minute * 60,
+                        end.hour * 3600 + end.minute * 60)  # fmt: skip
+
+
+def is_after_hours(business: Business, now: datetime) -> bool:
+    return not opening_hours(business).is_open(now)
 
 
 def next_opening_words(business: Business, now: datetime) -> str:

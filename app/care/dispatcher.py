@@ -67,6 +67,7 @@ SENT_EFFECTS = {
     MessageKind.ALERT: (),
     MessageKind.REVIEW_REQUEST: ("introduced", "asked_review"),
     MessageKind.FEEDBACK_QUESTION: ("introduced", "asked_review", "asked_rating"),
+    MessageKind.EFFORT_QUESTION: ("introduced", "asked_effort"),
 }
 SWEEP_EVERY_SECONDS = 60.0  # how often the worker looks for unanswered customers
 PRUNE_BATCH = 1000  # status callbacks deleted per transaction, so no prune holds a long lock
@@ -569,6 +570,12 @@ class Dispatcher:
                 update(Customer)
                 .where(col(Customer.id).in_(delivered_to["asked_rating"]))
                 .values(awaiting_rating_until=now + RATING_WINDOW)
+            )
+        if delivered_to.get("asked_effort"):
+            session.execute(
+                update(Customer)
+                .where(col(Customer.id).in_(delivered_to["asked_effort"]))
+                .values(awaiting_effort_until=now + RATING_WINDOW)
             )
 
     def _record_one(self, session, message: Message, outcome: Outcome, now, stats) -> bool:

@@ -13,7 +13,7 @@ from functools import lru_cache
 from sqlmodel import col, select
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from app.care.reading import Rating, parse_rating
+from app.care.reading import Rating, is_low, parse_rating
 from app.models import Feedback
 
 __all__ = [
@@ -57,7 +57,7 @@ def sentiment(text: str) -> float:
 
 def is_unhappy(rating: Rating | None, mood: float | None) -> bool:
     if rating is not None:
-        return rating.score <= (2 if rating.scale == 5 else 6)
+        return is_low(rating)
     return mood is not None and mood <= UNHAPPY_SENTIMENT
 
 

@@ -110,6 +110,7 @@ def _statements(dialect: str) -> dict:
         customers.c.consent,
         customers.c.last_visit_at,
         customers.c.awaiting_rating_until,
+        customers.c.awaiting_effort_until,
         customers.c.last_after_hours_at,
         customers.c.created_at,
         customers.c.unread_count,
@@ -279,6 +280,8 @@ def _needs_care(business, customer, now: datetime) -> bool:
     if customer.consent == "opted_out":
         return False
     if customer.awaiting_rating_until is not None and customer.awaiting_rating_until > now:
+        return True
+    if customer.awaiting_effort_until is not None and customer.awaiting_effort_until > now:
         return True
     if customer.last_visit_at is not None and customer.last_visit_at > now - REPLY_CONTEXT:
         return True

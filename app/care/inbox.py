@@ -22,6 +22,7 @@ from app.care.outbound import TO_OWNER, goes_later
 from app.contract import parse
 from app.contract.commands import NotesAndTags
 from app.models import ConsentEvent, Customer, Message, MessageStatus, User, Visit
+from app.search import MIN_MATCH, SEARCH_TABLE, phrase
 
 FILTERS = ("all", "needs_reply", "unread", "unhappy")
 MAX_NOTES = 5000
@@ -67,16 +68,37 @@ class Page:
     next_cursor: str | None
 
 
-def _search_clause(term: str):
-    """Name (any case) or phone digits."""
+def _search_clause(term: str, dialect: str = ""):
+    """Name (any case) or phone digits: on SQLite through the FTS5 table (app.search), on
+    PostgreSQL the same LIKE as everywhere, which its trigram indexes answer."""
     term = " ".join(term.split())[:80]
     digits = re.sub(r"\D", "", term)
     if len(digits) >= 3 and len(digits) >= len(re.sub(r"[\s()+.-]", "", term)):
+        if dialect == "sqlite":
+            return _matching("phone", digits)
         return col(Customer.phone).contains(digits, autoescape=True)
-    clauses = [col(Customer.name).icontains(term, autoescape=True)]
+    if dialect == "sqlite" and len(term) >= MIN_MATCH:
+        clauses = [_matching("name", term)]
+    else:
+        clauses = [col(Customer.name).icontains(term, autoescape=True)]
     if "@" in term:
         clauses.append(col(Customer.email).icontains(term, autoescape=True))
     return or_(*clauses)
+
+
+def _matching(column: str, term: str):
+    """Customers whose `column` holds `term`, as the FTS5 trigram table finds them."""
+    table = SEARCH_TABLE
+    found: sa.Select = (
+        sa.select(sa.column("rowid"))
+        .select_from(sa.table(table))
+        .where(
+            sa.text(f"{table} MATCH :search_query").bindparams(
+                search_query=f"{{{column}}} : {phrase(term)}"
+            )
+        )
+    )
+    return col(Customer.id).in_(found)
 
 
 def _activity_cursor(raw: str | None) -> tuple[datetime, int] | None:
@@ -111,7 +133,7 @@ def inbox_page(
     elif filter == "unhappy":
         query = query.where(col(Customer.unhappy_at).is_not(None))
     if search.strip():
-        query = query.where(_search_clause(search))
+        query = query.where(_search_clause(search, session.get_bind().dialect.name))
     after = _activity_cursor(cursor)
     if after is not None:
         when, ident = after
@@ -169,7 +191,7 @@ def customers_page(
     """Every customer (texted or not), newest first, with search by name, phone or email."""
     query = select(Customer).where(col(Customer.business_id) == business_id)
     if search.strip():
-        query = query.where(_search_clause(search))
+        query = query.where(_search_clause(search, session.get_bind().dialect.name))
     if cursor and re.fullmatch(r"\d{1,18}", cursor):
         query = query.where(col(Customer.id) < int(cursor))
     rows = list(session.exec(query.order_by(col(Customer.id).desc()).limit(limit + 1)))

@@ -139,12 +139,26 @@ def parse_rating(text: str, scale: int = 5, *, asked: bool = True) -> Rating | N
 
 
 def _fit(value: float, scale: int) -> Rating | None:
-    if value > scale or (scale == 5 and value < 1 and value != 0):
+    if value > scale or (scale in STARTS_AT_ONE and value < 1 and value != 0):
         return None
     score = int(value + 0.5)  # 4.5 stars reads as 5
-    if scale == 5:
+    if scale in STARTS_AT_ONE:
         score = max(score, 1)
     return Rating(score, scale)
+
+
+# The scales: 1-5 stars (CSAT), 1-7 "how easy was it" (customer effort, CES), 0-10 (NPS).
+STARTS_AT_ONE = frozenset({5, 7})
+LOW_UP_TO = {5: 2, 7: 3, 10: 6}  # a score this low is an unhappy answer
+HIGH_FROM = {5: 4, 7: 5, 10: 8}  # a score this high is a happy one
+
+
+def is_low(rating: Rating) -> bool:
+    return rating.score <= LOW_UP_TO.get(rating.scale, 6)
+
+
+def is_high(rating: Rating) -> bool:
+    return rating.score >= HIGH_FROM.get(rating.scale, 8)
 
 
 UNHAPPY, HAPPY, NEUTRAL = "unhappy", "happy", "neutral"
@@ -1198,8 +1212,7 @@ def read_reply(text: str, *, scale: int = 5, asked_rating: bool = False) -> Read
 
     low = high = False
     if rating is not None:
-        low = rating.score <= (2 if rating.scale == 5 else 6)
-        high = rating.score >= (4 if rating.scale == 5 else 8)
+        low, high = is_low(rating), is_high(rating)
     if low or (found and not high):
         verdict = UNHAPPY
     elif high or (praise and not found and not _QUESTION.search(work)):

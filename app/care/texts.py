@@ -221,6 +221,7 @@ MERGE_FIELDS: dict[str, tuple[str, ...]] = {
     "review_reminder": ("first_name", "business_name", "staff_name", "review_link"),
     "feedback_question": ("first_name", "business_name", "staff_name", "scale"),
     "feedback_thanks": ("first_name", "business_name", "review_link", "unhappy"),
+    "effort_question": ("first_name", "business_name"),
     "referral_ask": ("first_name", "business_name", "referral_link", "offer"),
     "referral_reward": ("first_name", "business_name", "reward"),
     "after_hours": ("business_name", "next_opening"),

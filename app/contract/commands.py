@@ -28,6 +28,7 @@ from app.contract.rules import (
     Countries,
     Email,
     Notes,
+    OptionalDay,
     OptionalEmail,
     OptionalMessagingServiceSid,
     OptionalOffer,
@@ -147,6 +148,7 @@ class BusinessChanges(Command):
     referral_offer: OptionalOffer = None
     referral_reward: OptionalOffer = None
     referral_hourly_limit: Annotated[int, Field(ge=1, le=1000)] | NotNull = None
+    ces_enabled: bool | NotNull = None
 
     @model_validator(mode="after")
     def _not_null(self) -> BusinessChanges:
@@ -302,3 +304,17 @@ class NewPassword(Command):
 
 class Profile(Command):
     name: StaffName = ""
+
+
+# ---- the dashboard ------------------------------------------------------------------------
+
+
+class DayRange(Command):
+    """The dashboard's days: the last 7, 30 or 90, or from..to (the business's local dates,
+    both included). Other query parameters are not the range's: they are ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True,
+                              populate_by_name=True)  # fmt: skip
+    days: Annotated[Literal[7, 30, 90], BeforeValidator(form_number)] | None = None
+    from_: OptionalDay = Field(default=None, alias="from")
+    to: OptionalDay = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -274,6 +274,33 @@ Moment = Annotated[
     datetime,
     BeforeValidator(check_moment),
     WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def check_day_or_moment(value: Any, info: ValidationInfo) -> Any:
+    """A date alone ("2026-03-10") is a whole local day of the business; else a moment."""
+    if isinstance(value, str) and DAY.fullmatch(value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError as exc:
+            raise invalid("invalid_time", "Use a date such as 2026-03-10.") from exc
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    return check_moment(value, info)
+
+
+OptionalDay = Annotated[date | None, BeforeValidator(_blank_to_none)]
+DayOrMoment = Annotated[
+    datetime | date,
+    BeforeValidator(check_day_or_moment),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "description": "a date (the business's whole local day) or an ISO 8601 time",
+            "examples": ["2026-03-10"],
+        }
+    ),
 ]
 PastMoment = Annotated[Moment | None, BeforeValidator(_blank_to_none),
                        AfterValidator(not_in_future)]  # fmt: skip

@@ -5,7 +5,7 @@ touch.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -93,6 +93,10 @@ class BusinessPublic(View):
     )
     referral_hourly_limit: int = Field(
         description="new referred friends an hour at most, for the whole business"
+    )
+    ces_enabled: bool = Field(
+        description="when a conversation is marked handled, ask the next day how easy it was "
+        "to get sorted (1-7: customer effort)"
     )
     created_at: datetime
 
@@ -246,15 +250,71 @@ class Satisfaction(View):
     csat_answers: int
     nps: float | None = Field(description="promoters minus detractors on 0-10, percent")
     nps_answers: int
+    ces: float | None = Field(
+        default=None, description="customer effort: the mean answer on 1 (very hard) to 7 "
+        "(very easy)"
+    )  # fmt: skip
+    ces_easy: float | None = Field(default=None, description="share of 5-7 effort answers, percent")
+    ces_answers: int = 0
 
 
 class StaffMetrics(Satisfaction):
     staff: str | None
+    visits: int = Field(default=0, description="completed visits in the range")
+
+
+class TrendPoint(Satisfaction):
+    """One day (or one week, for ranges longer than a month) of the range, local days."""
+
+    first_day: date
+    last_day: date
+
+
+class FailureReason(View):
+    error_code: int | None
+    reason: str
+    count: int
+
+
+class TextFigures(View):
+    sent: int = Field(description="texts to customers handed to the provider in the range")
+    delivered: int = Field(description="of those, the ones the carrier reported delivered")
+    delivery_rate: float | None = Field(description="delivered of sent, percent")
+    failed: int = Field(description="texts that failed or were not delivered in the range")
+    failures: list[FailureReason] = Field(description="failures by reason, most first")
+
+
+class ReplyFigures(View):
+    received: int = Field(description="texts customers sent in the range")
+    waits: int = Field(description="times a customer wrote and waited for the owner's answer")
+    answered: int = Field(description="of those waits, the ones the owner answered")
+    median_first_response_minutes: float | None = Field(
+        description="how long a customer waited for the owner's first answer, in minutes "
+        "counted inside opening hours only (the median)"
+    )
+
+
+class ReviewFigures(View):
+    requests: int = Field(description="review requests and rating questions sent")
+    reminders: int
+    links_sent: int
+    links_opened: int
+    link_opens: int = Field(description="every open of those links, repeats included")
+    open_rate: float | None
+
+
+class ReferralFigures(View):
+    """Referrals as they stand: only the asks exist today (the program fills in the rest)."""
+
+    asks_sent: int = Field(description="referral asks sent in the range")
 
 
 class Metrics(Satisfaction):
     from_: datetime = Field(alias="from")
     to: datetime
+    timezone: str = Field(description="the business's zone: a day is its local day")
+    first_day: date
+    last_day: date
     unhappy_replies: int
     review_links_sent: int
     review_links_opened: int
@@ -262,6 +322,13 @@ class Metrics(Satisfaction):
     automated_texts_sent: int
     reply_rate: float | None
     texts_by_status: dict[str, int]
+    texts: TextFigures
+    replies: ReplyFigures
+    reviews: ReviewFigures
+    new_customers: int = Field(description="customers added in the range")
+    trend_period: Literal["day", "week"]
+    trend: list[TrendPoint] = Field(description="CSAT, NPS and CES per day or week, oldest first")
+    referrals: ReferralFigures
     staff: list[StaffMetrics]
 
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)

@@ -3,6 +3,7 @@ from sqlmodel import SQLModel
 
 import app.models  # noqa: F401  (registers the tables)
 from app.db import make_engine
+from app.search import not_modelled
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -18,6 +19,7 @@ def run_migrations_online() -> None:
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_name=not_modelled,
         )
         with context.begin_transaction():
             context.run_migrations()

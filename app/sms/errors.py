@@ -62,3 +62,9 @@ def reason_for(code: int | None) -> str | None:
         return None
     rule = ERRORS.get(code)
     return rule.reason if rule else f"Provider error {code}."
+
+
+def failure_reason(code: int | None, message: str | None = None) -> str:
+    """Why a text was not delivered, for the owner: the code's reason, else the provider's
+    words, else that the carrier did not deliver it."""
+    return reason_for(code) or message or "The carrier did not deliver it."

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any, Literal
 
 from flask import Blueprint, Response, g, jsonify, request
@@ -24,7 +23,7 @@ from app.care.businesses import business_for_key, change_business
 from app.care.composer import send_template
 from app.care.customers import get_customer, upsert_customer
 from app.care.feedback import latest_unhappy
-from app.care.metrics import business_metrics
+from app.care.metrics import business_metrics, metrics_range
 from app.care.outbound import queue_text
 from app.care.visits import cancel_visit, planned_for, record_visit
 from app.contract import parse, parse_json
@@ -37,7 +36,7 @@ from app.contract.commands import (
     TemplateSave,
     VisitCreate,
 )
-from app.contract.rules import Moment, OptionalPhone
+from app.contract.rules import DayOrMoment, OptionalPhone
 from app.errors import Invalid, NotFound, Refused
 from app.models import MAX_ID, Business, Customer, Message, Referral, Visit
 from app.phones import home_region
@@ -381,18 +380,18 @@ def list_referrals(query: ReferralQuery):
 
 class MetricsQuery(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
-    from_: Moment | None = Field(default=None, alias="from")
-    to: Moment | None = None
+    from_: DayOrMoment | None = Field(default=None, alias="from")
+    to: DayOrMoment | None = Field(default=None, description="a date here includes that day")
 
 
-@route("GET", "/metrics", summary="CSAT, NPS, review-link opens and reply rate (default: 30 days)",
-       query=MetricsQuery, response=v.Metrics)  # fmt: skip
+@route("GET", "/metrics", summary="The dashboard's figures: texts, replies, reviews, CSAT, NPS, "
+       "CES, per staff (default: 30 days)", query=MetricsQuery, response=v.Metrics)  # fmt: skip
 def metrics(query: MetricsQuery):
-    end = query.to or now()
-    start = query.from_ or end - timedelta(days=30)
-    if start >= end or end - start > timedelta(days=366):
-        raise Invalid("from", "from must be before to, at most a year apart")
-    return v.Metrics.model_validate(business_metrics(db(), business().id, start, end))
+    try:
+        start, end = metrics_range(business(), query.from_, query.to, now=now())
+    except ValueError:
+        raise Invalid("from", "from must be before to, at most a year apart") from None
+    return business_metrics(db(), business(), start, end)
 
 
 @route("GET", "/templates", summary="The business's texts, with their defaults",

@@ -29,7 +29,7 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import dispatch, inbound, inbound_profile, memory, pages, recovery
+from . import dashboard, dispatch, inbound, inbound_profile, memory, pages, recovery
 from .common import (
     DEFAULT_PG,
     KINDS,
@@ -55,6 +55,7 @@ SECTIONS = {
         dispatch.SECTION,
         memory.SECTION,
         pages.SECTION,
+        dashboard.SECTION,
         recovery.SECTION,
     )
 }

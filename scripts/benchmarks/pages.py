@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from .common import Bench, Section, label, mark, say
+from .common import Bench, Section, label, mark, percentile, say
 
 TARGET_MEDIAN_MS = 50.0
 OWNER_EMAIL = "owner@bench.example"
@@ -187,6 +187,7 @@ def measure(client, path: str, rounds: int, warmup: int, headers=None, status=20
         "path": path,
         "median_ms": round(statistics.median(times), 2),
         "p90_ms": round(times[int(len(times) * 0.9) - 1], 2),
+        "p95_ms": round(percentile(times, 0.95), 2),
         "requests": rounds,
     }
 

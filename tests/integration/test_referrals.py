@@ -614,7 +614,7 @@ def test_a_new_number_with_a_code_and_a_complaint_is_still_heard(story):
 
 
 def test_the_migration_gives_existing_customers_codes_and_keeps_opt_outs(tmp_path):
-    """0005 on a database with customers in it (SQLite, foreign keys on): nothing rebuilt
+    """0007 on a database with customers in it (SQLite, foreign keys on): nothing rebuilt
     under the rows that point at customers, every customer a code of their own, and an
     opt-out from before is an opt-out from offers too; and back down again."""
     import sqlalchemy as sa
@@ -625,7 +625,7 @@ def test_the_migration_gives_existing_customers_codes_and_keeps_opt_outs(tmp_pat
 
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
     config = alembic_config(engine=engine)
-    command.upgrade(config, "0004_trust")
+    command.upgrade(config, "0006_search")
     with engine.begin() as c:
         c.execute(sa.text(
             "INSERT INTO business (name, timezone, window_start, window_end, "
@@ -652,5 +652,5 @@ def test_the_migration_gives_existing_customers_codes_and_keeps_opt_outs(tmp_pat
                                  "FROM customer")).all()  # fmt: skip
     assert len({code for code, _c, _m in rows}) == 200 and all(code for code, _c, _m in rows)
     assert all((c == "opted_out") == (m == "opted_out") for _code, c, m in rows)
-    command.downgrade(config, "0004_trust")
+    command.downgrade(config, "0006_search")
     engine.dispose()

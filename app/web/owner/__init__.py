@@ -9,11 +9,12 @@ from app.care.outbound import goes_later
 from app.care.texts import MERGE_FIELDS
 from app.phones import display, home_region
 from app.sms.encoding import segment_info
-from app.sms.errors import reason_for
+from app.sms.errors import failure_reason
 from app.web.owner import (
     auth,
     conversation,
     customers,
+    dashboard,
     inbox,
     settings,
     templates,
@@ -23,6 +24,7 @@ from app.web.owner.common import SESSION_LIFETIME, PageSessions, load_user, loca
 
 BLUEPRINTS = (
     auth.bp,
+    dashboard.bp,
     inbox.bp,
     conversation.bp,
     visits.bp,
@@ -59,11 +61,7 @@ def message_state(message) -> dict:
         label = f"Scheduled for {local(message.send_at, 'full')}"
         detail = message.reason  # held or moved, in words
     elif status in {"failed", "undelivered"}:
-        detail = (
-            reason_for(message.error_code)
-            or message.error_message
-            or ("The carrier did not deliver it.")
-        )
+        detail = failure_reason(message.error_code, message.error_message)
     elif status == "canceled":
         detail = message.error_message
     cls = {

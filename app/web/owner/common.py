@@ -165,6 +165,12 @@ def local(value: datetime | None, style: str = "short") -> str:
     return when.strftime("%b %d, %Y").replace(" 0", " ")
 
 
+def csv_cell(value) -> str:
+    """A cell a spreadsheet will not run as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def safe_next(target: str | None) -> str | None:
     """Only a path on this site: never an open redirect."""
     if (

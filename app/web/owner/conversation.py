@@ -157,7 +157,10 @@ def handled(customer_id: int):
         flash("Back on the needs-reply list.", "info")
         return redirect(url_for(".conversation", customer_id=customer.id))
     care_inbox.mark_handled(db(), customer, now=now())
-    flash(f"{customer.name or customer.phone} is marked as handled.", "info")
+    asked = automations.ask_about_effort(db(), g.business, customer, now=now())
+    flash(f"{customer.name or customer.phone} is marked as handled."
+          + (" Tomorrow they are asked how easy it was to get sorted." if asked else ""),
+          "info")  # fmt: skip
     return redirect(url_for("inbox.inbox"))
 
 

@@ -25,6 +25,7 @@ from app.errors import Invalid, Refused
 from app.web.context import db, now, public_base
 from app.web.owner.common import (
     PAGE_SIZE,
+    csv_cell,
     customer_or_404,
     form_errors,
     home,
@@ -231,12 +232,6 @@ def import_confirm():
     return redirect(url_for(".customers"))
 
 
-def _cell(value) -> str:
-    """A cell a spreadsheet will not run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @bp.get("/export.csv")
 @owner_only  # every customer's number, and consent in bulk: owners only
 def export():
@@ -251,17 +246,17 @@ def export():
             writer.writerow(
                 [
                     customer.phone,  # E.164 from us: a leading + is safe and re-imports as is
-                    _cell(customer.name),
-                    _cell(customer.email),
-                    _cell(", ".join(customer.tags or [])),
+                    csv_cell(customer.name),
+                    csv_cell(customer.email),
+                    csv_cell(", ".join(customer.tags or [])),
                     "yes" if customer.consent == "granted" else "no",
                     "yes" if customer.marketing_consent == "granted" else "no",
                     customer.consent,
-                    _cell(customer.consent_source),
+                    csv_cell(customer.consent_source),
                     customer.consent_at.isoformat() if customer.consent_at else "",
                     customer.opted_out_at.isoformat() if customer.opted_out_at else "",
                     customer.created_at.isoformat(),
-                    _cell(customer.notes),
+                    csv_cell(customer.notes),
                 ]
             )
             if buffer.tell() > 16384:

@@ -21,6 +21,7 @@ LABELS = {
     "review_reminder": "Review reminder",
     "feedback_question": "How was your visit?",
     "feedback_thanks": "Thanks for feedback",
+    "effort_question": "How easy was it?",
     "referral_ask": "Referral ask",
     "referral_reward": "Referral reward",
     "after_hours": "After-hours reply",
@@ -34,6 +35,8 @@ WHEN = {
     "review_reminder": "Once, a few days later, if the review link was not opened.",
     "feedback_question": "Asks for a rating instead of a review, when you choose that.",
     "feedback_thanks": "Answers a rating or a reply about the visit.",
+    "effort_question": "The day after you mark a conversation handled, when customer effort is "
+    "on in Settings.",
     "referral_ask": "{days} days after a visit (sooner after a 4-5 rating or an opened review "
     "link), unless they said they were unhappy; once every {cooldown} days at most.",
     "referral_reward": "When a friend they sent first visits (only with their consent to "

@@ -1,8 +1,8 @@
 """referrals: marketing consent kept apart (with its own events), promotional texts marked,
 a referral code per customer, friends attached to who sent them, and the referral settings
 
-Revision ID: 0005_referrals
-Revises: 0004_trust
+Revision ID: 0007_referrals
+Revises: 0006_search
 Create Date: 2026-12-02 02:00:00
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 import app.models
 
-revision: str = "0005_referrals"
-down_revision: str | None = "0004_trust"
+revision: str = "0007_referrals"
+down_revision: str | None = "0006_search"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
