@@ -187,6 +187,7 @@ def create_app(
     csrf.init_app(app)
     app.url_map.converters["int"] = RowIdConverter  # before any route is added
     limits = _limits(services)
+    app.extensions["regulars_limits"] = limits  # views with limits of their own use it
 
     from app.web import api, pages, public, webhooks
 

@@ -49,6 +49,8 @@ class Settings:
     rate_limit_storage: str = "database"
     api_rate_limit: str = "600 per minute"  # per API key
     public_rate_limit: str = "60 per minute"  # per address, on /l/<token> and the like
+    # sign-ups on the referral landing page, per address (each business has its own limit too)
+    referral_signup_limit: str = "5 per hour"
     # dispatcher
     embedded_worker: bool = False
     worker_batch_size: int = 100
@@ -125,7 +127,8 @@ class Settings:
                 "shared by every web process)"
             )
         for env_name, limit in (("API_RATE_LIMIT", self.api_rate_limit),
-                                ("PUBLIC_RATE_LIMIT", self.public_rate_limit)):  # fmt: skip
+                                ("PUBLIC_RATE_LIMIT", self.public_rate_limit),
+                                ("REFERRAL_SIGNUP_LIMIT", self.referral_signup_limit)):  # fmt: skip
             try:
                 parse_many(limit)
             except ValueError:
@@ -163,6 +166,7 @@ ENV_NAMES = {
     "RATE_LIMIT_STORAGE": "rate_limit_storage",
     "API_RATE_LIMIT": "api_rate_limit",
     "PUBLIC_RATE_LIMIT": "public_rate_limit",
+    "REFERRAL_SIGNUP_LIMIT": "referral_signup_limit",
     "STATUS_PAYLOAD_RETENTION_DAYS": "status_payload_retention_days",
 }
 

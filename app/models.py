@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -12,6 +13,21 @@ from sqlmodel.sql.sqltypes import AutoString
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# Referral codes: easy to say and to type on a phone, so no look-alikes (0/O, 1/I/l).
+CODE_LETTERS = "ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_DIGITS = "23456789"
+CODE_LENGTH = 6
+
+
+def new_referral_code() -> str:
+    """Six characters, letters and at least two digits (so no code is an ordinary word)."""
+    while True:
+        code = "".join(secrets.choice(CODE_LETTERS + CODE_DIGITS) for _ in range(CODE_LENGTH))
+        digits = sum(c in CODE_DIGITS for c in code)
+        if 2 <= digits <= CODE_LENGTH - 2:
+            return code
 
 
 # Every id is an INTEGER column (32 bits on PostgreSQL): a larger one names no row, and the
@@ -71,6 +87,8 @@ class MessageKind(StrEnum):
     EFFORT_QUESTION = "effort_question"  # "how easy was it to get this sorted?" (1-7)
     REFERRAL_ASK = "referral_ask"
     REFERRAL_REWARD = "referral_reward"
+    REFERRAL_CONFIRMATION = "referral_confirmation"  # "Reply YES": a friend's own sign-up
+    REFERRAL_WELCOME = "referral_welcome"  # the answer to a friend who texted a code
     AUTO_REPLY = "auto_reply"
     HELP = "help"
     ALERT = "alert"
@@ -155,6 +173,14 @@ class Business(SQLModel, table=True):
     missed_call_hourly_limit: int = Field(default=20)
     # an open complaint holds the review request until the owner answers, this long at most
     review_hold_days: int = Field(default=3)
+    # referrals: the ask N days after a visit (sooner after a 4-5 rating or an opened review
+    # link), once per customer per cooldown; an offer for friends makes the ask promotional
+    referral_asks: bool = Field(default=True)
+    referral_ask_days: int = Field(default=7)
+    referral_cooldown_days: int = Field(default=90)
+    referral_offer: str | None = Field(default=None, max_length=160)  # what a friend gets
+    referral_reward: str | None = Field(default=None, max_length=160)  # what the referrer gets
+    referral_hourly_limit: int = Field(default=30)  # new friends an hour, per business
     # customer effort: when the owner marks a conversation handled, ask the next day how easy
     # it was to get sorted (1-7)
     ces_enabled: bool = Field(default=False)
@@ -243,6 +269,8 @@ class Customer(SQLModel, table=True):
         sa.UniqueConstraint("business_id", "phone", name="uq_customer_business_phone"),
         sa.Index("ix_customer_business_activity", "business_id", "last_activity_at"),
         sa.Index("ix_customer_needs_reply", "needs_reply", "last_inbound_at"),
+        # unique everywhere (so unique in each business): /r/<code> names the business too
+        sa.Index("uq_customer_referral_code", "referral_code", unique=True),
         sa.Index("ix_customer_business_created", "business_id", "created_at"),
     )
 
@@ -256,6 +284,16 @@ class Customer(SQLModel, table=True):
     consent_source: str | None = Field(default=None, max_length=40)
     consent_at: datetime | None = ts()
     opted_out_at: datetime | None = ts()
+    # Consent to promotional texts (offers, rewards): express written consent, kept apart.
+    marketing_consent: str = Field(default="unknown", max_length=10)
+    marketing_consent_source: str | None = Field(default=None, max_length=40)
+    marketing_consent_at: datetime | None = ts()
+    # given when the row is made in Python (app.care.customers), or on first need for a row
+    # the inbound webhook made: the hot path never retries a code that happened to be taken
+    referral_code: str | None = Field(default=None, max_length=12)
+    # the customer (of the same business) whose code brought them; no foreign key, so adding
+    # it never rebuilds this table (SQLite) under every text and visit that points at it
+    referred_by: int | None = Field(default=None)
     number_status: str = Field(default="ok", max_length=12)  # ok | invalid | landline
     introduced_at: datetime | None = ts()  # first text that named the business and opt-out
     last_inbound_at: datetime | None = ts()
@@ -289,6 +327,7 @@ class ConsentEvent(SQLModel, table=True):
     id: int = Field(default=None, primary_key=True)
     business_id: int = Field(foreign_key="business.id")
     customer_id: int = Field(foreign_key="customer.id", index=True)
+    kind: str = Field(default="texts", max_length=10)  # texts | marketing
     consent: str = Field(max_length=10)
     source: str = Field(max_length=40)  # form | api | import | keyword | carrier | inbound
     detail: str = Field(default="", max_length=200)
@@ -425,6 +464,8 @@ class Message(SQLModel, table=True):
         default=None, sa_column=sa.Column(sa.JSON(none_as_null=True), nullable=True)
     )
     cause: str = Field(default="user", max_length=10)  # visit | user | inbound | system
+    # carries an offer or a reward: needs marketing consent, whatever its kind
+    promotional: bool = Field(default=False)
     visit_id: int | None = Field(default=None, foreign_key="visit.id")
     user_id: int | None = Field(default=None, foreign_key="app_user.id")
     send_at: datetime | None = ts()
@@ -436,6 +477,36 @@ class Message(SQLModel, table=True):
     last_attempt_at: datetime | None = ts()
     sent_at: datetime | None = ts()
     delivered_at: datetime | None = ts()
+    created_at: datetime = created_ts()
+
+
+class ReferralState(StrEnum):
+    LEAD = "lead"  # the friend arrived (a link sign-up, or a text with a code)
+    CONVERTED = "converted"  # the friend's first visit was recorded
+    REWARDED = "rewarded"  # the owner gave the referrer their reward
+
+
+class Referral(SQLModel, table=True):
+    """A friend who arrived through a customer's code: one per friend."""
+
+    __tablename__ = "referral"
+    __table_args__ = (
+        sa.UniqueConstraint("business_id", "friend_id", name="uq_referral_friend"),
+        sa.Index("ix_referral_business_time", "business_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    business_id: int = Field(foreign_key="business.id")
+    referrer_id: int = Field(foreign_key="customer.id", index=True)
+    friend_id: int = Field(foreign_key="customer.id")
+    state: ReferralState = enum_column(ReferralState, 10, default=ReferralState.LEAD)
+    source: str = Field(max_length=10)  # link | text
+    wants_marketing: bool = Field(default=False)  # ticked the offers box on the page
+    confirmed_at: datetime | None = ts()  # a link sign-up answered YES
+    converted_at: datetime | None = ts()
+    visit_id: int | None = Field(default=None, foreign_key="visit.id")
+    rewarded_at: datetime | None = ts()
+    rewarded_by: int | None = Field(default=None, foreign_key="app_user.id")
     created_at: datetime = created_ts()
 
 

@@ -126,6 +126,13 @@ class RequestLimits:
 
         app.before_request(check)
 
+    def hit(self, limit: str, scope: str, who: str) -> None:
+        """Count one more for `who` against `limit` in `scope`; over it, 429 (a view's own,
+        tighter limit, such as sign-ups on a public form)."""
+        for item in parse_many(limit):
+            if not self.window.hit(item, scope, who):
+                raise _too_many(self.window, item, scope, who)
+
 
 def _too_many(window: FixedWindowRateLimiter, item: RateLimitItem, *keys: str) -> TooManyRequests:
     reset = window.get_window_stats(item, *keys).reset_time

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
-from app.care import merge, states, texts
+from app.care import merge, referrals, states, texts
 from app.care.feedback import suggest_reply
 from app.care.links import conversation_link
 from app.care.outbound import (
@@ -35,6 +35,7 @@ REVIEW_ASKS = frozenset({MessageKind.REVIEW_REQUEST, MessageKind.FEEDBACK_QUESTI
 # Held (not canceled) while a complaint is open; everyone is asked for a review.
 HELD_FOR_COMPLAINT = frozenset({*REVIEW_ASKS, MessageKind.REVIEW_REMINDER})
 NOT_TO_THE_UNHAPPY = frozenset({MessageKind.REFERRAL_ASK})
+HAPPY_SCORE = {5: 4, 10: 9}  # a rating of 4-5 stars, or 9-10 on the 0-10 question
 RATING_WINDOW = timedelta(days=7)  # how long a 1-5 question stays open
 REPLY_CONTEXT = timedelta(days=14)  # replies this soon after a visit are feedback on it
 ALERT_EVERY = timedelta(hours=1)
@@ -50,7 +51,8 @@ class Plan:
     skipped: list[str]
 
 
-def _queue(session, business, customer, kind, fields, *, now, visit, send_at, plan) -> None:
+def _queue(session, business, customer, kind, fields, *, now, visit, send_at, plan,
+           promotional: bool = False) -> None:  # fmt: skip
     body = texts.render_for(session, business, kind, **fields)
     try:
         plan.planned.append(
@@ -64,6 +66,7 @@ def _queue(session, business, customer, kind, fields, *, now, visit, send_at, pl
                 cause="visit",
                 send_at=send_at,
                 visit_id=visit.id,
+                promotional=promotional,
             )  # fmt: skip
         )
     except OutboundRefused as refused:
@@ -96,6 +99,12 @@ def plan_after_visit(
     if visit.occurred_at < now - timedelta(days=2):
         plan.skipped.append("the visit was more than two days ago: no follow-ups")
         return plan
+    _plan_thanks_and_review(session, business, customer, visit, fields, now=now, plan=plan)
+    _plan_referral_ask(session, business, customer, visit, fields, now=now, plan=plan)
+    return plan
+
+
+def _plan_thanks_and_review(session, business, customer, visit, fields, *, now, plan) -> None:
     # The delay counts from the visit, so a visit recorded late is thanked promptly.
     thank_at = max(visit.occurred_at, now - timedelta(days=1))
     thank_at += timedelta(minutes=business.thank_you_delay_minutes)
@@ -103,19 +112,19 @@ def plan_after_visit(
            send_at=thank_at, plan=plan)  # fmt: skip
     if customer.consent != "granted":
         plan.skipped.append("review: the customer has not agreed to texts")
-        return plan
+        return
     if recently_asked(session, business, customer, now):
         days = business.review_cooldown_days
         plan.skipped.append(f"review: already asked in the last {days} days")
-        return plan
+        return
     ask_at = max(visit.occurred_at, now - timedelta(hours=12)) + timedelta(days=1)
     if business.review_mode == "ask_first":
         _queue(session, business, customer, "feedback_question", fields, now=now, visit=visit,
                send_at=ask_at, plan=plan)  # fmt: skip
-        return plan
+        return
     if not business.review_url:
         plan.skipped.append("review: the business has no review link yet")
-        return plan
+        return
     before = len(plan.planned)
     _queue(session, business, customer, "review_request", fields, now=now, visit=visit,
            send_at=ask_at, plan=plan)  # fmt: skip
@@ -124,7 +133,26 @@ def plan_after_visit(
         remind_at = asked_at + timedelta(days=business.review_reminder_days)
         _queue(session, business, customer, "review_reminder", fields, now=now, visit=visit,
                send_at=remind_at, plan=plan)  # fmt: skip
-    return plan
+
+
+def _plan_referral_ask(session, business, customer, visit, fields, *, now, plan) -> None:
+    """The referral ask, `referral_ask_days` after the visit (brought forward by a good rating
+    or an opened review link), with the business's offer only for a customer who agreed to
+    offers in writing (an offer makes it promotional; without one it is informational)."""
+    if not business.referral_asks or customer.consent != "granted":
+        return  # (without consent the review's line already says why)
+    if not fields.get("referral_link"):
+        plan.skipped.append("referral: no public address for the link yet (PUBLIC_BASE_URL)")
+        return
+    if referrals.asked_recently(session, business, customer, now):
+        days = business.referral_cooldown_days
+        plan.skipped.append(f"referral: already asked in the last {days} days")
+        return
+    promotional = bool(business.referral_offer) and customer.marketing_consent == "granted"
+    offer = business.referral_offer if promotional else ""
+    ask_at = visit.occurred_at + timedelta(days=business.referral_ask_days)
+    _queue(session, business, customer, "referral_ask", {**fields, "offer": offer}, now=now,
+           visit=visit, send_at=ask_at, plan=plan, promotional=promotional)  # fmt: skip
 
 
 # ---- replies ------------------------------------------------------------------------------
@@ -207,6 +235,10 @@ def handle_reply(
                        cause="inbound", visit_id=visit.id if visit else None)  # fmt: skip
     if answering and not unhappy:
         customer.needs_reply = False  # a happy answer is thanked for the owner
+    if rating is not None and not unhappy and rating.score >= HAPPY_SCORE.get(rating.scale, 99):
+        # Asked after a good rating (the timing leaders use); never a condition of anything.
+        referrals.ask_sooner(session, customer.id, now=now,
+                             why=f"they rated us {rating.score} of {rating.scale}")  # fmt: skip
     if unhappy:
         # No review gating: what they said never cancels a review request. It waits for the
         # owner's answer (held_for_complaint, at send time) and then goes as for anyone. A
@@ -216,7 +248,7 @@ def handle_reply(
         feedback.suggested_reply = suggest_reply(customer.first_name, business.name)
         states.cancel_where(session, col(Message.customer_id) == customer.id,
                             col(Message.kind).in_(NOT_TO_THE_UNHAPPY),
-                            reason="the customer is unhappy")  # fmt: skip
+                            reason="they sounded unhappy: no referral ask")  # fmt: skip
         why = "; ".join(reading.reasons) or "sounds unhappy"
         alert_owner(session, business, customer, f"unhappy ({why}):", body, now=now,
                     base_url=base_url)  # fmt: skip

@@ -18,7 +18,15 @@ from app.contract import parse
 from app.contract.commands import CONSENT_STATES, CustomerEdit, CustomerUpsert
 from app.contract.rules import MAX_NAME
 from app.errors import Invalid
-from app.models import Business, ConsentEvent, Customer, Message, MessageStatus, User
+from app.models import (
+    Business,
+    ConsentEvent,
+    Customer,
+    Message,
+    MessageStatus,
+    User,
+    new_referral_code,
+)
 from app.phones import home_region, normalize
 
 
@@ -47,9 +55,8 @@ def find_or_create(
             customer.name = name[:MAX_NAME]
             session.add(customer)
         return customer, False
-    customer = Customer(
-        business_id=business.id, phone=phone, name=(name or "")[:MAX_NAME], created_at=now
-    )
+    customer = Customer(business_id=business.id, phone=phone, name=(name or "")[:MAX_NAME],
+                        referral_code=free_code(session), created_at=now)  # fmt: skip
     try:
         with session.begin_nested():
             session.add(customer)
@@ -62,6 +69,26 @@ def find_or_create(
         return existing, False
     follow_number(session, customer, now=now)
     return customer, True
+
+
+def free_code(session: Session) -> str:
+    """A referral code no customer has (codes are unique everywhere: /r/<code> names the
+    business too). A draw is almost never taken; the unique index is the last word."""
+    for _ in range(20):
+        code = new_referral_code()
+        taken = session.exec(select(Customer.id).where(col(Customer.referral_code) == code)).first()
+        if taken is None:
+            return code
+    raise RuntimeError("no free referral code in 20 draws")
+
+
+def give_code(session: Session, customer: Customer) -> str:
+    """The customer's referral code, given now if they have none (a row the inbound webhook
+    made, or one from before codes)."""
+    if not customer.referral_code:
+        customer.referral_code = free_code(session)
+        session.add(customer)
+    return customer.referral_code
 
 
 def set_consent(
@@ -84,12 +111,22 @@ def set_consent(
         raise ValueError(f"unknown consent state {consent!r}")
     if consent == "opted_out":
         optouts.remember(session, customer.business_id, customer.phone, source=source, now=now)
+        # STOP ends both consents: no offer either, until the customer says otherwise.
+        set_marketing_consent(session, customer, "opted_out", source=source, now=now,
+                              detail=f"was {customer.marketing_consent}")  # fmt: skip
     elif consent == "granted" and by_customer:
         optouts.forget(session, customer.business_id, customer.phone)
     if customer.consent == consent:
         return False
     if customer.consent == "opted_out" and not by_customer:
         return False
+    if customer.consent == "opted_out":
+        # START brings back what they had before STOP, never more: offers only if they had
+        # agreed to them in writing before.
+        before = _marketing_before_opt_out(session, customer)
+        if customer.marketing_consent == "opted_out":
+            _move_marketing(session, customer, before, source=source, now=now,
+                            detail="as before they opted out")  # fmt: skip
     customer.consent = consent
     customer.consent_source = source
     customer.consent_at = now
@@ -107,6 +144,70 @@ def set_consent(
         )
     )
     return True
+
+
+def set_marketing_consent(
+    session: Session,
+    customer: Customer,
+    consent: str,
+    *,
+    source: str,
+    now: datetime,
+    detail: str = "",
+    by_customer: bool = False,
+) -> bool:
+    """Move the customer's consent to promotional texts (offers, rewards) and record the
+    event (kind `marketing`); returns False when nothing changed. Like the other consent, an
+    opt-out is undone only by the customer (`by_customer`), and nobody who opted out of texts
+    can be given marketing consent."""
+    if consent not in CONSENT_STATES:
+        raise ValueError(f"unknown consent state {consent!r}")
+    if customer.marketing_consent == consent:
+        return False
+    if consent == "granted" and customer.consent == "opted_out":
+        return False
+    if customer.marketing_consent == "opted_out" and consent != "opted_out" and not by_customer:
+        return False
+    _move_marketing(session, customer, consent, source=source, now=now, detail=detail)
+    return True
+
+
+def record_marketing_answer(
+    session: Session, customer: Customer, answer: bool | None, *, source: str, now: datetime,
+    withdraw: bool = True, detail: str = "",
+) -> bool:  # fmt: skip
+    """A door's `marketing_consent` answer: true records the consent, false withdraws a
+    consent given (`withdraw`; a CSV's empty cell never does), None changes nothing."""
+    if answer is True:
+        return set_marketing_consent(session, customer, "granted", source=source, now=now,
+                                     detail=detail)  # fmt: skip
+    if answer is False and withdraw and customer.marketing_consent == "granted":
+        return set_marketing_consent(session, customer, "unknown", source=source, now=now,
+                                     detail="withdrawn")  # fmt: skip
+    return False
+
+
+def _move_marketing(session, customer, consent, *, source, now, detail) -> None:
+    customer.marketing_consent = consent
+    customer.marketing_consent_source = source[:40]
+    customer.marketing_consent_at = now
+    session.add(customer)
+    session.add(
+        ConsentEvent(business_id=customer.business_id, customer_id=customer.id,
+                     kind="marketing", consent=consent, source=source[:40],
+                     detail=detail[:200], created_at=now)
+    )  # fmt: skip
+
+
+def _marketing_before_opt_out(session: Session, customer: Customer) -> str:
+    """What marketing consent the customer had when they last opted out (recorded then)."""
+    last = session.exec(
+        select(ConsentEvent.detail)
+        .where(col(ConsentEvent.customer_id) == customer.id,
+               col(ConsentEvent.kind) == "marketing", col(ConsentEvent.consent) == "opted_out")
+        .order_by(col(ConsentEvent.id).desc())
+    ).first()  # fmt: skip
+    return "granted" if last == "was granted" else "unknown"
 
 
 def follow_number(session: Session, customer: Customer, *, now: datetime) -> bool:
@@ -131,6 +232,7 @@ def upsert_customer(
     created). Consent given is recorded; `consent: false` withdraws a consent, never an
     opt-out (only the customer's START undoes that)."""
     customer, created = find_or_create(session, business, command.phone, now=now)
+    give_code(session, customer)
     given = command.model_fields_set
     if command.name is not None:
         customer.name = command.name
@@ -145,6 +247,8 @@ def upsert_customer(
         set_consent(session, customer, "granted", source=how, now=now)
     elif command.consent is False and customer.consent == "granted" and source != "import":
         set_consent(session, customer, "unknown", source=how, now=now, detail="withdrawn")
+    record_marketing_answer(session, customer, command.marketing_consent, source=how, now=now,
+                            withdraw=source != "import")  # fmt: skip
     session.add(customer)
     return customer, created
 
@@ -187,13 +291,15 @@ def save_customer(
     if errors or edit is None:
         raise Invalid.many(errors)
     if customer is None:
-        customer = Customer(business_id=business.id, phone=edit.phone, created_at=now)
+        customer = Customer(business_id=business.id, phone=edit.phone,
+                            referral_code=free_code(session), created_at=now)  # fmt: skip
         try:
             with session.begin_nested():
                 session.add(customer)
                 session.flush()
         except IntegrityError as exc:  # added by someone else a moment ago
             raise Invalid("phone", f"{edit.phone} is already a customer.") from exc
+    give_code(session, customer)
     moved = customer.phone != edit.phone
     customer.phone, customer.name, customer.email = edit.phone, edit.name, edit.email
     customer.tags, customer.notes = edit.tags, edit.notes
@@ -218,6 +324,8 @@ def save_customer(
         set_consent(session, customer, edit.consent, source=source, now=now, detail=detail)
         if edit.consent == "opted_out":
             cancel_pending(session, customer_id=customer.id, reason="the customer opted out")
+    record_marketing_answer(session, customer, edit.marketing_consent, source=source, now=now,
+                            detail=who)  # fmt: skip
     session.add(customer)
     return customer
 
@@ -239,6 +347,7 @@ def existing_phones(session: Session, business_id: int, phones: list[str]) -> se
 
 EXPORT_COLUMNS = tuple(col(column) for column in (
     Customer.id, Customer.phone, Customer.name, Customer.email, Customer.tags, Customer.consent,
+    Customer.marketing_consent,
     Customer.consent_source, Customer.consent_at, Customer.opted_out_at, Customer.created_at,
     Customer.notes,
 ))  # fmt: skip

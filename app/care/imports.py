@@ -23,8 +23,8 @@ from app.errors import Invalid
 from app.models import Business
 from app.phones import DEFAULT_REGION, home_region
 
-COLUMNS = ("phone", "name", "email", "tags", "consent")
-VISIT_COLUMNS = ("phone", "name", "consent", "occurred_at", "staff", "amount")
+COLUMNS = ("phone", "name", "email", "tags", "consent", "marketing_consent")
+VISIT_COLUMNS = ("phone", "name", "consent", "marketing_consent", "occurred_at", "staff", "amount")
 MAX_ROWS = 50_000
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, case
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
-from app.care import missed_calls, texts
+from app.care import missed_calls, referrals, texts
 from app.care.automations import (
     AFTER_HOURS_EVERY,
     REPLY_CONTEXT,
@@ -91,6 +91,7 @@ def _statements(dialect: str) -> dict:
     )  # fmt: skip
     values: dict[str, Any] = {c: bindparam(c) for c in CUSTOMER_COLUMNS}
     values["consent"] = case((opted_out_at.is_not(None), "opted_out"), else_="unknown")
+    values["marketing_consent"] = case((opted_out_at.is_not(None), "opted_out"), else_="unknown")
     values["opted_out_at"] = opted_out_at
     values["consent_source"] = case((opted_out_at.is_not(None), "number"), else_=None)
     new_customer = insert(customers).values(values)
@@ -111,6 +112,8 @@ def _statements(dialect: str) -> dict:
         customers.c.awaiting_rating_until,
         customers.c.awaiting_effort_until,
         customers.c.last_after_hours_at,
+        customers.c.created_at,
+        customers.c.unread_count,
     )
     store = (
         insert(messages)
@@ -188,6 +191,7 @@ def receive_text(
     sid, to, phone, body = text.provider_sid, text.to, text.sender, text.body
     # Python work first: on SQLite the first statement takes the one write lock.
     info, media, keyword = segment_info(body), _media_rows(text.media), keyword_of(body)
+    codes = referrals.codes_in(body) if keyword is None else []
     # Every reply is read (about 0.2 ms), so a complaint is heard however long after a visit.
     reading = read_reply(body) if keyword is None else None
     connection = session.connection()
@@ -222,6 +226,12 @@ def receive_text(
         session.rollback()
         existing = session.connection().execute(statements["message_by_sid"], {"sid": sid})
         return InboundResult(existing.scalar_one(), duplicate=True, keyword=None, _session=session)
+    welcomed = False
+    if codes and _is_new(customer, now) and customer.consent != "opted_out":
+        # A friend texting the code someone gave them: a lead, welcomed once.
+        owner = session.get_one(Business, business.id)
+        full = session.get_one(Customer, customer.id, populate_existing=True)
+        welcomed = referrals.friend_texted_code(session, owner, full, codes, now=now)
     if keyword is not None:
         owner = session.get_one(Business, business.id)
         full = session.get_one(Customer, customer.id, populate_existing=True)
@@ -233,7 +243,8 @@ def receive_text(
         full = session.get_one(Customer, customer.id, populate_existing=True)
         handle_reply(session, owner, full, message_id, body, now=now, base_url=base_url,
                      reading=reading)  # fmt: skip
-        answer_after_hours(session, owner, full, now=now)
+        if not welcomed:  # one answer to a friend's first text
+            answer_after_hours(session, owner, full, now=now)
     return InboundResult(message_id, duplicate=False, keyword=keyword, _session=session)
 
 
@@ -257,6 +268,11 @@ def missed_call_text_back(session: Session, call: IncomingCall, *, now: datetime
     if customer.consent == "opted_out":
         return False
     return missed_calls.text_back(session, owner, customer, now=now) is not None
+
+
+def _is_new(customer, now: datetime) -> bool:
+    """This text made the customer (on the columns the upsert returned)."""
+    return customer.created_at == now and customer.unread_count == 1
 
 
 def _needs_care(business, customer, now: datetime) -> bool:
@@ -296,6 +312,12 @@ def _act_on_keyword(session, business, customer, keyword, body, provider_opt_out
         # Twilio confirms its own keywords; a plain-language opt-out it never saw.
         if changed and (keyword == OPT_OUT_PLAIN or not provider_confirmed):
             _reply(session, business, customer, MessageKind.OPT_OUT_CONFIRMATION, fields, now)
+    elif (
+        keyword == OPT_IN
+        and customer.consent != "opted_out"
+        and referrals.confirm_friend(session, business, customer, now=now)
+    ):
+        return  # a friend's own sign-up on the referral page, confirmed
     elif keyword == OPT_IN:
         was_opted_out = customer.consent == "opted_out"
         if was_opted_out or (bare_word(body) != "YES" and customer.consent == "unknown"):

@@ -57,7 +57,8 @@ def conversation_link(
 def open_link(session: Session, token: str, *, now: datetime) -> str | None:
     """Record an open and return where to go; None for an unknown token.
 
-    The first open cancels the pending review reminder: they already went to the page.
+    The first open cancels the pending review reminder: they already went to the page, and
+    brings their referral ask forward.
     """
     if not token or len(token) > 32:
         return None
@@ -75,6 +76,10 @@ def open_link(session: Session, token: str, *, now: datetime) -> str | None:
             mine.append(col(Message.visit_id) == link.visit_id)
         states.cancel_where(session, col(Message.kind) == MessageKind.REVIEW_REMINDER, *mine,
                             reason="the review link was opened")  # fmt: skip
+        # (imported here: referrals queue texts, and the outbound rules use these links)
+        from app.care.referrals import ask_sooner
+
+        ask_sooner(session, link.customer_id, now=now, why="they opened the review link")
     return link.target_url
 
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from app.care.links import TOKEN_CHARS, create_link
+from app.care.referrals import referral_link
 from app.care.texts import Deferred
 from app.models import Business, Customer, User, Visit
 from app.phones import display, home_region
@@ -55,7 +56,8 @@ def fields_for(
     first name of the `user` writing. `review_link` is a tracked link when `base_url` (the
     app's public origin) is known, made only if a text uses it and shared by every text
     rendered with these fields; "" when the business has no review page. `extra` adds the
-    fields of one occasion (reason, excerpt, unhappy; referral_link once customers have one).
+    fields of one occasion (reason, excerpt, unhappy, offer, reward). `referral_link` is the
+    customer's /r/<code> link on `base_url`.
     """
     staff = (visit.staff or "") if visit is not None else staff_first_name(user)
     link: object = ""
@@ -75,5 +77,8 @@ def fields_for(
         "staff_name": staff,
         "scale": business.rating_scale,
         "review_link": link,
+        "referral_link": referral_link(base_url, customer),
+        "offer": "",  # an occasion's own: the ask's offer, for those who agreed to offers
+        "reward": "",
         **extra,
     }

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from app.care import optouts, states
+from app.care import optouts, referrals, states
 from app.care.links import review_link_opened
 from app.care.windows import Window, recipient_window
 from app.db import changed
@@ -36,6 +36,24 @@ KEYWORD_REPLIES = frozenset({"help", "opt_out_confirmation", "opt_in_confirmatio
 # Answers to the customer's own contact (a text, a call): conversational, no consent needed.
 CONVERSATIONAL = frozenset({"auto_reply", "after_hours", "missed_call", "feedback_thanks"})
 TO_OWNER = frozenset({"alert"})  # texts to the business's own alert phone
+# The one text a number gets because its owner typed it on our page and asked for it ("Reply
+# YES to get texts from ..."): nothing else goes to it until they answer.
+ASKED_FOR = frozenset({"referral_confirmation"})
+
+# Which consent each automated text needs (CTIA; the TCPA): texts about a visit are
+# informational and need the customer's consent to texts; an offer or a reward is
+# promotional and needs their separate, written consent to marketing texts. A text of any
+# kind that carries an offer is queued as `promotional` and needs it too.
+INFORMATIONAL, PROMOTIONAL = "texts", "marketing"
+CONSENT_NEEDED: dict[str, str] = {
+    "thank_you": INFORMATIONAL,
+    "review_request": INFORMATIONAL,
+    "review_reminder": INFORMATIONAL,
+    "feedback_question": INFORMATIONAL,
+    "referral_ask": INFORMATIONAL,  # promotional when it carries the business's offer
+    "referral_reward": PROMOTIONAL,
+}
+
 # A text that waits (a thank-you after its delay, tomorrow's review request) rather than going
 # as soon as a worker takes it: past this, the inbox shows it as next, not as the last line.
 LATER = timedelta(minutes=1)
@@ -50,7 +68,8 @@ ROLLING_DAY_LIMIT = 3  # never more than 3 automated texts in 24 hours (FL, OK, 
 
 
 # Refusals about the customer's state are conflicts (409); the rest are the input's fault.
-CONFLICTS = frozenset({"opted_out", "no_consent", "bad_number", "recently_asked", "reminded"})
+CONFLICTS = frozenset({"opted_out", "no_consent", "no_marketing_consent", "bad_number",
+                       "recently_asked", "reminded"})  # fmt: skip
 
 
 class OutboundRefused(Refused):
@@ -151,7 +170,17 @@ def may_reach_opted_out(business: Business, kind: str) -> bool:
     )
 
 
-def check_allowed(business: Business, customer: Customer, kind: str) -> None:
+def consent_needed(kind: str, promotional: bool = False) -> str | None:
+    """The consent a text needs before it may go automatically: INFORMATIONAL,
+    PROMOTIONAL, or None for the texts that are not automated."""
+    if promotional:
+        return PROMOTIONAL
+    return CONSENT_NEEDED.get(kind)
+
+
+def check_allowed(
+    business: Business, customer: Customer, kind: str, *, promotional: bool = False
+) -> None:
     """Raise OutboundRefused when no text of this kind may go to this customer at all."""
     if kind in TO_OWNER:
         if not business.alert_phone:
@@ -161,12 +190,18 @@ def check_allowed(business: Business, customer: Customer, kind: str) -> None:
         raise OutboundRefused("opted_out", "This customer has opted out of texts.")
     if customer.number_status != "ok":
         raise OutboundRefused("bad_number", "This customer's number cannot receive texts.")
-    if kind in KEYWORD_REPLIES or kind in CONVERSATIONAL:
+    needed = consent_needed(kind, promotional)
+    if needed is None and (kind in KEYWORD_REPLIES or kind in CONVERSATIONAL or kind in ASKED_FOR):
         return
-    if is_automated(kind):
+    if needed is not None or is_automated(kind):
         if customer.consent != "granted":
             raise OutboundRefused(
                 "no_consent", "Automated texts need the customer's recorded consent."
+            )
+        if needed == PROMOTIONAL and customer.marketing_consent != "granted":
+            raise OutboundRefused(
+                "no_marketing_consent",
+                "Offers and rewards need the customer's written consent to marketing texts.",
             )
     elif customer.consent != "granted" and customer.last_inbound_at is None:
         raise OutboundRefused(
@@ -270,14 +305,16 @@ def queue_text(
     visit_id: int | None = None,
     user_id: int | None = None,
     to_number: str | None = None,
+    promotional: bool = False,
 ) -> Message:
-    """Write an outbound text to the outbox (not committed: the caller's transaction owns it)."""
+    """Write an outbound text to the outbox (not committed: the caller's transaction owns it).
+    `promotional`: it carries an offer or a reward, so it needs marketing consent."""
     if kind not in KINDS:
         raise ValueError(f"unknown message kind {kind!r}")
     body = (body or "").strip()
     if not body:
         raise OutboundRefused("empty_body", "The text is empty.")
-    check_allowed(business, customer, kind)
+    check_allowed(business, customer, kind, promotional=promotional)
     earliest = max(send_at or now, now)
     if is_automated(kind):
         earliest = automated_slot(session, business, customer, earliest)
@@ -300,6 +337,7 @@ def queue_text(
         from_number=business.number,
         to_number=to_number or customer.phone,
         cause=cause,
+        promotional=promotional,
         visit_id=visit_id,
         user_id=user_id,
         send_at=earliest,
@@ -368,14 +406,22 @@ def check_before_send(
 ) -> Verdict:
     """Run the rules again at the moment of sending."""
     try:
-        check_allowed(business, customer, message.kind)
+        check_allowed(business, customer, message.kind, promotional=message.promotional)
     except OutboundRefused as refused:
-        action = "cancel" if refused.code in {"opted_out", "no_consent"} else "fail"
+        action = (
+            "cancel"
+            if refused.code in {"opted_out", "no_consent", "no_marketing_consent"}
+            else "fail"
+        )
         return Verdict(action, reason=refused.message)
     if not may_reach_opted_out(business, message.kind) and optouts.is_opted_out(
         session, business.id, message.to_number
     ):  # the number it goes to, whoever it was queued for (an alert, an edited phone)
         return Verdict("cancel", reason="the number opted out")
+    if message.kind == "referral_ask":
+        why = referrals.why_not_ask(session, business, customer, message, now)
+        if why is not None:
+            return Verdict("cancel", reason=why)
     if message.kind == "review_reminder" and review_link_opened(
         session, customer.id, message.visit_id
     ):

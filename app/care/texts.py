@@ -71,7 +71,7 @@ FIELD_LIMITS = {
     "first_name": 120, "name": 120, "customer_name": 120, "business_name": 120,
     "staff_name": 80, "review_link": 500, "referral_link": 200, "reward": 160,
     "next_opening": 40, "reason": 40, "customer_phone": 20, "business_phone": 20,
-    "excerpt": 80, "unhappy": 5, "scale": 2,
+    "excerpt": 80, "unhappy": 5, "scale": 2, "offer": 160, "offers": 5,
 }  # fmt: skip
 UNKNOWN_FIELD_LIMIT = 120
 CASE_GROWTH = 3  # str.upper() can make one character three ("ΐ" -> "Ϊ́")
@@ -222,7 +222,7 @@ MERGE_FIELDS: dict[str, tuple[str, ...]] = {
     "feedback_question": ("first_name", "business_name", "staff_name", "scale"),
     "feedback_thanks": ("first_name", "business_name", "review_link", "unhappy"),
     "effort_question": ("first_name", "business_name"),
-    "referral_ask": ("first_name", "business_name", "referral_link"),
+    "referral_ask": ("first_name", "business_name", "referral_link", "offer"),
     "referral_reward": ("first_name", "business_name", "reward"),
     "after_hours": ("business_name", "next_opening"),
     "missed_call": ("business_name",),
@@ -254,6 +254,7 @@ def sample_fields(business_name: str = "Bloom Hair Studio") -> dict:
         "review_link": "https://regulars.example/l/Xk3d9QpL2mZt",
         "referral_link": "https://regulars.example/r/CHRIS42",
         "reward": "You've earned $10 off your next visit.",
+        "offer": "15% off their first visit with us, any service, any day of the week",
         "next_opening": "9:00 AM Monday",
         "reason": "unhappy reply from",
         "excerpt": "The color came out much darker than we agreed and nobody called me back",

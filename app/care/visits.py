@@ -9,8 +9,14 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from app.care import referrals
 from app.care.automations import plan_after_visit
-from app.care.customers import find_or_create, set_consent
+from app.care.customers import (
+    find_or_create,
+    give_code,
+    record_marketing_answer,
+    set_consent,
+)
 from app.care.outbound import cancel_pending
 from app.contract.commands import VisitCreate
 from app.contract.rules import cents
@@ -37,6 +43,7 @@ def record_visit(
     """Record a visit and plan its follow-ups. `source` is the door (api, web, import);
     `base_url` is the app's public origin, for the tracked review link."""
     customer, _ = find_or_create(session, business, command.phone, name=command.name, now=now)
+    give_code(session, customer)  # (they may have reached us by text first, without one)
     name = command.name
     if name and customer.name and customer.first_name.lower() == name.lower():
         name = ""  # "Maria" typed for Maria Lopez: keep the full name on file
@@ -45,6 +52,9 @@ def record_visit(
     if command.consent:
         set_consent(session, customer, "granted", source=command.consent_source or source,
                     now=now, detail="recorded with a visit")  # fmt: skip
+    record_marketing_answer(session, customer, command.marketing_consent or None,
+                            source=command.consent_source or source, now=now,
+                            detail="recorded with a visit")  # fmt: skip
     visit = Visit(
         business_id=business.id,
         customer_id=customer.id,
@@ -61,6 +71,8 @@ def record_visit(
         customer.last_visit_at = visit.occurred_at
         session.add(customer)
     plan = plan_after_visit(session, business, customer, visit, now=now, base_url=base_url)
+    if customer.referred_by is not None:
+        referrals.friend_visited(session, business, customer, visit, now=now, base_url=base_url)
     return RecordedVisit(visit, customer, plan.planned, plan.skipped)
 
 

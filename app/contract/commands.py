@@ -31,6 +31,7 @@ from app.contract.rules import (
     OptionalDay,
     OptionalEmail,
     OptionalMessagingServiceSid,
+    OptionalOffer,
     OptionalPhone,
     OptionalReviewUrl,
     OptionalStaffName,
@@ -140,6 +141,13 @@ class BusinessChanges(Command):
     # null: the country of the business's own number
     missed_call_countries: Countries = None
     missed_call_hourly_limit: Annotated[int, Field(ge=1, le=1000)] | NotNull = None
+    referral_asks: bool | NotNull = None
+    referral_ask_days: Annotated[int, Field(ge=1, le=60)] | NotNull = None
+    referral_cooldown_days: Annotated[int, Field(ge=0, le=3650)] | NotNull = None
+    # null: no offer (the ask is informational); an offer makes it promotional
+    referral_offer: OptionalOffer = None
+    referral_reward: OptionalOffer = None
+    referral_hourly_limit: Annotated[int, Field(ge=1, le=1000)] | NotNull = None
     ces_enabled: bool | NotNull = None
 
     @model_validator(mode="after")
@@ -154,7 +162,15 @@ NOT_NULL_SETTINGS = frozenset(
     name
     for name, info in BusinessChanges.model_fields.items()
     if name
-    not in {"number", "messaging_service_sid", "review_url", "alert_phone", "missed_call_countries"}
+    not in {
+        "number",
+        "messaging_service_sid",
+        "review_url",
+        "alert_phone",
+        "missed_call_countries",
+        "referral_offer",
+        "referral_reward",
+    }
 )
 
 
@@ -170,6 +186,8 @@ class CustomerUpsert(Command):
     tags: Tags | NotNull = None
     consent: ConsentAnswer = None
     consent_source: ConsentSource | NotNull = None
+    # express written consent to offers and rewards by text; `true` records it
+    marketing_consent: ConsentAnswer = None
 
 
 class CustomerEdit(Command):
@@ -182,6 +200,26 @@ class CustomerEdit(Command):
     notes: Notes = ""
     consent: Literal["granted", "unknown", "opted_out"] = "unknown"
     consent_source: ConsentSource = ""
+    marketing_consent: ConsentAnswer = False  # the owner's box, unticked unless they agreed
+
+
+class FriendSignUp(Command):
+    """A friend on a referral landing page: their own first name and number, and their own
+    ticks (texts are required; offers are a separate, optional box)."""
+
+    first_name: PersonName
+    phone: Phone
+    consent: ConsentAnswer = False
+    marketing_consent: ConsentAnswer = False
+
+    @model_validator(mode="after")
+    def _their_own_yes(self) -> FriendSignUp:
+        if not self.first_name:
+            raise invalid("missing_field", "Enter your first name.", field="first_name")
+        if self.consent is not True:
+            raise invalid("consent_required", "Tick the box to agree to get texts.",
+                          field="consent")  # fmt: skip
+        return self
 
 
 class NotesAndTags(Command):
@@ -201,6 +239,7 @@ class VisitCreate(Command):
     name: PersonName = ""
     consent: ConsentAnswer = None
     consent_source: ConsentSource | NotNull = None
+    marketing_consent: ConsentAnswer = None
     occurred_at: PastMoment = None
     staff: OptionalStaffName = None
     amount: Amount = None

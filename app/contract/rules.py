@@ -30,6 +30,7 @@ MAX_TAGS = 20
 MAX_TAG = 40
 MAX_NOTES = 5000
 MAX_SOURCE = 40
+MAX_OFFER = 160  # a referral offer or reward, in the owner's words
 MAX_URL = 500
 MAX_EMAIL = 254
 MIN_PASSWORD, MAX_PASSWORD = 10, 200
@@ -356,6 +357,8 @@ PersonName = Annotated[str, Field(max_length=MAX_NAME * 2), _folded(MAX_NAME)]
 StaffName = Annotated[str, Field(max_length=MAX_STAFF * 2), _folded(MAX_STAFF)]
 OptionalStaffName = Annotated[StaffName | None, BeforeValidator(_blank_to_none)]
 ConsentSource = Annotated[str, Field(max_length=MAX_SOURCE * 2), _folded(MAX_SOURCE)]
+Offer = Annotated[str, Field(max_length=MAX_OFFER * 2), _folded(MAX_OFFER)]
+OptionalOffer = Annotated[Offer | None, BeforeValidator(_blank_to_none)]
 
 
 def parse_tags(text: str) -> list[str]:

@@ -78,6 +78,22 @@ class BusinessPublic(View):
     missed_call_hourly_limit: int = Field(
         description="missed-call text-backs per hour at most, for the whole business"
     )
+    referral_asks: bool = Field(description="ask happy customers to refer a friend")
+    referral_ask_days: int = Field(
+        description="the ask goes this many days after a visit (sooner after a 4-5 rating or "
+        "an opened review link)"
+    )
+    referral_cooldown_days: int = Field(description="at most one ask per customer this often")
+    referral_offer: str | None = Field(
+        description="what a referred friend gets; it makes the ask promotional (sent only with "
+        "marketing consent, without the offer otherwise)"
+    )
+    referral_reward: str | None = Field(
+        description="what a referrer gets when a friend first visits (a promotional text)"
+    )
+    referral_hourly_limit: int = Field(
+        description="new referred friends an hour at most, for the whole business"
+    )
     ces_enabled: bool = Field(
         description="when a conversation is marked handled, ask the next day how easy it was "
         "to get sorted (1-7: customer effort)"
@@ -105,6 +121,17 @@ class CustomerPublic(View):
     consent_source: str | None
     consent_at: datetime | None
     opted_out_at: datetime | None
+    marketing_consent: ConsentState = Field(
+        description="express written consent to promotional texts (offers, rewards), kept "
+        "apart from `consent`; STOP ends both"
+    )
+    marketing_consent_source: str | None
+    marketing_consent_at: datetime | None
+    referral_code: str | None = Field(
+        description="their code (their link is /r/<code> on this app); given when they are "
+        "added, or at their first visit when they first reached us by text"
+    )
+    referred_by: int | None = Field(description="the customer whose code brought them")
     number_status: Literal["ok", "invalid", "landline"]
     unhappy_at: datetime | None
     needs_reply: bool
@@ -120,6 +147,26 @@ class CustomerDetail(CustomerPublic):
         description='why their reply reads as unhappy, in words ("rated 2 of 5", "says the '
         'wait was long"); empty when they are not flagged',
     )
+
+
+class ReferralPublic(View):
+    id: int
+    referrer_id: int = Field(description="the customer whose code brought the friend")
+    friend_id: int = Field(description="the friend, a customer too")
+    state: Literal["lead", "converted", "rewarded"] = Field(
+        description="lead: the friend arrived; converted: their first visit was recorded; "
+        "rewarded: the owner gave the referrer their reward"
+    )
+    source: Literal["link", "text"] = Field(
+        description="link: signed up on /r/<code>; text: texted the code"
+    )
+    confirmed_at: datetime | None = Field(
+        description="when the friend confirmed their own sign-up (YES), or texted the code"
+    )
+    converted_at: datetime | None
+    visit_id: int | None = Field(description="the friend's first visit")
+    rewarded_at: datetime | None
+    created_at: datetime
 
 
 # ---- messages -----------------------------------------------------------------------------

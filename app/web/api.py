@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from flask import Blueprint, Response, g, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
@@ -38,7 +38,7 @@ from app.contract.commands import (
 )
 from app.contract.rules import DayOrMoment, OptionalPhone
 from app.errors import Invalid, NotFound, Refused
-from app.models import MAX_ID, Business, Customer, Message, Visit
+from app.models import MAX_ID, Business, Customer, Message, Referral, Visit
 from app.phones import home_region
 from app.sms.encoding import segment_info
 from app.sms.errors import reason_for
@@ -363,6 +363,19 @@ def count_segments(data: SegmentCount):
     info = segment_info(data.body)
     return v.SegmentInfo(segments=info.segments, encoding=info.encoding, units=info.units,
                          per_segment=info.per_segment)  # fmt: skip
+
+
+class ReferralQuery(PageQuery):
+    state: Literal["lead", "converted", "rewarded"] | None = None
+
+
+@route("GET", "/referrals", summary="Referrals with their state (lead, converted, rewarded)",
+       query=ReferralQuery, response=v.Page[v.ReferralPublic])  # fmt: skip
+def list_referrals(query: ReferralQuery):
+    statement = select(Referral).where(Referral.business_id == business().id)
+    if query.state:
+        statement = statement.where(Referral.state == query.state)
+    return page(statement, Referral.id, v.ReferralPublic.model_validate, query)
 
 
 class MetricsQuery(BaseModel):

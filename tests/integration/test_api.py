@@ -425,8 +425,9 @@ def test_visit_with_consent_plans_the_care_sequence(client, auth, engine):
     assert visit["staff"] == "Ana"
     assert visit["amount"] == 42.5
     assert visit["status"] == "completed"
-    planned, review, reminder = visit["planned"]
+    planned, review, reminder, ask = visit["planned"]
     assert [review["kind"], reminder["kind"]] == ["review_request", "review_reminder"]
+    assert ask["kind"] == "referral_ask" and ask["send_at"] == "2026-03-17T15:00:00Z"  # a week
     assert review["send_at"] == "2026-03-11T15:00:00Z"  # the next day, inside the window
     assert reminder["send_at"] == "2026-03-14T15:00:00Z"  # three days after the request
     assert "https://regulars.test/l/" in review["body"]  # a tracked link on our own domain
@@ -539,6 +540,7 @@ def test_cancel_visit_cancels_pending_follow_ups(client, auth, engine):
         ("thank_you", "canceled"),
         ("review_request", "canceled"),
         ("review_reminder", "canceled"),
+        ("referral_ask", "canceled"),
     ]
     with Session(engine) as s:
         assert s.get(Visit, visit["id"]).status == "canceled"

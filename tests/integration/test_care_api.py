@@ -423,8 +423,8 @@ def test_import_visits_records_visits_and_plans_follow_ups(cli, engine, tmp_path
             return [m.kind for m in s.exec(select(Message).where(
                 Message.customer_id == customer.id).order_by(Message.id))]  # fmt: skip
 
-        assert plan(maria) == ["thank_you", "review_request", "review_reminder"]
-        assert plan(sam) == ["thank_you", "review_request", "review_reminder"]
+        assert plan(maria) == ["thank_you", "review_request", "review_reminder", "referral_ask"]
+        assert plan(sam) == ["thank_you", "review_request", "review_reminder", "referral_ask"]
         assert plan(priya) == []  # no consent: nothing automated
         request = s.exec(select(Message).where(Message.customer_id == maria.id,
                                                Message.kind == "review_request")).one()  # fmt: skip

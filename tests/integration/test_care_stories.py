@@ -199,7 +199,7 @@ def test_thank_you_waits_for_the_window_in_the_recipients_own_time_zone(story, c
 
 def test_review_request_no_click_one_reminder_then_silence(story, clock):
     visit = story.visit(staff="Ana")
-    assert kinds(visit) == ["thank_you", "review_request", "review_reminder"]
+    assert kinds(visit) == ["thank_you", "review_request", "review_reminder", "referral_ask"]
     request, reminder = visit["planned"][1], visit["planned"][2]
     assert send_at(request) == ny(11, 11, 0)  # the next day, inside the window
     assert send_at(reminder) == ny(14, 11, 0)  # three days after the request
@@ -230,12 +230,15 @@ def test_review_request_no_click_one_reminder_then_silence(story, clock):
     assert link_in(nudge) == token  # the same link: an open of either counts
     assert OPT_OUT_LINE not in nudge
 
-    # Nothing more, ever: no second reminder.
-    assert story.run_until(ny(14, 11, 0) + timedelta(days=30)) == []
+    # No second reminder, ever; a week after the visit, the referral ask with their link.
+    [(to, referral)] = story.run_until(ny(14, 11, 0) + timedelta(days=30))
+    assert referral.startswith("Hi Maria! Know someone who'd love Bloom Hair Studio?")
+    assert f"{PUBLIC_BASE}/r/{story.customer().referral_code}" in referral
     assert story.statuses() == [
         ("thank_you", "sent"),
         ("review_request", "sent"),
         ("review_reminder", "sent"),
+        ("referral_ask", "sent"),
     ]
 
 
@@ -253,12 +256,15 @@ def test_a_click_on_the_review_link_cancels_the_reminder(story, client):
         ("thank_you", "sent"),
         ("review_request", "sent"),
         ("review_reminder", "canceled"),
+        ("referral_ask", "scheduled"),
     ]
     with Session(story.engine) as s:
         link = s.exec(select(TrackedLink).where(TrackedLink.token == token)).one()
         assert link.opened_at == ny(11, 18, 40) and link.open_count == 1
 
-    assert story.run_until(ny(25, 12)) == []  # no reminder, nothing else
+    # No reminder; the referral ask, brought forward by the open, at the next morning.
+    [(to, ask)] = story.run_until(ny(25, 12))
+    assert "/r/" in ask and story.statuses()[-1] == ("referral_ask", "sent")
     assert client.get(f"/l/{token}").status_code == 302  # the link keeps working
 
 
@@ -271,6 +277,7 @@ def test_a_refund_cancels_everything_pending(story, client, auth):
         ("thank_you", "canceled"),
         ("review_request", "canceled"),
         ("review_reminder", "canceled"),
+        ("referral_ask", "canceled"),
     ]
     assert story.run_until(ny(20, 12)) == []
 
@@ -285,6 +292,7 @@ def test_a_refund_after_the_thank_you_cancels_the_asks(story, client, auth):
         ("thank_you", "sent"),
         ("review_request", "canceled"),
         ("review_reminder", "canceled"),
+        ("referral_ask", "canceled"),
     ]
 
 
@@ -300,6 +308,7 @@ def test_stop_in_the_middle_of_a_plan(story):
         ("thank_you", "sent"),
         ("review_request", "canceled"),
         ("review_reminder", "canceled"),
+        ("referral_ask", "canceled"),
     ]
 
 
@@ -314,7 +323,9 @@ def test_a_customer_asked_last_month_is_not_asked_again(story, clock):
     visit = story.visit()
     assert kinds(visit) == ["thank_you"]
     assert any("180 days" in reason for reason in visit["skipped"])
-    [(to, body)] = story.run_until(ny(20, 12))
+    # (February's referral ask, due while the clock jumped, goes first; no second is planned)
+    late_ask, (to, body) = story.run_until(ny(20, 12))
+    assert "/r/" in late_ask[1]
     assert to == CUSTOMER_PHONE and "thank you for visiting" in body
     assert LINK.search(body) is None
 
@@ -358,7 +369,7 @@ def ask_first(story) -> Story:
 def _asked(story: Story, **visit_fields) -> dict:
     """A visit in ask-first mode, up to the 1-5 question having gone out."""
     visit = story.visit(**visit_fields)
-    assert kinds(visit) == ["thank_you", "feedback_question"]
+    assert kinds(visit) == ["thank_you", "feedback_question", "referral_ask"]
     assert send_at(visit["planned"][1]) == ny(11, 11, 0)
     assert len(story.run(ny(10, 11, 30))) == 1
     [(to, question)] = story.run(ny(11, 11, 0))
@@ -413,7 +424,7 @@ def test_ask_first_a_1_alerts_the_owner_holds_the_next_ask_and_still_offers_the_
     # No review gating: an unhappy customer's next visit is asked like anyone's (the cooldown,
     # zero here, is the only limit).
     visit = story.visit()
-    assert kinds(visit) == ["thank_you", "feedback_question"]
+    assert kinds(visit) == ["thank_you", "feedback_question", "referral_ask"]
 
 
 def test_ask_first_a_5_is_thanked_with_the_link_and_alerts_nobody(ask_first):

@@ -65,8 +65,10 @@ def outbound(engine, kind: str | None = None, status: str = "scheduled") -> list
     return rows(engine, Message, *where)
 
 
-def consent_events(engine, customer_id: int) -> list[ConsentEvent]:
-    return rows(engine, ConsentEvent, ConsentEvent.customer_id == customer_id)
+def consent_events(engine, customer_id: int, kind: str = "texts") -> list[ConsentEvent]:
+    """The history of one consent (texts, or marketing: STOP ends both, each recorded)."""
+    return rows(engine, ConsentEvent, ConsentEvent.customer_id == customer_id,
+                ConsentEvent.kind == kind)  # fmt: skip
 
 
 def update_business(session, business, **fields) -> None:

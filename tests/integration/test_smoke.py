@@ -11,7 +11,8 @@ def test_visit_to_sent_thank_you(client, auth, services, twilio, clock, session)
     )
     assert response.status_code == 201, response.json
     planned = response.json["planned"]
-    assert [m["kind"] for m in planned] == ["thank_you", "review_request", "review_reminder"]
+    kinds = ["thank_you", "review_request", "review_reminder", "referral_ask"]
+    assert [m["kind"] for m in planned] == kinds
     twilio.add("POST", MESSAGES_URL, json=twilio_message("SM" + "1" * 32), status=201)
     clock.advance(minutes=31)
     stats = Dispatcher(services.engine, services.gateway, services.settings, clock=clock).run_once()

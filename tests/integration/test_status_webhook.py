@@ -273,7 +273,9 @@ def test_21610_failed_marks_the_customer_opted_out(client, message, customer, en
     assert flagged.consent == "opted_out"
     assert flagged.consent_source == "carrier"
     assert flagged.opted_out_at == clock.now()
-    [event] = rows(engine, ConsentEvent, ConsentEvent.customer_id == customer.id)
+    [event] = rows(
+        engine, ConsentEvent, ConsentEvent.customer_id == customer.id, ConsentEvent.kind == "texts"
+    )
     assert (event.consent, event.source) == ("opted_out", "carrier")
 
 

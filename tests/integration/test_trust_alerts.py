@@ -90,7 +90,9 @@ def assert_maria_untouched(story: AlertStory) -> None:
         events = s.exec(select(ConsentEvent.consent).where(ConsentEvent.customer_id == maria.id))
         assert list(events) == ["granted"]
     # Her plan is hers: nothing canceled because the owner's phone failed.
-    assert "canceled" not in {status for kind, status in story.statuses() if kind != "alert"}
+    # (her referral ask is canceled because she sounded unhappy, not because of the alert)
+    assert "canceled" not in {status for kind, status in story.statuses()
+                              if kind not in {"alert", "referral_ask"}}  # fmt: skip
 
 
 @pytest.mark.parametrize("code", CODES)

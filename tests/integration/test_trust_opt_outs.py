@@ -149,7 +149,7 @@ def test_only_a_start_from_the_number_brings_it_back(story, client, engine):
 def test_moving_a_customer_onto_a_number_that_texted_stop_cancels_their_plan(story, client):
     opted_out_then_moved(story, client)
     sam = story.visit(phone=OTHER_PHONE, name="Sam Rivera")
-    assert len(sam["planned"]) == 3
+    assert len(sam["planned"]) == 4  # thanks, review request and reminder, referral ask
     row = customer_with(story.engine, OTHER_PHONE)
     # The attack: "correct" Sam's number to the one that opted out, keeping his consent.
     refused = edit_phone(client, row, CUSTOMER_PHONE)

@@ -20,6 +20,8 @@ LONG_FIELDS = {
     "review_link": "https://regulars-for-small-business.example/l/Xk3d9QpL2mZtRw7y",
     "referral_link": "https://regulars-for-small-business.example/r/MAXIMILIANUS42",
     "reward": "You have earned $10 off your next visit with us.",
+    "offer": "15% off their first visit with us",  # a referral offer, as owners write them
+    "offers": True,  # the friend ticked offers too
     "next_opening": "9:00 AM Wednesday",
     "reason": "unhappy reply from",
     "customer_name": "Maximilianus Bartholomew-Quinn",

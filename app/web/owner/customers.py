@@ -18,10 +18,11 @@ from flask import (
 )
 
 from app.care import inbox as care_inbox
-from app.care.customers import existing_phones, export_rows, save_customer
+from app.care import referrals
+from app.care.customers import existing_phones, export_rows, get_customer, save_customer
 from app.care.imports import COLUMNS, ImportRefused, RowError, import_customers_csv, parse_rows
-from app.errors import Invalid
-from app.web.context import db, now
+from app.errors import Invalid, Refused
+from app.web.context import db, now, public_base
 from app.web.owner.common import (
     PAGE_SIZE,
     csv_cell,
@@ -36,13 +37,14 @@ from app.web.owner.common import (
 
 bp = owner_blueprint("customers", __name__, url_prefix="/customers")
 PREVIEW_ROWS = 50
-# The first five are the import's columns, so an export imports back as it is.
+# The first six are the import's columns, so an export imports back as it is.
 EXPORT_COLUMNS = (
     "phone",
     "name",
     "email",
     "tags",
     "consent",
+    "marketing_consent",
     "consent_state",
     "consent_source",
     "consent_at",
@@ -70,22 +72,30 @@ def customers():
     return render_template("owner/customers.html", page=page, q=search, after=cursor)
 
 
-EDIT_FIELDS = ("phone", "name", "email", "tags", "notes", "consent", "consent_source")
+EDIT_FIELDS = ("phone", "name", "email", "tags", "notes", "consent", "consent_source",
+               "marketing_consent")  # fmt: skip
 
 
 def _form_values() -> dict:
-    values = {name: request.form.get(name, "") for name in EDIT_FIELDS}
+    values: dict[str, str | bool] = {name: request.form.get(name, "") for name in EDIT_FIELDS}
     values["consent"] = values["consent"] or "unknown"
+    values["marketing_consent"] = values["marketing_consent"] == "yes"
     return values
 
 
 def _form(customer, values, errors, status=200):
+    sent_by = None
+    if customer is not None and customer.referred_by is not None:
+        sent_by = get_customer(db(), g.business.id, customer.referred_by)
     return render_template(
         "owner/customer_form.html",
         customer=customer,
         values=values,
         errors=errors,
         sources=SOURCE_SUGGESTIONS,
+        referral_link=referrals.referral_link(public_base(), customer) if customer else "",
+        referred=referrals.referrals_of(db(), customer.id) if customer else [],
+        sent_by=sent_by,
     ), status
 
 
@@ -98,6 +108,7 @@ def _values(customer) -> dict:
         "notes": customer.notes,
         "consent": customer.consent,
         "consent_source": source_words(customer.consent_source, customer.consent),
+        "marketing_consent": customer.marketing_consent == "granted",
     }
 
 
@@ -128,6 +139,19 @@ def edit(customer_id: int):
         return _form(customer, values, form_errors(exc), 422)
     flash("Saved.", "info")
     return redirect(url_for(".edit", customer_id=customer.id))
+
+
+@bp.post("/<int:customer_id>/referrals/<int:referral_id>/rewarded")
+@signed_in
+def reward_given(customer_id: int, referral_id: int):
+    customer = customer_or_404(customer_id)
+    try:
+        referrals.mark_rewarded(db(), g.business.id, referral_id, by=g.user, now=now())
+    except Refused as exc:
+        flash(exc.message, "error")
+        return redirect(url_for(".edit", customer_id=customer.id))
+    flash("Marked: reward given.", "info")
+    return redirect(url_for(".edit", customer_id=customer.id) + "#referrals")
 
 
 # ---- CSV ----------------------------------------------------------------------------------
@@ -226,6 +250,7 @@ def export():
                     csv_cell(customer.email),
                     csv_cell(", ".join(customer.tags or [])),
                     "yes" if customer.consent == "granted" else "no",
+                    "yes" if customer.marketing_consent == "granted" else "no",
                     customer.consent,
                     csv_cell(customer.consent_source),
                     customer.consent_at.isoformat() if customer.consent_at else "",

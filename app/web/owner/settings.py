@@ -42,6 +42,9 @@ CARE_NUMBERS = ("thank_you_delay_minutes", "review_reminder_days", "review_coold
 CARE_SWITCHES = ("after_hours_reply", "missed_call_textback", "ces_enabled")
 CARE_FIELDS = ("review_mode", "rating_scale", *CARE_NUMBERS, *CARE_SWITCHES,
                "missed_call_countries")  # fmt: skip
+REFERRAL_FIELDS = ("referral_ask_days", "referral_cooldown_days", "referral_offer",
+                   "referral_reward", "referral_hourly_limit")  # fmt: skip
+REFERRAL_SWITCHES = ("referral_asks",)
 # The form's two window fields are one setting.
 WINDOW_FIELD = {"sending_window": "window_start"}
 
@@ -52,13 +55,18 @@ def _care_values() -> dict:
     return values
 
 
-def _settings_page(values: dict, errors: dict, status: int = 200, care=None):
+def _referral_values() -> dict:
+    return {name: getattr(g.business, name) for name in (*REFERRAL_FIELDS, *REFERRAL_SWITCHES)}
+
+
+def _settings_page(values: dict, errors: dict, status: int = 200, care=None, referrals=None):
     return render_template(
         "owner/settings.html",
         values=values,
         errors=errors,
         zones=COMMON_ZONES,
         care=care or _care_values(),
+        referrals=referrals or _referral_values(),
         sender_locked=not services().settings.owners_may_change_number,
         alert_problem=alert_phone_problem(db(), g.business),
         home_countries=", ".join(sorted(allowed_countries(g.business))),
@@ -95,17 +103,28 @@ def save():
 @bp.post("/care")
 @owner_only
 def save_care():
-    form = {name: request.form.get(name) for name in CARE_FIELDS if name in request.form}
+    return _save_section(CARE_FIELDS, CARE_SWITCHES, "care", _care_values, "Care settings saved.")
+
+
+@bp.post("/referrals")
+@owner_only
+def save_referrals():
+    return _save_section(REFERRAL_FIELDS, REFERRAL_SWITCHES, "referrals", _referral_values,
+                         "Referral settings saved.")  # fmt: skip
+
+
+def _save_section(fields, switches, section: str, current, saved: str):
+    """One form of settings: all of it saved, or none and the form shown again."""
+    form = {name: request.form.get(name) for name in fields if name in request.form}
     # An unticked checkbox sends nothing: the switch is off.
-    changes = {**form, **{name: name in request.form for name in CARE_SWITCHES}}
+    changes = {**form, **{name: name in request.form for name in switches}}
     try:
         change_business(db(), g.business, parse(BusinessChanges, changes))
     except Invalid as exc:
         values = {name: getattr(g.business, name) or "" for name in SETTING_FIELDS}
-        care = {**_care_values(), **form}
-        return _settings_page(values, form_errors(exc), 422, care=care)
-    flash("Care settings saved.", "info")
-    return redirect(url_for(".settings") + "#care")
+        return _settings_page(values, form_errors(exc), 422, **{section: {**current(), **form}})
+    flash(saved, "info")
+    return redirect(url_for(".settings") + f"#{section}")
 
 
 # ---- API keys -----------------------------------------------------------------------------

@@ -37,8 +37,10 @@ WHEN = {
     "feedback_thanks": "Answers a rating or a reply about the visit.",
     "effort_question": "The day after you mark a conversation handled, when customer effort is "
     "on in Settings.",
-    "referral_ask": "A week after a happy visit.",
-    "referral_reward": "When a friend they sent has visited.",
+    "referral_ask": "{days} days after a visit (sooner after a 4-5 rating or an opened review "
+    "link), unless they said they were unhappy; once every {cooldown} days at most.",
+    "referral_reward": "When a friend they sent first visits (only with their consent to "
+    "offers and rewards; otherwise you are told to thank them in person).",
     "after_hours": "Answers a text that arrives while you are closed.",
     "missed_call": "Answers a call you could not take.",
     "help": "Answers a customer who texts HELP.",
@@ -54,11 +56,21 @@ FIELD_HELP = {
     "review_link": "your review link",
     "referral_link": "their referral link",
     "reward": "the reward they earned",
+    "offer": "what their friends get (with consent to offers)",
     "next_opening": "when you open next",
     "reason": "why you are alerted",
     "excerpt": "the start of their text",
     "unhappy": "true when the reply was unhappy",
 }
+
+
+def _when(kind: str) -> str:
+    """When a text goes, in the words of this business's own settings."""
+    business = g.business
+    if kind == "referral_ask" and not business.referral_asks:
+        return "Off: turn referral asks on in Settings."
+    return WHEN.get(kind, "").format(days=business.referral_ask_days,
+                                     cooldown=business.referral_cooldown_days)  # fmt: skip
 
 
 def _kind_or_404(kind: str) -> str:
@@ -101,7 +113,7 @@ def templates():
             {
                 "kind": kind,
                 "label": LABELS.get(kind, kind),
-                "when": WHEN.get(kind, ""),
+                "when": _when(kind),
                 "custom": kind in overrides,
                 "preview": preview(kind, source),
             }
@@ -115,7 +127,7 @@ def _edit_page(kind: str, source: str, *, error: str | None = None, status: int 
         "owner/template_edit.html",
         kind=kind,
         label=LABELS.get(kind, kind),
-        when=WHEN.get(kind, ""),
+        when=_when(kind),
         source=source,
         default=texts.default_source(kind),
         custom=kind in overrides,

@@ -29,7 +29,7 @@ def _form(values: dict, errors: dict, status: int = 200):
 @bp.get("/new")
 @signed_in
 def new_visit():
-    return _form({"staff": g.user.name, "consent": False}, {})
+    return _form({"staff": g.user.name, "consent": False, "marketing_consent": False}, {})
 
 
 @bp.post("/")
@@ -40,6 +40,7 @@ def create():
         "name": request.form.get("name", ""),
         "staff": request.form.get("staff", ""),
         "consent": request.form.get("consent") == "yes",
+        "marketing_consent": request.form.get("marketing_consent") == "yes",
     }
     try:
         command = parse(VisitCreate, {**values, "consent_source": "form"}, now=now(),
