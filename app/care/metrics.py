@@ -30,16 +30,20 @@ from app.models import (
     Message,
     MessageKind,
     MessageStatus,
+    Referral,
     TrackedLink,
     Visit,
     VisitStatus,
+    table_of,
 )
 from app.sms.errors import failure_reason
 
 # The tables' columns, as SQL expressions (the models' attributes are typed as their values).
-M, F, V, L, C = (
-    sa.inspect(table).local_table.c for table in (Message, Feedback, Visit, TrackedLink, Customer)
+M, F, V, L, C, R = (
+    sa.inspect(table).local_table.c
+    for table in (Message, Feedback, Visit, TrackedLink, Customer, Referral)
 )
+TOP_REFERRERS = 5
 REPLY_WITHIN = timedelta(days=7)
 DAILY_TREND_UP_TO = 31  # days; longer ranges are drawn week by week
 MAX_DAYS = 366
@@ -249,6 +253,9 @@ def business_metrics(
             C.business_id == bid, _in(C.created_at, start, end))
     ).scalar_one()  # fmt: skip
 
+    referrals = _referral_figures(session, bid, start, end)
+    referrals.asks_sent = sent_by_kind.get(MessageKind.REFERRAL_ASK, 0)
+
     return v.Metrics(
         from_=start,  # type: ignore[call-arg]  # the field is "from" (populate_by_name)
         to=end,
@@ -280,9 +287,35 @@ def business_metrics(
         new_customers=new_customers,
         trend_period="day" if step == 1 else "week",
         trend=trend,
-        # What the referral program will add (leads, converted, top referrers) goes here.
-        referrals=v.ReferralFigures(asks_sent=sent_by_kind.get(MessageKind.REFERRAL_ASK, 0)),
+        referrals=referrals,
         staff=staff,
+    )  # fmt: skip
+
+
+def _referral_figures(session: Session, bid: int, start: datetime, end: datetime):
+    """Friends who arrived in the range (leads), first visits of friends in it (converted),
+    rewards given in it, and the customers who sent the most friends in it."""
+    counts = session.execute(
+        sa.select(
+            func.count(R.id).filter(_in(R.created_at, start, end)),
+            func.count(R.id).filter(_in(R.converted_at, start, end)),
+            func.count(R.id).filter(_in(R.rewarded_at, start, end)),
+        ).where(R.business_id == bid)
+    ).one()
+    arrived = func.count(R.id)
+    top = session.execute(
+        sa.select(R.referrer_id, C.name, C.phone, arrived,
+                  func.count(R.converted_at).label("converted"))
+        .join(table_of(Customer), C.id == R.referrer_id)
+        .where(R.business_id == bid, _in(R.created_at, start, end))
+        .group_by(R.referrer_id, C.name, C.phone)
+        .order_by(arrived.desc(), sa.literal_column("converted").desc(), R.referrer_id)
+        .limit(TOP_REFERRERS)
+    ).all()  # fmt: skip
+    return v.ReferralFigures(
+        asks_sent=0, leads=counts[0], converted=counts[1], rewarded=counts[2],
+        top_referrers=[v.TopReferrer(customer_id=row[0], name=row[1] or "", phone=row[2],
+                                     friends=row[3], converted=row[4]) for row in top],
     )  # fmt: skip
 
 
@@ -444,7 +477,15 @@ def figure_rows(metrics: v.Metrics) -> list[tuple[str, str, str]]:
         ("unhappy_replies", "Unhappy replies", m.unhappy_replies),
         ("new_customers", "New customers", m.new_customers),
         ("referrals.asks_sent", "Referral asks sent", m.referrals.asks_sent),
+        ("referrals.leads", "Friends who came (leads)", m.referrals.leads),
+        ("referrals.converted", "Friends' first visits", m.referrals.converted),
+        ("referrals.rewarded", "Rewards given", m.referrals.rewarded),
     ]
+    for place, top in enumerate(m.referrals.top_referrers, start=1):
+        who = top.name or top.phone
+        key = f"referrals.top.{place}"
+        rows += [(f"{key}.friends", f"Friends sent, {who}", top.friends),
+                 (f"{key}.converted", f"Friends who visited, {who}", top.converted)]  # fmt: skip
     for point in m.trend:
         day = point.first_day.isoformat()
         rows += [(f"trend.{day}.{key}", f"{label}, {m.trend_period} of {day}", getattr(point, key))

@@ -303,10 +303,22 @@ class ReviewFigures(View):
     open_rate: float | None
 
 
+class TopReferrer(View):
+    customer_id: int
+    name: str
+    phone: str
+    friends: int = Field(description="friends who arrived through them in the range")
+    converted: int = Field(description="of those, friends who have visited")
+
+
 class ReferralFigures(View):
-    """Referrals as they stand: only the asks exist today (the program fills in the rest)."""
+    """Word of mouth over the range: asks sent, friends who came, first visits, rewards."""
 
     asks_sent: int = Field(description="referral asks sent in the range")
+    leads: int = Field(description="friends who arrived in the range (by link or by text)")
+    converted: int = Field(description="friends whose first visit was in the range")
+    rewarded: int = Field(description="rewards the owner marked given in the range")
+    top_referrers: list[TopReferrer]
 
 
 class Metrics(Satisfaction):

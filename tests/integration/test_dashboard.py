@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.models import Customer, Feedback, Message, TrackedLink, Visit
+from app.models import Customer, Feedback, Message, Referral, TrackedLink, Visit
 from tests.integration.test_owner_helpers import OVERRIDES, other_business, sign_in
 
 HONOLULU = ZoneInfo("Pacific/Honolulu")
@@ -129,6 +129,20 @@ def counted(session, business, client, auth):
                                 kind=kind, target_url="https://g.page/r/bloom/review",
                                 opened_at=at + timedelta(hours=1) if opens else None,
                                 open_count=opens, created_at=at))  # fmt: skip
+    # Referrals: Ana sent Ben (arrived at the first moment, first visit at the last minute,
+    # rewarded the day after), Cleo (arrived at the last minute) and Dan (the day after); Eve
+    # arrived through Ben the day before, visited on the 2nd and was rewarded on the 3rd.
+    e = _customer(session, business, "+18085550105", "Eve Evans", hst(20, 9, month=2))
+    for referrer, friend, arrived, converted, rewarded in (
+        (a, b, hst(1, 0), hst(7, 23, 59), hst(8, 0)),
+        (a, c, hst(7, 23, 59), None, None),
+        (a, d, hst(8, 0), hst(8, 1), None),
+        (b, e, hst(28, 23, 59, month=2), hst(2, 10), hst(3, 10)),
+    ):
+        state = "rewarded" if rewarded else "converted" if converted else "lead"
+        session.add(Referral(business_id=business.id, referrer_id=referrer.id,
+                             friend_id=friend.id, state=state, source="link", created_at=arrived,
+                             converted_at=converted, rewarded_at=rewarded))  # fmt: skip
     session.commit()
     return business
 
@@ -166,6 +180,11 @@ EXPECTED = {
     "unhappy_replies": "3",
     "new_customers": "2",  # Ben at 00:00 on the 1st, Cleo at 23:59 on the 7th
     "referrals.asks_sent": "1",
+    "referrals.leads": "2",  # Ben at 00:00 on the 1st, Cleo at 23:59 on the 7th
+    "referrals.converted": "2",  # Eve on the 2nd, Ben at 23:59 on the 7th
+    "referrals.rewarded": "1",  # Eve's (Ben's came the day after)
+    "referrals.top.1.friends": "2",  # Ana: Ben and Cleo arrived in the range
+    "referrals.top.1.converted": "1",
     "staff.(no one named).visits": "1",
     "staff.Ana.visits": "2",
     "staff.Ana.csat": "100.0",
@@ -232,7 +251,11 @@ def test_every_figure_matches_the_hand_count_on_page_csv_and_api(counted, client
     assert api["reviews"] == {"requests": 2, "reminders": 1, "links_sent": 2, "links_opened": 1,
                               "link_opens": 3, "open_rate": 50.0}  # fmt: skip
     assert (api["csat"], api["nps"], api["ces"], api["ces_easy"]) == (50.0, 0.0, 4.0, 50.0)
-    assert api["new_customers"] == 2 and api["referrals"] == {"asks_sent": 1}
+    assert api["new_customers"] == 2
+    assert {k: v for k, v in api["referrals"].items() if k != "top_referrers"} == {
+        "asks_sent": 1, "leads": 2, "converted": 2, "rewarded": 1}  # fmt: skip
+    [top] = api["referrals"]["top_referrers"]  # Ben's friend arrived before the range
+    assert (top["name"], top["friends"], top["converted"]) == ("Ana Alvarez", 2, 1)
     assert api["automated_texts_sent"] == 5 and api["reply_rate"] == 60.0
     assert api["review_links_sent"] == 2 and api["review_link_open_rate"] == 50.0
     assert api["texts_by_status"] == {"delivered": 6, "sent": 1, "failed": 1, "undelivered": 2}
