@@ -422,6 +422,18 @@ class BusinessTemplate(SQLModel, table=True):
     updated_at: datetime = created_ts()
 
 
+class SavedReply(SQLModel, table=True):
+    """An answer the owner's team writes once and picks in the composer."""
+
+    __tablename__ = "saved_reply"
+
+    id: int = Field(default=None, primary_key=True)
+    business_id: int = Field(foreign_key="business.id", index=True)
+    title: str = Field(max_length=60)
+    body: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    created_at: datetime = created_ts()
+
+
 class Message(SQLModel, table=True):
     """One text, either direction. Outbound rows move forward through the state machine."""
 

@@ -16,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationInfo,
+    field_validator,
     model_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
@@ -39,6 +40,7 @@ from app.contract.rules import (
     PastMoment,
     PersonName,
     Phone,
+    ReplyTitle,
     RowId,
     StaffName,
     Tags,
@@ -220,6 +222,20 @@ class FriendSignUp(Command):
             raise invalid("consent_required", "Tick the box to agree to get texts.",
                           field="consent")  # fmt: skip
         return self
+
+
+class SavedReplySave(Command):
+    """A saved reply: a short title for the picker and the text (merge fields allowed)."""
+
+    title: ReplyTitle
+    body: Annotated[str, Field(max_length=MAX_TEXT)]
+
+    @field_validator("body")
+    @classmethod
+    def _not_blank(cls, body: str) -> str:
+        if not body.strip():
+            raise invalid("missing_field", "Write the reply.")
+        return body.strip()
 
 
 class NotesAndTags(Command):

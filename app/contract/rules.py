@@ -354,6 +354,7 @@ def _folded(limit: int, *, required: bool = False, what: str = "") -> AfterValid
 BusinessName = Annotated[str, Field(max_length=MAX_NAME * 2),
                          _folded(MAX_NAME, required=True, what="a business name")]  # fmt: skip
 PersonName = Annotated[str, Field(max_length=MAX_NAME * 2), _folded(MAX_NAME)]
+ReplyTitle = Annotated[str, Field(max_length=120), _folded(60, required=True, what="a title")]
 StaffName = Annotated[str, Field(max_length=MAX_STAFF * 2), _folded(MAX_STAFF)]
 OptionalStaffName = Annotated[StaffName | None, BeforeValidator(_blank_to_none)]
 ConsentSource = Annotated[str, Field(max_length=MAX_SOURCE * 2), _folded(MAX_SOURCE)]

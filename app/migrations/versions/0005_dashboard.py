@@ -20,12 +20,15 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("business") as batch:
-        batch.add_column(
-            sa.Column("ces_enabled", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
-    with op.batch_alter_table("customer") as batch:
-        batch.add_column(sa.Column("awaiting_effort_until", app.models.UTCDateTime(timezone=True)))
+    # Plain ADD COLUMN: SQLite adds them in place (a batch rebuild of a table other rows point
+    # at fails with foreign keys on, as on any database with data in it).
+    op.add_column(
+        "business",
+        sa.Column("ces_enabled", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+    op.add_column(
+        "customer", sa.Column("awaiting_effort_until", app.models.UTCDateTime(timezone=True))
+    )
     op.create_index("ix_customer_business_created", "customer", ["business_id", "created_at"])
     op.create_index("ix_visit_business_time", "visit", ["business_id", "occurred_at"])
     op.create_index("ix_message_business_time", "message", ["business_id", "created_at"])
@@ -37,7 +40,5 @@ def downgrade() -> None:
     op.drop_index("ix_message_business_time", table_name="message")
     op.drop_index("ix_visit_business_time", table_name="visit")
     op.drop_index("ix_customer_business_created", table_name="customer")
-    with op.batch_alter_table("customer") as batch:
-        batch.drop_column("awaiting_effort_until")
-    with op.batch_alter_table("business") as batch:
-        batch.drop_column("ces_enabled")
+    op.drop_column("customer", "awaiting_effort_until")  # plain DROP COLUMN (SQLite 3.35+)
+    op.drop_column("business", "ces_enabled")

@@ -16,6 +16,7 @@ from app.web.owner import (
     customers,
     dashboard,
     inbox,
+    replies,
     settings,
     templates,
     visits,
@@ -30,6 +31,7 @@ BLUEPRINTS = (
     visits.bp,
     customers.bp,
     templates.bp,
+    replies.bp,
     settings.bp,
 )
 

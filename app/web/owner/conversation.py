@@ -8,6 +8,7 @@ from app.care import accounts, automations, composer
 from app.care import inbox as care_inbox
 from app.care.feedback import latest_unhappy
 from app.care.outbound import OutboundRefused
+from app.care.replies import saved_replies
 from app.errors import Invalid
 from app.web.context import db, now, public_base
 from app.web.owner.common import customer_or_404, owner_blueprint, signed_in, wants_fragment
@@ -15,6 +16,7 @@ from app.web.owner.live import conditional, embed
 from app.web.owner.templates import LABELS
 
 bp = owner_blueprint("conversation", __name__, url_prefix="/conversations")
+SAVED = "saved:"  # a saved reply in the picker: a typed text, so it goes as one (manual)
 
 
 def _fields(customer) -> dict:
@@ -55,6 +57,7 @@ def _render(customer, *, body: str = "", kind: str = "", error=None, status: int
             db(), g.business, customer, g.user, now=now(), base_url=public_base()
         )
     ]
+    picker += [(f"{SAVED}{r.id}", r.title, r.body) for r in saved_replies(db(), g.business.id)]
     unhappy = latest_unhappy(db(), customer.id) if customer.unhappy_at else None
     if use == "suggested" and unhappy and not body:
         body = unhappy.suggested_reply or ""
