@@ -71,6 +71,31 @@ def test_downgrade_to_base_and_upgrade_again(tmp_path):
         engine.dispose()
 
 
+def insert_shop(connection, customers: list[tuple[str, str]]) -> None:
+    """A business with customers (phone, consent) and one text, as a shop on 0004 or later
+    holds them: raw SQL, since the models are the newest schema's."""
+    import sqlalchemy as sa
+
+    connection.execute(sa.text(
+        "INSERT INTO business (name, timezone, window_start, window_end, "
+        "send_rate_per_second, thank_you_delay_minutes, daily_automated_cap, "
+        "provider_handles_opt_out, review_mode, rating_scale, review_cooldown_days, "
+        "review_reminder_days, unanswered_alert_minutes, after_hours_reply, "
+        "missed_call_textback, review_hold_days, missed_call_hourly_limit, created_at) "
+        "VALUES ('B', 'America/New_York', '09:00', '20:00', 1, 30, 1, 1, 'direct', 5, "
+        "180, 3, 30, 1, 1, 3, 20, '2026-01-01 00:00:00')"))  # fmt: skip
+    for phone, consent in customers:
+        connection.execute(sa.text(
+            "INSERT INTO customer (business_id, phone, name, tags, consent, number_status, "
+            "last_message_preview, unread_count, needs_reply, notes, created_at) VALUES "
+            "(1, :phone, '', '[]', :consent, 'ok', '', 0, 0, '', '2026-01-01 00:00:00')"),
+            {"phone": phone, "consent": consent})  # fmt: skip
+    connection.execute(sa.text(
+        "INSERT INTO message (business_id, customer_id, direction, body, kind, status, "
+        "segments, encoding, cause, attempts, created_at) VALUES (1, 1, 'outbound', 'hi', "
+        "'manual', 'sent', 1, 'GSM-7', 'user', 1, '2026-01-01 00:00:00')"))  # fmt: skip
+
+
 def test_every_migration_of_this_release_runs_on_a_database_with_rows(tmp_path):
     """From 0004 (the last revision a shop may run) to head and back, on SQLite with foreign
     keys on and rows pointing at business and customer: no migration rebuilds a table that
@@ -85,23 +110,7 @@ def test_every_migration_of_this_release_runs_on_a_database_with_rows(tmp_path):
     config = alembic_config(engine=engine)
     command.upgrade(config, "0004_trust")
     with engine.begin() as c:
-        c.execute(sa.text(
-            "INSERT INTO business (name, timezone, window_start, window_end, "
-            "send_rate_per_second, thank_you_delay_minutes, daily_automated_cap, "
-            "provider_handles_opt_out, review_mode, rating_scale, review_cooldown_days, "
-            "review_reminder_days, unanswered_alert_minutes, after_hours_reply, "
-            "missed_call_textback, review_hold_days, missed_call_hourly_limit, created_at) "
-            "VALUES ('B', 'America/New_York', '09:00', '20:00', 1, 30, 1, 1, 'direct', 5, "
-            "180, 3, 30, 1, 1, 3, 20, '2026-01-01 00:00:00')"))  # fmt: skip
-        c.execute(sa.text(
-            "INSERT INTO customer (business_id, phone, name, tags, consent, number_status, "
-            "last_message_preview, unread_count, needs_reply, notes, created_at) VALUES "
-            "(1, '+12125550123', 'Maria', '[]', 'granted', 'ok', '', 0, 0, '', "
-            "'2026-01-01 00:00:00')"))  # fmt: skip
-        c.execute(sa.text("INSERT INTO message (business_id, customer_id, direction, body, "
-                          "kind, status, segments, encoding, cause, attempts, created_at) "
-                          "VALUES (1, 1, 'outbound', 'hi', 'manual', 'sent', 1, 'GSM-7', "
-                          "'user', 1, '2026-01-01 00:00:00')"))  # fmt: skip
+        insert_shop(c, [("+12125550123", "granted")])
     command.upgrade(config, "head")
     with engine.connect() as c:
         assert c.execute(sa.text("SELECT count(*) FROM message")).scalar_one() == 1

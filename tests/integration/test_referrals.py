@@ -622,30 +622,14 @@ def test_the_migration_gives_existing_customers_codes_and_keeps_opt_outs(tmp_pat
 
     from app.db import make_engine
     from app.migrate import alembic_config
+    from tests.integration.test_migrations import insert_shop
 
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
     config = alembic_config(engine=engine)
     command.upgrade(config, "0006_search")
     with engine.begin() as c:
-        c.execute(sa.text(
-            "INSERT INTO business (name, timezone, window_start, window_end, "
-            "send_rate_per_second, thank_you_delay_minutes, daily_automated_cap, "
-            "provider_handles_opt_out, review_mode, rating_scale, review_cooldown_days, "
-            "review_reminder_days, unanswered_alert_minutes, after_hours_reply, "
-            "missed_call_textback, review_hold_days, missed_call_hourly_limit, created_at) "
-            "VALUES ('B', 'America/New_York', '09:00', '20:00', 1, 30, 1, 1, 'direct', 5, "
-            "180, 3, 30, 1, 1, 3, 20, '2026-01-01 00:00:00')"))  # fmt: skip
-        for i in range(200):
-            c.execute(sa.text(
-                "INSERT INTO customer (business_id, phone, name, tags, consent, number_status, "
-                "last_message_preview, unread_count, needs_reply, notes, created_at) VALUES "
-                "(1, :phone, '', '[]', :consent, 'ok', '', 0, 0, '', '2026-01-01 00:00:00')"),
-                {"phone": f"+1212555{i:04d}",
-                 "consent": "opted_out" if i % 7 == 0 else "granted"})  # fmt: skip
-        c.execute(sa.text("INSERT INTO message (business_id, customer_id, direction, body, "
-                          "kind, status, segments, encoding, cause, attempts, created_at) "
-                          "VALUES (1, 1, 'outbound', 'hi', 'manual', 'sent', 1, 'GSM-7', "
-                          "'user', 1, '2026-01-01 00:00:00')"))  # fmt: skip
+        insert_shop(c, [(f"+1212555{i:04d}", "opted_out" if i % 7 == 0 else "granted")
+                        for i in range(200)])  # fmt: skip
     command.upgrade(config, "head")
     with engine.connect() as c:
         rows = c.execute(sa.text("SELECT referral_code, consent, marketing_consent "
