@@ -85,6 +85,11 @@ def display(e164: str | None, home: str = DEFAULT_REGION) -> str:
     return phonenumbers.format_number(number, style)
 
 
+def as_written_by(business_number: str | None, e164: str | None) -> str:
+    """A number as the people of the business sending from `business_number` write it."""
+    return display(e164, home_region(business_number))
+
+
 def is_e164(text: str) -> bool:
     try:
         return normalize(text) == text

@@ -34,7 +34,7 @@ from app.models import (
     OptedOutNumber,
     table_of,
 )
-from app.phones import display, home_region
+from app.phones import as_written_by
 from app.sms.encoding import segment_info
 from app.sms.webhooks import InboundText, IncomingCall, Media
 
@@ -52,13 +52,6 @@ class InboundResult:
     message_id: int
     duplicate: bool
     keyword: str | None  # opt_out | opt_out_plain | opt_in | help | None
-    _session: Session | None = None
-
-    @property
-    def message(self) -> Message:
-        if self._session is None:
-            raise RuntimeError("the result was made without a session to read its message")
-        return self._session.get_one(Message, self.message_id)
 
 
 def _media_rows(media: tuple[Media, ...]) -> list[dict[str, str]] | None:
@@ -225,7 +218,7 @@ def receive_text(
         # A rollback, not a savepoint: two more round trips on every text for the rare retry.
         session.rollback()
         existing = session.connection().execute(statements["message_by_sid"], {"sid": sid})
-        return InboundResult(existing.scalar_one(), duplicate=True, keyword=None, _session=session)
+        return InboundResult(existing.scalar_one(), duplicate=True, keyword=None)
     welcomed = False
     if codes and _is_new(customer, now) and customer.consent != "opted_out":
         # A friend texting the code someone gave them: a lead, welcomed once.
@@ -245,7 +238,7 @@ def receive_text(
                      reading=reading)  # fmt: skip
         if not welcomed:  # one answer to a friend's first text
             answer_after_hours(session, owner, full, now=now)
-    return InboundResult(message_id, duplicate=False, keyword=keyword, _session=session)
+    return InboundResult(message_id, duplicate=False, keyword=keyword)
 
 
 def missed_call_text_back(session: Session, call: IncomingCall, *, now: datetime) -> bool:
@@ -297,7 +290,7 @@ def _act_on_keyword(session, business, customer, keyword, body, provider_opt_out
     customer.needs_reply = False  # keywords are answered for the owner
     session.add(customer)
     provider_confirmed = business.provider_handles_opt_out or bool(provider_opt_out)
-    phone = display(business.number, home_region(business.number)) or None
+    phone = as_written_by(business.number, business.number) or None
     fields = {"business_name": business.name, "business_phone": phone}
     if keyword in OPT_OUTS:
         changed = set_consent(

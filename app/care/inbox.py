@@ -148,7 +148,7 @@ def inbox_page(
             limit + 1
         )
     ).all()
-    items = _with_next_texts(session, [Conversation(*row) for row in rows[:limit]])
+    items = _with_next_texts(session, business_id, [Conversation(*row) for row in rows[:limit]])
     next_cursor = None
     if len(rows) > limit and items:
         last = items[-1]
@@ -157,7 +157,9 @@ def inbox_page(
     return Page(items, next_cursor)
 
 
-def _with_next_texts(session: Session, items: list[Conversation]) -> list[Conversation]:
+def _with_next_texts(
+    session: Session, business_id: int, items: list[Conversation]
+) -> list[Conversation]:
     """Each conversation with its next planned text (kind and time): one query per page."""
     if not items:
         return items
@@ -165,6 +167,7 @@ def _with_next_texts(session: Session, items: list[Conversation]) -> list[Conver
     planned = session.execute(
         sa.select(col(Message.customer_id), col(Message.kind), col(Message.send_at))
         .where(
+            col(Message.business_id) == business_id,
             col(Message.customer_id).in_([c.id for c in items]),
             col(Message.status) == MessageStatus.SCHEDULED,
             col(Message.kind).not_in(TO_OWNER),

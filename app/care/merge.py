@@ -15,7 +15,7 @@ from app.care.links import TOKEN_CHARS, create_link
 from app.care.referrals import referral_link
 from app.care.texts import Deferred
 from app.models import Business, Customer, User, Visit
-from app.phones import display, home_region
+from app.phones import as_written_by
 
 
 def review_link(
@@ -71,9 +71,9 @@ def fields_for(
         "first_name": customer.first_name,
         "name": customer.name or "",
         "customer_name": customer.name or "",
-        "customer_phone": display(customer.phone, home_region(business.number)),
+        "customer_phone": as_written_by(business.number, customer.phone),
         "business_name": business.name,
-        "business_phone": display(business.number, home_region(business.number)) or None,
+        "business_phone": as_written_by(business.number, business.number) or None,
         "staff_name": staff,
         "scale": business.rating_scale,
         "review_link": link,

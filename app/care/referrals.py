@@ -32,7 +32,7 @@ from app.models import (
     ReferralState,
     User,
 )
-from app.phones import display, home_region
+from app.phones import as_written_by
 
 CODE_CHARS = frozenset(CODE_LETTERS + CODE_DIGITS)
 _PIECES = re.compile(r"[A-Za-z0-9]+")
@@ -215,7 +215,7 @@ def _attach(session, business, referrer, friend, *, source: str, now, wants_mark
 
 def _show_lead(business, friend: Customer, referrer: Customer, now, *, waiting: bool) -> None:
     """The owner sees the new lead at the top of the inbox."""
-    who = referrer.name or display(referrer.phone, home_region(business.number))
+    who = referrer.name or as_written_by(business.number, referrer.phone)
     friend.last_activity_at = now
     friend.last_message_preview = (
         f"New lead sent by {who}: waiting for them to reply YES" if waiting
@@ -347,7 +347,7 @@ def friend_visited(
 
 def _thank_in_person(session, business, referrer, friend, *, now, base_url) -> None:
     """No reward text may go: the owner hears it in the inbox (and on the alert phone)."""
-    who = referrer.first_name or display(referrer.phone, home_region(business.number))
+    who = referrer.first_name or as_written_by(business.number, referrer.phone)
     note = (f"{friend.name or 'A friend'}, sent by {who}, just visited: thank {who} in person "
             "(no consent to reward texts)")  # fmt: skip
     referrer.last_activity_at = now

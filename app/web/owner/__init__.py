@@ -7,7 +7,7 @@ from flask import Flask, g
 
 from app.care.outbound import goes_later
 from app.care.texts import MERGE_FIELDS
-from app.phones import display, home_region
+from app.phones import display
 from app.sms.encoding import segment_info
 from app.sms.errors import failure_reason
 from app.web.owner import (
@@ -21,7 +21,14 @@ from app.web.owner import (
     templates,
     visits,
 )
-from app.web.owner.common import SESSION_LIFETIME, PageSessions, load_user, local, source_words
+from app.web.owner.common import (
+    SESSION_LIFETIME,
+    PageSessions,
+    home,
+    load_user,
+    local,
+    source_words,
+)
 
 BLUEPRINTS = (
     auth.bp,
@@ -91,8 +98,7 @@ def plural(count: int, word: str) -> str:
 
 def shown_phone(value: str | None) -> str:
     """A stored number as the business's owner writes it (E.164 stays in the API and CSV)."""
-    business = g.get("business")
-    return display(value, home_region(business.number if business else None))
+    return display(value, home())
 
 
 def kind_label(kind: str) -> str:

@@ -139,8 +139,10 @@ def source_words(source: str | None, consent: str | None = None) -> str:
 
 
 def home() -> str:
-    """The signed-in business's country: numbers typed without +country are read in it."""
-    return home_region(g.business.number)
+    """The signed-in business's country (the default region on a page with no business):
+    numbers typed without +country are read in it, and numbers in it are shown nationally."""
+    business = g.get("business")
+    return home_region(business.number if business else None)
 
 
 def local(value: datetime | None, style: str = "short") -> str:
