@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
@@ -396,6 +396,7 @@ class TrackedLink(SQLModel, table=True):
     """A short link on our own domain that records who opened it."""
 
     __tablename__ = "tracked_link"
+    __table_args__ = (sa.Index("ix_tracked_link_business_time", "business_id", "created_at"),)
 
     id: int = Field(default=None, primary_key=True)
     token: str = Field(max_length=32, unique=True)
@@ -520,6 +521,22 @@ class Referral(SQLModel, table=True):
     rewarded_at: datetime | None = ts()
     rewarded_by: int | None = Field(default=None, foreign_key="app_user.id")
     created_at: datetime = created_ts()
+
+
+class DailyFigures(SQLModel, table=True):
+    """One local day's dashboard figures, kept once the day can no longer change on its own
+    (app.care.metrics): the counts add up over any range of days. `figures` is empty while
+    the day is still to be counted again: a late change to one of its texts, links or
+    visits empties it and counts a touch, so a count that began before the change is not kept.
+    `signature` names what the figures were counted with (time zone, opening hours)."""
+
+    __tablename__ = "daily_figures"
+
+    business_id: int = Field(foreign_key="business.id", primary_key=True)
+    day: date = Field(primary_key=True)
+    signature: str = Field(default="", max_length=200)
+    figures: str | None = Field(default=None, sa_type=sa.Text)  # JSON
+    touches: int = Field(default=0)
 
 
 class StatusCallback(SQLModel, table=True):

@@ -20,7 +20,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-from app.db import changed
+from app.care import figures
 from app.models import TERMINAL_STATES, Message, MessageStatus
 
 SCHEDULED = MessageStatus.SCHEDULED
@@ -194,18 +194,21 @@ def withdraw(message: Message, reason: str) -> bool:
 def cancel_where(session: Session, *criteria, reason: str) -> int:
     """Cancel, in one conditional UPDATE, every scheduled text matching `criteria`; returns how
     many. Never races a worker's claim: a claimed text is no longer scheduled."""
-    result = session.execute(
+    rows = session.execute(
         update(Message)
         .where(col(Message.status) == SCHEDULED, *criteria)
         .values(status=CANCELED, error_message=reason[:300] or None)
-    )
-    return changed(result)
+        .returning(col(Message.business_id), col(Message.created_at))
+        .execution_options(synchronize_session=False)
+    ).all()
+    figures.touch(session, [(business_id, created) for business_id, created in rows])
+    return len(rows)
 
 
 def release_claims(session: Session, message_ids: Iterable[int], *, send_at: datetime) -> int:
     """Give claimed texts back to the outbox unsent (sending -> scheduled), undoing the
     claim's attempt: pacing found no slot for them in this batch."""
-    result = session.execute(
+    rows = session.execute(
         update(Message)
         .where(col(Message.id).in_(list(message_ids)), col(Message.status) == SENDING)
         .values(
@@ -215,5 +218,8 @@ def release_claims(session: Session, message_ids: Iterable[int], *, send_at: dat
             leased_by=None,
             attempts=col(Message.attempts) - 1,
         )
-    )
-    return changed(result)
+        .returning(col(Message.business_id), col(Message.created_at))
+        .execution_options(synchronize_session=False)
+    ).all()
+    figures.touch(session, [(business_id, created) for business_id, created in rows])
+    return len(rows)

@@ -391,7 +391,7 @@ def metrics(query: MetricsQuery):
         start, end = metrics_range(business(), query.from_, query.to, now=now())
     except ValueError:
         raise Invalid("from", "from must be before to, at most a year apart") from None
-    return business_metrics(db(), business(), start, end)
+    return business_metrics(db(), business(), start, end, now=now())
 
 
 @route("GET", "/templates", summary="The business's texts, with their defaults",

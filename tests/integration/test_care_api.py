@@ -464,6 +464,6 @@ def test_ask_first_on_a_0_to_10_scale_feeds_nps(client, auth, session, business,
         handle_reply(session, business, customer, None, answer, now=clock.now(), base_url="")
     session.commit()
     metrics = business_metrics(session, business, clock.now() - timedelta(days=1),
-                               clock.now() + timedelta(days=1))  # fmt: skip
+                               clock.now() + timedelta(days=1), now=clock.now())  # fmt: skip
     assert metrics.nps_answers == 3
     assert metrics.nps == 33.3  # 2 promoters, 1 detractor

@@ -17,8 +17,19 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
+from sqlmodel import select
 
-from app.models import Customer, Feedback, Message, Referral, TrackedLink, Visit
+from app.models import (
+    Customer,
+    DailyFigures,
+    Feedback,
+    Message,
+    Referral,
+    TrackedLink,
+    Visit,
+)
+from tests.conftest import ACCOUNT_SID, post_signed
 from tests.integration.test_owner_helpers import OVERRIDES, other_business, sign_in
 
 HONOLULU = ZoneInfo("Pacific/Honolulu")
@@ -272,6 +283,97 @@ def test_every_figure_matches_the_hand_count_on_page_csv_and_api(counted, client
     moments = client.get("/api/v1/metrics?from=2026-03-01T00:00:00&to=2026-03-08T00:00:00",
                          headers=auth).json  # fmt: skip
     assert moments == api
+
+
+RANGE_FIELDS = ("from", "to", "first_day", "last_day", "trend", "trend_period")
+
+
+def _counted_now(client, auth, zone="-10:00"):
+    """The hand-counted days' figures, asked from half a minute before the first day (when
+    nothing happened): a range that cuts a day is always counted, never read from kept
+    days, so it is what the kept figures must be."""
+    moments = client.get(f"/api/v1/metrics?from=2026-02-28T23:59:30{zone}&"
+                         f"to=2026-03-08T00:00:00{zone}", headers=auth)  # fmt: skip
+    return _figures_only(moments.json)
+
+
+def _figures_only(metrics: dict) -> dict:
+    return {key: value for key, value in metrics.items() if key not in RANGE_FIELDS}
+
+
+def test_closed_days_are_kept_and_late_news_counts_them_again(counted, client, auth, clock,
+                                                              session):  # fmt: skip
+    """A day is counted once a week after it ends and kept; a delivery report, a review link
+    opened and a visit recorded weeks later count their day again. Read from outside."""
+    ask = f"/api/v1/metrics?from={FIRST}&to={LAST}"
+    before = client.get(ask, headers=auth).json  # on the 10th: the 1st and 2nd are closed
+    clock.set(hst(30, 12))
+    assert client.get(ask, headers=auth).json == before
+    assert _figures_only(before) == _counted_now(client, auth)
+    kept = session.exec(select(DailyFigures).where(DailyFigures.business_id == counted.id)).all()
+    assert sorted(str(row.day) for row in kept if row.figures) == [
+        f"2026-03-0{day}" for day in range(1, 8)]  # fmt: skip
+    # Kept, not counted again: a rating removed behind the app's back still counts.
+    session.execute(sa.text("DELETE FROM feedback WHERE score = 9"))
+    session.commit()
+    assert client.get(ask, headers=auth).json["nps_answers"] == 2
+    assert _counted_now(client, auth)["nps_answers"] == 1
+
+    # Ben's review request of the 7th, delivered (Twilio says) on the 30th.
+    text = session.exec(select(Message).where(Message.kind == "review_request",
+                                              Message.status == "sent")).one()  # fmt: skip
+    text.provider_sid = "SM" + "7" * 32
+    session.commit()
+    form = {"MessageSid": text.provider_sid, "SmsSid": text.provider_sid,
+            "AccountSid": ACCOUNT_SID, "From": "+12125550100", "To": text.to_number,
+            "MessageStatus": "delivered", "SmsStatus": "delivered"}  # fmt: skip
+    assert post_signed(client, f"/webhooks/twilio/status?mid={text.id}", form).status_code in (
+        200, 204)  # fmt: skip
+    # Ben opens his review link of the 7th; a visit of the 4th is recorded.
+    assert client.get("/l/tok-b").status_code == 302
+    visit = client.post(
+        "/api/v1/visits",
+        headers=auth,
+        json={"phone": "+18085550102", "staff": "Ana", "occurred_at": "2026-03-04T12:00:00-10:00"},
+    )
+    assert visit.status_code == 201, visit.json
+    after = client.get(ask, headers=auth).json
+    assert after["texts"]["delivered"] == before["texts"]["delivered"] + 1
+    assert after["reviews"]["links_opened"] == 2 and after["reviews"]["link_opens"] == 4
+    staff = {row["staff"]: row["visits"] for row in after["staff"]}
+    assert staff["Ana"] == 3
+    assert _figures_only(after) == _counted_now(client, auth)
+
+
+def test_a_kept_days_replies_are_counted_until_a_week_has_passed(counted, client, auth, clock):
+    """On the 10th the 4th's counts are kept, but the owner can still answer Cleo, who wrote
+    on the 4th: her wait counts as answered, and stays so once the 4th's replies are kept."""
+    ask = f"/api/v1/metrics?from={FIRST}&to={LAST}"
+    assert client.get(ask, headers=auth).json["replies"]["answered"] == 2
+    answer = client.post(
+        "/api/v1/messages",
+        headers=auth,
+        json={"phone": "+18085550103", "body": "So sorry, Cleo: call me?"},
+    )
+    assert answer.status_code in (200, 201, 202), answer.json
+    replies = client.get(ask, headers=auth).json["replies"]
+    assert (replies["waits"], replies["answered"]) == (3, 3)
+    clock.set(hst(30, 12))
+    assert client.get(ask, headers=auth).json["replies"] == replies
+    assert _counted_now(client, auth)["replies"] == replies
+
+
+def test_a_new_time_zone_counts_the_kept_days_again(counted, client, auth, clock):
+    ask = f"/api/v1/metrics?from={FIRST}&to={LAST}"
+    clock.set(hst(30, 12))
+    assert client.get(ask, headers=auth).json["texts"]["sent"] == 8
+    assert client.patch("/api/v1/business", json={"timezone": "America/New_York"},
+                        headers=auth).status_code == 200  # fmt: skip
+    new_york = client.get(ask, headers=auth).json
+    assert new_york["timezone"] == "America/New_York"
+    # New York is 5 hours ahead: Ben's review link at 23:58 on the 7th in Honolulu is the 8th
+    assert new_york["reviews"]["links_sent"] == 1
+    assert _figures_only(new_york) == _counted_now(client, auth, zone="-05:00")
 
 
 def test_a_minute_either_side_of_the_range(counted, client, auth):

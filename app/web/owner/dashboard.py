@@ -33,7 +33,7 @@ def _asked():
 def _figures():
     asked, (first, last), error = _asked()
     start, end = day_range(g.business, first, last)
-    metrics = business_metrics(db(), g.business, start, end)
+    metrics = business_metrics(db(), g.business, start, end, now=now())
     return asked, metrics, error
 
 
