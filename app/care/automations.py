@@ -293,6 +293,15 @@ def ask_about_effort(
         return None  # no consent, opted out: nobody is asked
 
 
+def not_sorted_yet(session: Session, business_id: int, customer_id: int) -> int:
+    """The customer wrote again before the effort question went: the conversation is not
+    sorted yet, so the question is not asked (the owner's next "handled" asks again)."""
+    return states.cancel_where(session, col(Message.business_id) == business_id,
+                               col(Message.customer_id) == customer_id,
+                               col(Message.kind) == MessageKind.EFFORT_QUESTION,
+                               reason="they wrote again before it went")  # fmt: skip
+
+
 def dismiss_unhappy(session: Session, customer: Customer, *, by_user_id: int | None, now) -> int:
     """The owner says the unhappy flag was wrong: the flag is cleared, any held review ask
     goes, and each dismissed reading is kept (and counted) as a false alarm. Not committed."""

@@ -20,6 +20,7 @@ from app.care.automations import (
     answer_after_hours,
     handle_reply,
     is_after_hours,
+    not_sorted_yet,
 )
 from app.care.customers import find_or_create, set_consent
 from app.care.keywords import HELP, OPT_IN, OPT_OUT_PLAIN, OPT_OUTS, bare_word, keyword_of
@@ -115,7 +116,8 @@ def _statements(dialect: str) -> dict:
         .returning(messages.c.id)
     )
     columns = (businesses.c.id, businesses.c.timezone, businesses.c.window_start,
-               businesses.c.window_end, businesses.c.after_hours_reply)  # fmt: skip
+               businesses.c.window_end, businesses.c.after_hours_reply,
+               businesses.c.ces_enabled)  # fmt: skip
     return {
         "upsert_customer": upsert,
         "store_message": store,
@@ -225,6 +227,8 @@ def receive_text(
         owner = session.get_one(Business, business.id)
         full = session.get_one(Customer, customer.id, populate_existing=True)
         welcomed = referrals.friend_texted_code(session, owner, full, codes, now=now)
+    if keyword is None and business.ces_enabled:
+        not_sorted_yet(session, business.id, customer.id)
     if keyword is not None:
         owner = session.get_one(Business, business.id)
         full = session.get_one(Customer, customer.id, populate_existing=True)

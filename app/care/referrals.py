@@ -361,16 +361,17 @@ def _thank_in_person(session, business, referrer, friend, *, now, base_url) -> N
 
 
 def mark_rewarded(
-    session: Session, business_id: int, referral_id: int, *, by: User, now: datetime
+    session: Session, business_id: int, referral_id: int, *, by: User | None, now: datetime
 ) -> Referral:
-    """The owner gave the referrer their reward. Raises NotFound or Refused. Not committed."""
+    """The owner gave the referrer their reward (`by` the one signed in; None through the
+    API). Raises NotFound or Refused. Not committed."""
     referral = session.get(Referral, referral_id)
     if referral is None or referral.business_id != business_id:
         raise NotFound(f"No referral {referral_id}.")
     if referral.state != ReferralState.CONVERTED:
         raise Refused("not_converted", "A reward is given once the friend has visited.")
     referral.state, referral.rewarded_at = ReferralState.REWARDED, now
-    referral.rewarded_by = by.id
+    referral.rewarded_by = by.id if by is not None else None
     session.add(referral)
     return referral
 

@@ -25,6 +25,7 @@ from app.care.customers import get_customer, upsert_customer
 from app.care.feedback import latest_unhappy
 from app.care.metrics import business_metrics, metrics_range
 from app.care.outbound import queue_text
+from app.care.referrals import mark_rewarded
 from app.care.visits import cancel_visit, planned_for, record_visit
 from app.contract import parse, parse_json
 from app.contract import views as v
@@ -376,6 +377,14 @@ def list_referrals(query: ReferralQuery):
     if query.state:
         statement = statement.where(Referral.state == query.state)
     return page(statement, Referral.id, v.ReferralPublic.model_validate, query)
+
+
+@route("POST", "/referrals/<int:id>/reward", summary="The referrer's reward was given (a "
+       "referral whose friend has visited)", response=v.ReferralPublic,
+       errors=(404, 409))  # fmt: skip
+def reward_referral(id: int):
+    referral = mark_rewarded(db(), business().id, id, by=None, now=now())
+    return v.ReferralPublic.model_validate(referral)
 
 
 class MetricsQuery(BaseModel):

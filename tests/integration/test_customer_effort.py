@@ -121,6 +121,23 @@ def test_off_no_consent_or_canceled_means_no_question(story, client):
     assert len(asked) == 1
 
 
+def test_a_customer_who_writes_again_first_is_not_asked(story, client):
+    story.patch(ces_enabled=True)
+    customer_id = _customer(story)
+    story.reply("Can I move my appointment?")
+    sign_in(client)
+    _handled(client, customer_id)
+    [question] = _planned(story, customer_id)
+    assert question["status"] == "scheduled"
+    story.clock.advance(minutes=5)
+    story.reply("Oh and can you do Friday instead?")  # not sorted after all
+    [question] = _planned(story, customer_id)
+    assert question["status"] == "canceled"
+    assert story.run(ny(11, 19, 0)) == []
+    _handled(client, customer_id)  # handled again: asked again, about this time
+    assert [q["status"] for q in _planned(story, customer_id)] == ["canceled", "scheduled"]
+
+
 def test_the_setting_on_the_settings_page(story, client):
     sign_in(client)
     page = client.get("/settings/").get_data(as_text=True)

@@ -596,6 +596,39 @@ def test_the_referrals_api_is_paginated_filtered_and_scoped(story, client, sessi
     assert {"referral_code", "referred_by", "marketing_consent"} <= set(customer)
 
 
+def test_a_reward_is_marked_given_through_the_api_once_the_friend_visited(story, session,
+                                                                         clock):  # fmt: skip
+    code = referrer_code(story)
+    story.reply(f"code {code}", phone="+12125550140")
+    story.reply(f"code {code}", phone="+12125550141")
+    story.visit(phone="+12125550140", name="Ana")
+    items = {i["friend_id"]: i for i in story.api("/api/v1/referrals")["items"]}
+    converted = next(i for i in items.values() if i["state"] == "converted")
+    lead = next(i for i in items.values() if i["state"] == "lead")
+
+    def reward(referral_id, headers=story.auth):
+        return story.client.post(f"/api/v1/referrals/{referral_id}/reward", headers=headers)
+
+    given = reward(converted["id"])
+    assert given.status_code == 200, given.json
+    assert given.json["state"] == "rewarded" and given.json["rewarded_at"]
+    assert story.api("/api/v1/referrals?state=rewarded")["items"][0]["id"] == converted["id"]
+    again = reward(converted["id"])
+    assert again.status_code == 409 and again.json["error"]["code"] == "not_converted"
+    assert reward(lead["id"]).status_code == 409  # the friend has not visited yet
+    assert reward(10**6).status_code == 404
+    assert reward(converted["id"], headers={}).status_code == 401
+    from app.care.businesses import issue_api_key
+    from tests.integration.test_owner_helpers import other_business
+
+    key = issue_api_key(session, other_business(session, clock))
+    session.commit()
+    assert reward(lead["id"], headers={"Authorization": f"Bearer {key}"}).status_code == 404
+    assert story.api("/api/v1/referrals?state=lead")["items"][0]["state"] == "lead"
+    document = story.client.get("/api/v1/openapi.json").json
+    assert "post" in document["paths"]["/api/v1/referrals/{id}/reward"]
+
+
 def test_a_new_number_with_a_code_and_a_complaint_is_still_heard(story):
     story.patch(alert_phone=ALERT_PHONE)
     code = referrer_code(story)
