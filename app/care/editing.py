@@ -176,6 +176,7 @@ def sample_fields(
                              visit=visit, **{n: occasion[n] for n in OCCASION_FIELDS})  # fmt: skip
     # A link is not made for a preview: its stand-in has the real one's length.
     fields = {n: v.preview if isinstance(v, texts.Deferred) else v for n, v in every.items()}
+    fields["link"] = merge.link_stand_in(base_url) or occasion["link"]  # an alert's link
     for name in ("review_link", "referral_link"):
         fields[name] = fields[name] or occasion[name]  # no review page or public origin yet
     return customer, fields

@@ -71,6 +71,12 @@ def review_link(
     return url
 
 
+def link_stand_in(base_url: str) -> str:
+    """What a tracked link not made yet looks like on a page: its real length; "" without a
+    public origin."""
+    return f"{base_url.rstrip('/')}/l/{'x' * TOKEN_CHARS}" if base_url else ""
+
+
 def staff_first_name(user: User | None) -> str:
     """How a text signs for the person writing it: their first name, or nothing."""
     return (user.name or "").split(" ")[0] if user is not None else ""
@@ -97,7 +103,7 @@ def fields_for(
     staff = (visit.staff or "") if visit is not None else staff_first_name(user)
     link: object = ""
     if business.review_url:
-        placeholder = f"{base_url.rstrip('/')}/l/{'x' * TOKEN_CHARS}" if base_url else ""
+        placeholder = link_stand_in(base_url)
         link = Deferred(
             lambda: review_link(session, business, customer, visit, base_url=base_url, now=now),
             preview=placeholder or business.review_url,

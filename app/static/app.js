@@ -270,6 +270,8 @@
       var fix = event.target.closest("[data-fix]");
       if (!fix) return;
       event.preventDefault();
+      // The other fixes were for the text before this one: gone until the new answer comes.
+      region.querySelectorAll("[data-fix]").forEach(function (b) { b.disabled = true; });
       area.value = fix.getAttribute("data-fix");
       area.focus();
       refresh();
