@@ -344,9 +344,20 @@ class Draft:
 
 _FIELD_IN_WORDS = re.compile(r"\{\{ (\w+) \}\}")
 
+# The parser's words for an [if] the plain form left open or closed twice, in the form's own.
+_BLOCK_WORDS = (
+    ("unknown tag 'endif'", "An [end if] has no [if …] before it."),
+    ("unknown tag 'else'", "An [else] goes once, between an [if …] and its [end if]."),
+    ("needs to be closed is 'if'", "Every [if …] needs an [end if] after what it says."),
+)
+
 
 def plain_words(message: str) -> str:
-    """An error about the source, with its {{ field }}s as the plain form writes them."""
+    """An error about the source in the words of the plain form: its {{ field }}s as tokens,
+    its if/else as the form's [if …] and [end if]."""
+    for says, words in _BLOCK_WORDS:
+        if says in message:
+            return words
     return _FIELD_IN_WORDS.sub(lambda m: token(m[1]) if m[1] in merge.FIELDS else m[0], message)
 
 

@@ -101,3 +101,19 @@ def test_the_with_dot_fix_says_the_phrase_only_when_staff_is_known():
     assert known.plain == "Loved having you in the chair[if Staff name] with [Staff name][end if]."
     assert known.result == "Loved having you in the chair."
     assert fallback.result == "Loved having you in the chair with our team."
+
+
+@pytest.mark.parametrize(
+    ("typed", "words"),
+    [
+        ("Hi[if Staff name] and [Staff name]!", "Every [if …] needs an [end if]"),
+        ("Hi [end if] there", "An [end if] has no [if …] before it."),
+        ("Hi [else] there", "An [else] goes once"),
+        ("Hi [if Staff name]a[else]b[else]c[end if]", "An [else] goes once"),
+        ("See [Review link]", "This text can use: [First name], [Business name], [Staff name]."),
+    ],
+)
+def test_a_mistake_in_the_plain_form_is_told_in_its_words(typed, words):
+    with pytest.raises(texts.TemplateError) as refused:
+        texts.validate_source("thank_you", editing.to_source(typed), BUSINESS)
+    assert words in editing.plain_words(refused.value.message)
