@@ -343,6 +343,7 @@ class Draft:
 
 
 _FIELD_IN_WORDS = re.compile(r"\{\{ (\w+) \}\}")
+_UNDEFINED = re.compile(r"'(\w+)' is undefined\.")
 
 # The parser's words for an [if] the plain form left open or closed twice, in the form's own.
 _BLOCK_WORDS = (
@@ -358,6 +359,7 @@ def plain_words(message: str) -> str:
     for says, words in _BLOCK_WORDS:
         if says in message:
             return words
+    message = _UNDEFINED.sub(lambda m: f"There is nothing called “{m[1]}” to fill in.", message)
     return _FIELD_IN_WORDS.sub(lambda m: token(m[1]) if m[1] in merge.FIELDS else m[0], message)
 
 

@@ -285,7 +285,7 @@ def test_edit_a_template_with_a_live_preview_then_reset_it(page):
     expect(preview).to_contain_text(first)  # a first text as it goes
     expect(preview).to_contain_text(f"{len(regular)} characters · 1 text")  # no encoding named
     source.fill("Thanks {{ request }}")
-    expect(preview).to_contain_text("is undefined")
+    expect(preview).to_contain_text("There is nothing called “request” to fill in.")
     shoot(page, "16-text-error")
     source.fill("Thanks [First name or there]! See you soon at [Business name].")
     # The live preview answers first: a preview answered after the save's redirect would

@@ -129,7 +129,7 @@ def test_hostile_templates_are_refused_in_plain_words_and_nothing_is_saved(owner
         "Hi [First name]{% for x in 'aaaaaaaaaa' %}{{ x }}{% endfor %}": "not loops or macros",
         "{{ ''.__class__.__mro__[1].__subclasses__() }}": "only use merge fields",
         "{% set x = 'aaaaaaaaaa' %}{{ x }}": "{% set %}",
-        "Hi [First name] {{ config }}": "'config' is undefined",
+        "Hi [First name] {{ config }}": "There is nothing called “config” to fill in.",
     }
     for typed, reason in attacks.items():
         response = post(owner, "/templates/thank_you", {"text": typed, "action": "save"})
