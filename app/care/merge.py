@@ -7,6 +7,7 @@ is a database row, so it is made only when a text uses it, once per set of field
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import Session
@@ -16,6 +17,40 @@ from app.care.referrals import referral_link
 from app.care.texts import Deferred
 from app.models import Business, Customer, User, Visit
 from app.phones import as_written_by
+
+
+@dataclass(frozen=True)
+class Field:
+    """How the owner's Texts page names a merge field (its chip) and what it knows of it."""
+
+    label: str  # the chip's plain name: "First name"
+    says: str  # what it stands for, in words
+    optional: bool = False  # empty for some customers: the editor looks for the gap it leaves
+    fallback: str = ""  # what to say instead when it is empty (the fix the editor offers)
+
+
+# The one list of merge fields' names: the owner's editor shows these (the page carries them
+# to its JavaScript as data), and reads them back into {{ field }}s.
+FIELDS: dict[str, Field] = {
+    "first_name": Field("First name", "the customer's first name", optional=True,
+                        fallback="there"),
+    "name": Field("Full name", "the customer's full name", optional=True),
+    "customer_name": Field("Customer name", "the customer's full name", optional=True),
+    "customer_phone": Field("Customer phone", "the customer's phone"),
+    "business_name": Field("Business name", "your business's name"),
+    "business_phone": Field("Business phone", "your texting number", optional=True),
+    "staff_name": Field("Staff name", "who they saw", optional=True, fallback="our team"),
+    "review_link": Field("Review link", "your review link"),
+    "referral_link": Field("Referral link", "their referral link"),
+    "reward": Field("Reward", "the reward they earned", optional=True),
+    "offer": Field("Offer", "what their friends get (with consent to offers)", optional=True),
+    "next_opening": Field("Next opening", "when you open next"),
+    "reason": Field("Reason", "why you are alerted"),
+    "excerpt": Field("Their text", "the start of their text"),
+    "link": Field("Conversation link", "opens the conversation"),
+    "unhappy": Field("Unhappy", "yes when the reply was unhappy"),
+    "scale": Field("Rating scale", "5 or 10, as set in Settings"),
+}  # fmt: skip
 
 
 def review_link(
@@ -34,6 +69,12 @@ def review_link(
                              target_url=business.review_url, base_url=base_url, now=now,
                              visit_id=visit.id if visit else None)  # fmt: skip
     return url
+
+
+def link_stand_in(base_url: str) -> str:
+    """What a tracked link not made yet looks like on a page: its real length; "" without a
+    public origin."""
+    return f"{base_url.rstrip('/')}/l/{'x' * TOKEN_CHARS}" if base_url else ""
 
 
 def staff_first_name(user: User | None) -> str:
@@ -62,7 +103,7 @@ def fields_for(
     staff = (visit.staff or "") if visit is not None else staff_first_name(user)
     link: object = ""
     if business.review_url:
-        placeholder = f"{base_url.rstrip('/')}/l/{'x' * TOKEN_CHARS}" if base_url else ""
+        placeholder = link_stand_in(base_url)
         link = Deferred(
             lambda: review_link(session, business, customer, visit, base_url=base_url, now=now),
             preview=placeholder or business.review_url,

@@ -150,6 +150,11 @@ def _checked(source: str) -> _Checked:
     return _Checked(environment.from_string(tree), referenced, bound)
 
 
+def parse(source: str) -> nodes.Template:
+    """The text's syntax tree, as the sandbox reads it. Raises TemplateSyntaxError."""
+    return _environment().parse(source)
+
+
 class Deferred:
     """A merge-field value made only when a text uses it (a tracked link is a database row);
     made once, so every text rendered with the same fields shares it. `preview` stands in for
@@ -317,13 +322,18 @@ def business_source(session, business_id: int, kind: str) -> str:
     return override if override is not None else default_source(kind)
 
 
+def fields_of_kind(kind: str, fields: Mapping[str, object], business_name: str) -> dict:
+    """The merge fields a text of `kind` may use out of `fields` (as when it was saved)."""
+    if kind in MERGE_FIELDS:
+        fields = {name: value for name, value in fields.items() if name in MERGE_FIELDS[kind]}
+    return {"business_name": business_name, **fields}
+
+
 def render_for(session, business, kind: str, **fields) -> str:
     """Render the business's text of this kind with the merge fields that kind may use (as
     when it was saved); a broken copy falls back to the default."""
-    if kind in MERGE_FIELDS:
-        fields = {name: value for name, value in fields.items() if name in MERGE_FIELDS[kind]}
+    fields = fields_of_kind(kind, fields, business.name)
     source = business_source(session, business.id, kind)
-    fields.setdefault("business_name", business.name)
     try:
         return render_source(source, **fields)
     except Exception:  # noqa: BLE001 - saved templates were checked; never lose a text over one

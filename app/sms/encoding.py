@@ -83,3 +83,13 @@ def segment_info(text: str) -> SegmentInfo:
     if units <= single:
         return SegmentInfo(encoding, 1, units, single)
     return SegmentInfo(encoding, _pack(sizes, part), units, part)
+
+
+# What one segment costs to send in the US: Twilio's list price for a long code (0.83 cents,
+# 2025) and the carriers' pass-through fees (about 0.3 cents). An estimate, never a bill.
+SEGMENT_PRICE_CENTS = 1.1
+
+
+def cost_cents(text: str) -> float:
+    """About what sending `text` once costs, in US cents: its segments at the list price."""
+    return segment_info(text).segments * SEGMENT_PRICE_CENTS

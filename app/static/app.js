@@ -221,49 +221,62 @@
     }
   }
 
-  // ---- the template editor's live preview -------------------------------------------------
+  // ---- the template editor: chips, the live preview, the gap warning's fixes --------------
+  // The chips' names and what each inserts come from the page (the server's care.merge); the
+  // preview, its gaps and their fixes are rendered by the server and put in place as they are.
+  function insertAtCursor(area, text) {
+    var start = area.selectionStart, end = area.selectionEnd, before = area.value.slice(0, start);
+    if (/[\p{L}\p{N}\],.!?]$/u.test(before)) text = " " + text; // not glued to a word
+    area.setRangeText(text, start, end, "end");
+    area.focus();
+    area.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+
   function setUpTemplateEditor(form) {
-    var area = form.querySelector("textarea[name=source]");
+    var area = form.querySelector("textarea#source");
     var region = form.querySelector("[data-template-preview]");
+    var code = document.querySelector("[data-template-source]");
     var url = form.getAttribute("data-preview-url");
     var token = form.querySelector("input[name=csrf_token]").value;
     var timer = null, asked = 0;
     if (!area || area.readOnly) return;
-    function show(result) {
-      var html = '<p class="preview-label">Preview with sample values</p>';
-      region.innerHTML = html;
-      var p = document.createElement("p");
-      if (result.ok) {
-        p.className = "preview-text";
-        p.setAttribute("data-preview-text", "");
-        p.textContent = result.text;
-        var count = document.createElement("p");
-        count.className = "counter";
-        count.setAttribute("data-preview-count", "");
-        count.textContent = result.characters + " characters · " + result.segments + " text" +
-          (result.segments === 1 ? "" : "s") + encodingNote(result.encoding);
-        region.appendChild(p);
-        region.appendChild(count);
-      } else {
-        p.className = "error";
-        p.setAttribute("data-preview-error", "");
-        p.textContent = result.error;
-        region.appendChild(p);
-      }
-    }
-    area.addEventListener("input", function () {
+    function refresh() {
       clearTimeout(timer);
       timer = setTimeout(function () {
         var mine = ++asked, body = new FormData();
-        body.append("source", area.value);
+        body.append(area.name, area.value);
         body.append("csrf_token", token);
         fetch(url, { method: "POST", body: body, headers: { "X-CSRFToken": token },
                      credentials: "same-origin" })
           .then(function (r) { return r.ok ? r.json() : null; })
-          .then(function (result) { if (result && mine === asked) show(result); })
+          .then(function (result) {
+            if (!result || mine !== asked) return;
+            region.innerHTML = result.html;
+            if (code && result.ok) code.textContent = result.source;
+          })
           .catch(function () {});
       }, 250);
+    }
+    form.querySelectorAll("[data-insert]").forEach(function (chip) {
+      chip.hidden = false;
+      // Keep the cursor (and the phone's keyboard) in the text while the chip is tapped.
+      chip.addEventListener("mousedown", function (event) { event.preventDefault(); });
+      chip.addEventListener("click", function () {
+        insertAtCursor(area, chip.getAttribute("data-insert"));
+      });
     });
+    // A fix goes into the text at once; saving stays the owner's own tap.
+    region.addEventListener("click", function (event) {
+      var fix = event.target.closest("[data-fix]");
+      if (!fix) return;
+      event.preventDefault();
+      // The other fixes were for the text before this one: gone until the new answer comes.
+      region.querySelectorAll("[data-fix]").forEach(function (b) { b.disabled = true; });
+      area.value = fix.getAttribute("data-fix");
+      area.focus();
+      refresh();
+    });
+    area.addEventListener("input", refresh);
   }
 
   // ---- live regions -------------------------------------------------------------------------

@@ -277,24 +277,27 @@ def test_edit_a_template_with_a_live_preview_then_reset_it(page):
     shoot(page, "15-texts")
     page.locator(".link-card", has_text="Thank-you after a visit").click()
     source = page.get_by_label("Text", exact=True)
-    source.fill("Thanks {{ first_name }}! See you soon at {{ business_name }}.")
+    source.fill("Thanks [First name or there]! See you soon at [Business name].")
     preview = page.locator("[data-template-preview]")
-    expect(preview).to_contain_text("Thanks Christopher! See you soon at Bloom Hair Studio.")
-    expect(preview).to_contain_text("54 characters · 1 text")  # plain texts name no encoding
+    regular = "Thanks Christopher! See you soon at Bloom Hair Studio."
+    first = "Thanks Maria! See you soon at Bloom Hair Studio. Reply STOP to opt out."
+    expect(preview).to_contain_text(regular)
+    expect(preview).to_contain_text(first)  # a first text as it goes
+    expect(preview).to_contain_text(f"{len(regular)} characters · 1 text")  # no encoding named
     source.fill("Thanks {{ request }}")
-    expect(preview).to_contain_text("is undefined")
+    expect(preview).to_contain_text("There is nothing called “request” to fill in.")
     shoot(page, "16-text-error")
-    source.fill("Thanks {{ first_name }}! See you soon at {{ business_name }}.")
+    source.fill("Thanks [First name or there]! See you soon at [Business name].")
     # The live preview answers first: a preview answered after the save's redirect would
     # replace the session cookie that carries the "is saved" message.
-    expect(preview).to_contain_text("Thanks Christopher! See you soon at Bloom Hair Studio.")
+    expect(preview).to_contain_text(regular)
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status")).to_contain_text("is saved")
     expect(page.locator(".badge", has_text="Your version")).to_be_visible()
     shoot(page, "17-text-saved")
     page.get_by_role("button", name="Reset to the default text").click()
     expect(page.locator(".badge", has_text="Default text")).to_be_visible()
-    expect(source).to_have_value(re.compile(r"^Hi \{\{ first_name or \"there\" \}\}"))
+    expect(source).to_have_value(re.compile(r"^Hi \[First name or there\], thank you"))
 
 
 def api_status(base: str, key: str) -> int:
@@ -380,9 +383,13 @@ def test_core_forms_work_without_javascript(chromium, live_server):
         page.get_by_role("button", name="Save visit").click()
         expect(page.get_by_role("heading", name="Visit saved")).to_be_visible()
         page.goto(page.base + "/templates/thank_you")
-        page.get_by_label("Text", exact=True).fill("Cheers {{ first_name }}!")
+        page.get_by_label("Text", exact=True).fill("Cheers [First name]!")
         page.get_by_role("button", name="Preview").click()
         expect(page.locator("[data-template-preview]")).to_contain_text("Cheers Christopher!")
+        # Without JavaScript the gap warning and its fix are forms too.
+        expect(page.locator("[data-gap-warning]")).to_contain_text("“Cheers !”")
+        page.get_by_role("button", name="Say “there” when there is no first name").click()
+        expect(page.get_by_label("Text", exact=True)).to_have_value("Cheers [First name or there]!")
         shoot(page, "26-no-javascript-preview")
     finally:
         context.close()

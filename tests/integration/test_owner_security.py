@@ -153,7 +153,9 @@ def test_their_customers_and_texts_never_show_in_our_lists(owner, theirs, sessio
 
 def test_our_template_edits_leave_theirs_alone(owner, theirs, session, business):
     response = post(
-        owner, "/templates/thank_you", {"source": "Ours, {{ first_name }}!", "action": "save"}
+        owner,
+        "/templates/thank_you",
+        {"source": "Ours, {{ first_name }}!", "action": "save_anyway"},
     )
     assert response.status_code == 302
     assert business_source(session, business.id, "thank_you") == "Ours, {{ first_name }}!"

@@ -3,6 +3,7 @@ sandbox with a live preview, reset to default)."""
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -138,13 +139,15 @@ def test_a_key_needs_a_name(owner, session):
 def test_texts_list_every_editable_kind(owner):
     page = owner.get("/templates/").get_data(as_text=True)
     assert "Thank-you after a visit" in page and "Review request" in page
-    assert "Hi Christopher, thank you for visiting Bloom Hair Studio" in page
+    # Each shows what a new customer gets first, STOP line and all.
+    assert "Hi Maria, thank you for visiting Bloom Hair Studio" in page
+    assert "anything we can do for you. Reply STOP to opt out." in page
     assert owner.get("/templates/not_a_kind").status_code == 404
 
 
 def test_a_template_is_saved_previewed_and_reset(owner, session, business):
     source = (
-        "Thanks {{ first_name }}! Love, {{ business_name }}"
+        'Thanks {{ first_name or "friend" }}! Love, {{ business_name }}'
         " {% if staff_name %}& {{ staff_name }}{% endif %}"
     )
     preview = post(owner, "/templates/thank_you", {"source": source, "action": "preview"})
@@ -188,15 +191,16 @@ def test_the_live_preview_answers_json(owner):
     token = token_for(owner, "/templates/review_request")
     good = owner.post(
         "/templates/review_request/preview",
-        data={"csrf_token": token, "source": "Review us: {{ review_link }}"},
+        data={"csrf_token": token, "text": "Review us: [Review link]"},
     )
-    assert good.get_json() == {
-        "ok": True,
-        "text": "Review us: https://regulars.example/l/Xk3d9QpL2mZt",
-        "characters": 50,
-        "segments": 1,
-        "encoding": "GSM-7",
-    }
+    answer = good.get_json()
+    assert answer["ok"] is True and answer["error"] is None
+    assert answer["source"] == "Review us: {{ review_link }}"  # the plain form, read back
+    # What the page puts in place: each sample's text as it goes, with its count and cost.
+    link = "https://regulars.test/l/xxxxxxxxxxxx"  # a tracked link's length, none made
+    first = f"Bloom Hair Studio: Review us: {link}. Reply STOP to opt out."
+    assert first in html.unescape(answer["html"])
+    assert f"{len(first)} characters · 1 text · about 1.1¢" in answer["html"]
     bad = owner.post(
         "/templates/review_request/preview", data={"csrf_token": token, "source": "{{ nope }}"}
     )

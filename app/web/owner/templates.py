@@ -7,10 +7,9 @@ from __future__ import annotations
 from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
 from sqlmodel import col, select
 
-from app.care import texts
+from app.care import editing, merge, texts
 from app.models import BusinessTemplate
-from app.sms.encoding import segment_info
-from app.web.context import db, now
+from app.web.context import db, now, public_base
 from app.web.owner.common import owner_blueprint, owner_only, signed_in
 
 bp = owner_blueprint("owner_templates", __name__, url_prefix="/templates")
@@ -46,22 +45,8 @@ WHEN = {
     "help": "Answers a customer who texts HELP.",
     "owner_alert": "Sent to your alert phone about an unhappy or unanswered customer.",
 }
-FIELD_HELP = {
-    "first_name": "the customer's first name",
-    "customer_name": "the customer's full name",
-    "customer_phone": "the customer's phone",
-    "business_name": "your business's name",
-    "business_phone": "your sending number",
-    "staff_name": "who they saw",
-    "review_link": "your review link",
-    "referral_link": "their referral link",
-    "reward": "the reward they earned",
-    "offer": "what their friends get (with consent to offers)",
-    "next_opening": "when you open next",
-    "reason": "why you are alerted",
-    "excerpt": "the start of their text",
-    "unhappy": "true when the reply was unhappy",
-}
+# Fields a text asks about ([if Unhappy]) rather than says: no chip inserts them.
+USED_IN_CONDITIONS_ONLY = frozenset({"unhappy", "scale"})
 
 
 def _when(kind: str) -> str:
@@ -86,20 +71,10 @@ def _overrides() -> dict[str, BusinessTemplate]:
     return {row.kind: row for row in rows}
 
 
-def preview(kind: str, source: str) -> dict:
-    """What a template renders to with sample values, or why it cannot be used."""
-    try:
-        rendered = texts.validate_source(kind, source, g.business.name)
-    except texts.TemplateError as exc:
-        return {"ok": False, "error": exc.message}
-    info = segment_info(rendered)
-    return {
-        "ok": True,
-        "text": rendered,
-        "characters": len(rendered),
-        "segments": info.segments,
-        "encoding": info.encoding,
-    }
+def _look(kind: str, source: str, *, plain: bool = False) -> editing.Draft:
+    """The draft's previews for the sample customers and its gaps, or why it cannot be used."""
+    return editing.look_at(db(), g.business, kind, source, now=now(), base_url=public_base(),
+                           plain=plain)  # fmt: skip
 
 
 @bp.get("/")
@@ -115,25 +90,60 @@ def templates():
                 "label": LABELS.get(kind, kind),
                 "when": _when(kind),
                 "custom": kind in overrides,
-                "preview": preview(kind, source),
+                "draft": _look(kind, source),
             }
         )
     return render_template("owner/templates.html", rows=rows)
 
 
-def _edit_page(kind: str, source: str, *, error: str | None = None, status: int = 200):
-    overrides = _overrides()
+def _chips(kind: str, plain: bool) -> list[dict]:
+    """The merge fields this text may use, as the editor's chips: each inserts its token (or,
+    in the source, its {{ field }}). Their names come from care.merge, the one list."""
+    return [
+        {
+            "name": name,
+            "label": merge.FIELDS[name].label,
+            "says": merge.FIELDS[name].says,
+            "insert": editing.token(name) if plain else "{{ " + name + " }}",
+        }
+        for name in texts.MERGE_FIELDS[kind]
+        if name not in USED_IN_CONDITIONS_ONLY
+    ]
+
+
+def _edit_page(
+    kind: str,
+    source: str,
+    *,
+    text: str | None = None,
+    mode: str = "",
+    error: str | None = None,
+    confirm: bool = False,
+    note: str | None = None,
+    status: int = 200,
+):
+    """The editor: the plain form when the text has one (or `text`, as the owner typed it),
+    else the source; the previews and gaps of `source`."""
+    plain_form = editing.to_plain(source) if text is None else text
+    plain = mode != "source" and plain_form is not None
+    draft = _look(kind, source, plain=plain)
     return render_template(
         "owner/template_edit.html",
         kind=kind,
         label=LABELS.get(kind, kind),
         when=_when(kind),
+        mode="plain" if plain else "source",
+        value=plain_form if plain else source,
         source=source,
+        has_plain=plain or editing.to_plain(source) is not None,
         default=texts.default_source(kind),
-        custom=kind in overrides,
-        fields=[(f, FIELD_HELP.get(f, "")) for f in texts.MERGE_FIELDS[kind]],
-        result=preview(kind, source),
+        default_plain=editing.to_plain(texts.default_source(kind)),
+        custom=kind in _overrides(),
+        chips=_chips(kind, plain),
+        draft=draft,
         error=error,
+        confirm=confirm,
+        note=note,
         can_edit=g.user.role == "owner",
     ), status
 
@@ -142,20 +152,38 @@ def _edit_page(kind: str, source: str, *, error: str | None = None, status: int 
 @signed_in
 def edit(kind: str):
     kind = _kind_or_404(kind)
-    return _edit_page(kind, texts.business_source(db(), g.business.id, kind))
+    mode = "source" if request.args.get("mode") == "source" else ""
+    return _edit_page(kind, texts.business_source(db(), g.business.id, kind), mode=mode)
+
+
+def _submitted() -> tuple[str, str | None, str]:
+    """(source, the plain text as typed or None, mode) from the editor's form."""
+    if "text" in request.form:
+        text = (request.form.get("text") or "").replace("\r\n", "\n")
+        return editing.to_source(text), text, "plain"
+    return (request.form.get("source") or "").replace("\r\n", "\n"), None, "source"
 
 
 @bp.post("/<kind>")
 @owner_only
 def save(kind: str):
     kind = _kind_or_404(kind)
-    source = request.form.get("source", "").replace("\r\n", "\n")
-    if request.form.get("action") == "preview":
-        return _edit_page(kind, source)
+    source, text, mode = _submitted()
+    fixed = request.form.get("fixed_source")
+    if fixed is not None:  # a fix taken from the gap warning: shown, saved by the next Save
+        fixed = fixed.replace("\r\n", "\n")
+        return _edit_page(kind, fixed, mode=mode, note="Fixed. Check the preview, then save.")
+    action = request.form.get("action")
+    if action == "preview":
+        return _edit_page(kind, source, text=text, mode=mode)
     try:
-        texts.save_template(db(), g.business, kind, source, now=now())
+        texts.validate_source(kind, source, g.business.name)
     except texts.TemplateError as exc:
-        return _edit_page(kind, source, error=exc.message, status=422)
+        message = editing.plain_words(exc.message) if mode == "plain" else exc.message
+        return _edit_page(kind, source, text=text, mode=mode, error=message, status=422)
+    if action != "save_anyway" and editing.gaps(kind, source, g.business.name):
+        return _edit_page(kind, source, text=text, mode=mode, confirm=True)
+    texts.save_template(db(), g.business, kind, source, now=now())
     flash(f"“{LABELS.get(kind, kind)}” is saved.", "info")
     return redirect(url_for(".edit", kind=kind))
 
@@ -163,8 +191,13 @@ def save(kind: str):
 @bp.post("/<kind>/preview")
 @owner_only
 def live_preview(kind: str):
+    """The editor's preview as the owner types: the same part of the page, rendered here."""
     kind = _kind_or_404(kind)
-    return jsonify(preview(kind, (request.form.get("source") or "").replace("\r\n", "\n")))
+    source, _text, mode = _submitted()
+    draft = _look(kind, source, plain=mode == "plain")
+    html = render_template("owner/_template_preview.html", draft=draft, mode=mode, confirm=False)
+    return jsonify({"ok": draft.error is None, "error": draft.error, "source": source,
+                    "html": html})  # fmt: skip
 
 
 @bp.post("/<kind>/reset")
