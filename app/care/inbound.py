@@ -115,7 +115,8 @@ def _statements(dialect: str) -> dict:
         .returning(messages.c.id)
     )
     columns = (businesses.c.id, businesses.c.timezone, businesses.c.window_start,
-               businesses.c.window_end, businesses.c.after_hours_reply)  # fmt: skip
+               businesses.c.window_end, businesses.c.after_hours_reply,
+               businesses.c.opening_hours, businesses.c.holidays)  # fmt: skip
     return {
         "upsert_customer": upsert,
         "store_message": store,

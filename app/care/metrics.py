@@ -8,9 +8,7 @@ UTC's. `day_range` turns local days into the moments [start, end) every query us
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -399,28 +397,8 @@ def _epoch(column, dialect: str):
 
 
 def _open_seconds(column, hours, start: datetime, end: datetime, dialect: str):
-    """OpeningHours.open_seconds in SQL, for moments in [start, end): the zone's offsets in
-    that span are constants (a CASE at each change of clock), so both databases can do it."""
-    epoch = _epoch(column, dialect)
-    floor: Callable[[Any], Any]
-    least: Callable[..., Any]
-    greatest: Callable[..., Any]
-    if dialect == "postgresql":
-        floor, least, greatest = func.floor, func.least, func.greatest
-    else:
-        floor = lambda x: sa.cast(x, sa.Integer)  # noqa: E731 (local seconds are positive)
-        least, greatest = func.min, func.max
-    offsets = hours.offsets_between(start, end)
-    local = (
-        epoch
-        + sa.case(*[(epoch < at, offset) for at, offset in offsets[:-1]], else_=offsets[-1][1])
-        if len(offsets) > 1
-        else epoch + offsets[0][1]
-    )
-    day = floor(local / 86400)
-    length = hours.end_seconds - hours.start_seconds
-    into_day = local - day * 86400
-    return day * length + least(greatest(into_day - hours.start_seconds, 0), length)
+    """OpeningHours.open_seconds in SQL, for moments in [start, end) (app.care.hours)."""
+    return hours.sql_open_seconds(_epoch(column, dialect), start, end, dialect)
 
 
 # ---- the figures as rows: the CSV download and the page's figures are these ---------------
