@@ -20,6 +20,22 @@ def test_edit_opening_hours_and_add_a_closed_date(page):
     hours = page.locator("#hours")
     expect(hours.get_by_role("heading", name="Opening hours")).to_be_visible()
 
+    monday = hours.locator("fieldset", has=page.get_by_label("Open on Monday"))
+    monday.get_by_label("Closes").first.fill("08:00")  # before it opens
+    hours.get_by_role("button", name="Save opening hours").click()
+    expect(page.locator("#hours")).to_contain_text(
+        "Monday: the closing time must be after the opening time."
+    )
+    page.evaluate("document.getElementById('hours').scrollIntoView()")
+    page.screenshot(path=str(SCREENSHOTS / "41-opening-hours-refused.png"))
+    page.goto(page.base + "/settings/")  # nothing was saved: the form as it is stored
+    hours = page.locator("#hours")
+    expect(
+        hours.locator("fieldset", has=page.get_by_label("Open on Monday"))
+        .get_by_label("Closes")
+        .first
+    ).to_have_value("20:00")
+
     sunday = hours.get_by_label("Open on Sunday")
     expect(sunday).to_be_checked()
     sunday.uncheck()

@@ -323,3 +323,12 @@ def test_every_business_keeps_its_sending_window_as_its_hours_after_the_migratio
         assert opening_hours(shop).is_open(datetime(2026, 3, 15, 12, 45, tzinfo=UTC))  # Sunday
     command.downgrade(config, "0008_saved_replies")
     engine.dispose()
+
+
+def test_a_refused_day_is_the_only_error_on_the_page(client, session, business):
+    sign_in(client)
+    response = post(client, "/settings/hours", _week_form(monday=[("09:00", "08:00")]))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Monday: the closing time must be after the opening time." in page
+    assert "Input should be None" not in page

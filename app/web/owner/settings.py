@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
+from zoneinfo import ZoneInfo
 
 from flask import abort, flash, g, make_response, redirect, render_template, request, url_for
 
 from app.care import accounts
 from app.care.alert_phone import alert_phone_problem
 from app.care.businesses import change_business, issue_api_key
-from app.care.hours import opening_hours
 from app.care.missed_calls import allowed_countries
 from app.contract import parse
 from app.contract.commands import BusinessChanges
@@ -96,7 +96,7 @@ def _week_from_form(form) -> tuple[dict, dict]:
 
 
 def _holidays() -> list[dict]:
-    today = now().astimezone(opening_hours(g.business).zone).date()
+    today = now().astimezone(ZoneInfo(g.business.timezone)).date()
     shown = []
     for holiday in g.business.holidays:
         day = date.fromisoformat(holiday["date"])
