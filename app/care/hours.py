@@ -32,8 +32,6 @@ from app.models import WEEKDAYS, every_day
 
 DAY = 86400
 WEEK = 7 * DAY
-MAX_SPANS = 2  # a day's hours: one span, or two around a break
-MAX_HOLIDAYS = 60
 BASE_YEAR = 2000  # clock-change corrections count from here (any fixed year would do)
 _ORDINAL_1970 = date(1970, 1, 1).toordinal()
 
@@ -149,7 +147,7 @@ class OpeningHours:
             return None
         local = when.astimezone(self.zone)
         into_day = local.hour * 3600 + local.minute * 60 + local.second
-        # at most MAX_HOLIDAYS weeks can pass without an open day
+        # each holiday can close at most one open day: this many days always hold an opening
         for ahead in range(7 * (len(self.holidays) + 1) + 1):
             day = local.date() + timedelta(days=ahead)
             for opening, _close in self.spans_on(day):
@@ -213,8 +211,9 @@ class OpeningHours:
         year = datetime.fromtimestamp(ts, UTC).year
         if not any(self.day_lengths):
             return 0.0
-        for y in range(min(year, BASE_YEAR), max(year, BASE_YEAR)):  # fill the cache in order
-            self._before_year(y)
+        if year not in self._years:  # fill the cache outwards from BASE_YEAR, no deep recursion
+            for y in range(BASE_YEAR, year, 1 if year > BASE_YEAR else -1):
+                self._before_year(y)
         return self._before_year(year) + sum(
             delta for at, delta in self._year_changes(year) if at <= ts
         )

@@ -167,7 +167,9 @@ def test_the_signature_changes_with_what_counts():
         shop(week(), holidays=["2026-12-25"])).signature()  # fmt: skip
 
 
-@pytest.mark.parametrize("when", [date(1999, 6, 1), date(2001, 6, 1), date(2030, 6, 1)])
+@pytest.mark.parametrize(
+    "when", [date(1975, 6, 1), date(1999, 6, 1), date(2001, 6, 1), date(2030, 6, 1)]
+)
 def test_open_seconds_before_and_after_the_base_year(when):
     night = opening_hours(shop(week(sunday=[("00:00", "06:00")])))
     start = datetime.combine(when, datetime.min.time(), tzinfo=NY)
