@@ -37,6 +37,15 @@ MAX_ID = 2**31 - 1
 # reads is a stored row's, so the type says int.
 
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def every_day(start: str = "09:00", end: str = "20:00") -> dict[str, list[dict[str, str]]]:
+    """A week of opening hours with the same span every day (a new business's, and what
+    every business had before it could set its own: its sending window)."""
+    return {day: [{"open": start, "close": end}] for day in WEEKDAYS}
+
+
 def table_of(model: type[SQLModel]) -> sa.Table:
     """A table model's Core table, for statements built below the ORM."""
     return model.__table__  # type: ignore[attr-defined]  # SQLModel sets it on table models
@@ -184,6 +193,12 @@ class Business(SQLModel, table=True):
     # customer effort: when the owner marks a conversation handled, ask the next day how easy
     # it was to get sorted (1-7)
     ces_enabled: bool = Field(default=False)
+    # Opening hours, when someone is there to answer (not the sending window): per weekday
+    # its spans {"monday": [{"open": "09:00", "close": "17:00"}], ...}, [] when closed; and
+    # closed dates [{"date": "2026-12-25", "name": "Christmas Day"}] (app.care.hours).
+    opening_hours: dict = Field(default_factory=every_day,
+                                sa_column=sa.Column(sa.JSON, nullable=False))  # fmt: skip
+    holidays: list[dict] = Field(default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False))
     created_at: datetime = created_ts()
 
 

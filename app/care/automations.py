@@ -11,13 +11,13 @@ from __future__ import annotations
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
 from app.care import merge, referrals, states, texts
 from app.care.feedback import suggest_reply
+from app.care.hours import next_opening_words, opening_hours
 from app.care.links import conversation_link
 from app.care.outbound import (
     LIVE_STATES,
@@ -27,7 +27,6 @@ from app.care.outbound import (
     queue_text,
 )
 from app.care.reading import Reading, read_reply
-from app.care.windows import parse_hhmm
 from app.db import changed
 from app.models import Business, Customer, Feedback, Message, MessageKind, Visit, VisitStatus
 
@@ -42,7 +41,10 @@ ALERT_EVERY = timedelta(hours=1)
 AFTER_HOURS_EVERY = timedelta(hours=12)
 MISSED_CALL_EVERY = timedelta(days=1)
 EARLIEST_UNANSWERED = timedelta(minutes=5)
-UNANSWERED_HORIZON = timedelta(hours=24)  # older silence is the inbox's job, not a page
+# Older silence is the inbox's job, not a page: 24 hours of opening hours at most, looked for
+# among texts of the last 8 days (a long weekend and a holiday in between).
+UNANSWERED_HORIZON = timedelta(hours=24)
+UNANSWERED_LOOKBACK = timedelta(days=8)
 
 
 @dataclass
@@ -350,75 +352,8 @@ def alert_owner(
                       to_number=business.alert_phone)  # fmt: skip
 
 
-@dataclass(frozen=True)
-class OpeningHours:
-    """The business's hours, every day, in its own zone: its sending window, which is when
-    it answers texts (the after-hours reply says when they open next)."""
-
-    zone: ZoneInfo
-    start_seconds: int  # into the local day
-    end_seconds: int
-
-    def is_open(self, when: datetime) -> bool:
-        local = when.astimezone(self.zone)
-        second = local.hour * 3600 + local.minute * 60 + local.second
-        return self.start_seconds <= second < self.end_seconds
-
-    def open_seconds(self, when: datetime) -> float:
-        """Seconds of opening hours from an epoch to `when`: the opening hours between two
-        moments are the difference (a week-end of waiting counts only its open hours)."""
-        local = when.astimezone(self.zone)
-        into_day = local.hour * 3600 + local.minute * 60 + local.second + local.microsecond / 1e6
-        length = self.end_seconds - self.start_seconds
-        today = min(max(into_day - self.start_seconds, 0.0), float(length))
-        return local.date().toordinal() * length + today
-
-    def offsets_between(self, start: datetime, end: datetime) -> list[tuple[float, float]]:
-        """The zone's UTC offsets over [start, end): [(unix time it ends, offset seconds)],
-        the last one open-ended (its time is `end`)."""
-
-        def offset_at(moment: datetime) -> float:
-            offset = moment.astimezone(self.zone).utcoffset()
-            return offset.total_seconds() if offset is not None else 0.0
-
-        spans: list[tuple[float, float]] = []
-        offset, day = offset_at(start), start
-        while day < end:
-            if offset_at(min(day + timedelta(days=1), end)) != offset:
-                # the clocks change this day, on a local hour or half hour: find when
-                moment = day
-                while offset_at(moment) == offset:
-                    moment += timedelta(minutes=30)
-                spans.append((moment.timestamp(), offset))
-                offset = offset_at(moment)
-            day += timedelta(days=1)
-        spans.append((end.timestamp(), offset))
-        return spans
-
-
-def opening_hours(business: Business) -> OpeningHours:
-    start, end = parse_hhmm(business.window_start), parse_hhmm(business.window_end)
-    return OpeningHours(ZoneInfo(business.timezone), start.hour * 3600 + start.minute * 60,
-                        end.hour * 3600 + end.minute * 60)  # fmt: skip
-
-
 def is_after_hours(business: Business, now: datetime) -> bool:
     return not opening_hours(business).is_open(now)
-
-
-def next_opening_words(business: Business, now: datetime) -> str:
-    """'9:00 AM tomorrow', '9:00 AM Monday': when the business opens next, in its own time."""
-    zone = ZoneInfo(business.timezone)
-    local = now.astimezone(zone)
-    start = parse_hhmm(business.window_start)
-    day = local.date() if local.time().replace(tzinfo=None) < start else local.date() + timedelta(1)
-    opening = datetime.combine(day, start, tzinfo=zone)
-    clock = opening.strftime("%I:%M %p").lstrip("0")
-    if day == local.date():
-        return f"{clock} today"
-    if day == local.date() + timedelta(days=1):
-        return f"{clock} tomorrow"
-    return f"{clock} {opening.strftime('%A')}"
 
 
 def answer_after_hours(session: Session, business: Business, customer: Customer, *, now) -> bool:
@@ -427,8 +362,8 @@ def answer_after_hours(session: Session, business: Business, customer: Customer,
         return False
     if customer.last_after_hours_at and customer.last_after_hours_at > now - AFTER_HOURS_EVERY:
         return False
-    body = texts.render_for(session, business, "after_hours",
-                            next_opening=next_opening_words(business, now))  # fmt: skip
+    next_opening = next_opening_words(opening_hours(business), now)
+    body = texts.render_for(session, business, "after_hours", next_opening=next_opening)
     try:
         queue_text(session, business, customer, body, "after_hours", now=now, cause="inbound")
     except OutboundRefused:
@@ -467,7 +402,7 @@ def alert_unanswered(session: Session, *, now: datetime, base_url: str = "") -> 
         .where(
             col(Customer.needs_reply).is_(True),
             col(Customer.last_inbound_at) < now - EARLIEST_UNANSWERED,
-            col(Customer.last_inbound_at) > now - UNANSWERED_HORIZON,
+            col(Customer.last_inbound_at) > now - UNANSWERED_LOOKBACK,
             col(Customer.consent) != "opted_out",
             or_(
                 col(Customer.last_owner_alert_at).is_(None),
@@ -479,10 +414,15 @@ def alert_unanswered(session: Session, *, now: datetime, base_url: str = "") -> 
     ).all()
     sent = 0
     for customer, business in candidates:
-        waited = timedelta(minutes=business.unanswered_alert_minutes)
-        wrote_at = customer.last_inbound_at
-        if wrote_at is None or wrote_at > now - waited or is_after_hours(business, now):
-            continue  # not yet, or the shop is closed: the owner hears about it at opening
+        hours, wrote_at = opening_hours(business), customer.last_inbound_at
+        if wrote_at is None or not hours.is_open(now):
+            continue  # the shop is closed: the owner hears about it once open
+        # Only opening hours count: a text on Saturday night has waited nothing by Monday 9:00.
+        waited = timedelta(minutes=hours.open_minutes_between(wrote_at, now))
+        if waited < timedelta(minutes=business.unanswered_alert_minutes):
+            continue
+        if waited > UNANSWERED_HORIZON:
+            continue
         last = session.exec(
             select(col(Message.body))
             .where(col(Message.customer_id) == customer.id, col(Message.direction) == "inbound")

@@ -19,7 +19,7 @@ from app.contract import parse
 from app.contract.commands import BusinessChanges, BusinessCreate
 from app.contract.rules import check_window
 from app.errors import Invalid, Refused
-from app.models import ApiKey, Business, ServiceNumber, User
+from app.models import WEEKDAYS, ApiKey, Business, ServiceNumber, User
 from app.sms.numbers import SenderCheckFailed, SenderDirectory
 
 KEY_PREFIX = "rk_"
@@ -203,6 +203,8 @@ def change_business(
     operator's door, or a host that lets owners), and with `senders` must be the provider
     account's own."""
     given = changes.given()
+    hours = _opening_hours(business, given.pop("opening_hours", None))
+    holidays = given.pop("holidays", None)
     for name in ("number", "messaging_service_sid"):
         if name in given and given[name] == getattr(business, name):
             del given[name]  # unchanged: a form sends every field
@@ -226,10 +228,26 @@ def change_business(
         business.window_start, business.window_end = _window(business, window)
     for name, value in given.items():
         setattr(business, name, value)
+    if hours is not None:
+        business.opening_hours = hours
+    if holidays is not None:
+        business.holidays = [{"date": day.date.isoformat(), "name": day.name} for day in holidays]
     session.add(business)
     if "messaging_service_sid" in given:
         _remember_service(session, business, inside)
     return business
+
+
+def _opening_hours(business: Business, change) -> dict | None:
+    """The week with the days the change sends replaced; at least one day must be open."""
+    if change is None:
+        return None
+    week = {**business.opening_hours}
+    for day, spans in change.given().items():
+        week[day] = [span.model_dump() for span in spans]
+    if not any(week.get(day) for day in WEEKDAYS):
+        raise Invalid("opening_hours", "Open at least one day a week.", code="invalid_hours")
+    return week
 
 
 def _window(business: Business, change) -> tuple[str, str]:

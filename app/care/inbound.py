@@ -117,7 +117,8 @@ def _statements(dialect: str) -> dict:
     )
     columns = (businesses.c.id, businesses.c.timezone, businesses.c.window_start,
                businesses.c.window_end, businesses.c.after_hours_reply,
-               businesses.c.ces_enabled)  # fmt: skip
+               businesses.c.ces_enabled, businesses.c.opening_hours,
+               businesses.c.holidays)  # fmt: skip
     return {
         "upsert_customer": upsert,
         "store_message": store,

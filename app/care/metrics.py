@@ -147,8 +147,7 @@ def _in(column, start: datetime, end: datetime):
 def figures_signature(business: Business) -> str:
     """What a business's kept day figures were counted with: a change of time zone or of
     opening hours (or of what a day holds) counts them all again."""
-    hours = opening_hours(business)
-    return f"{figures.VERSION}|{business.timezone}|{hours.start_seconds}-{hours.end_seconds}"
+    return f"{figures.VERSION}|{business.timezone}|{opening_hours(business).signature()}"
 
 
 def business_metrics(

@@ -88,7 +88,10 @@ def invalid_from(exc: ValidationError, model: type[BaseModel] | None = None) -> 
     """Every field's first error, in order; the first one leads (that is what the API shows)."""
     errors: dict[str, str] = {}
     codes: list[str] = []
-    for error in exc.errors(include_url=False):
+    found = exc.errors(include_url=False)
+    # "X | None" reports its None member too ("Input should be None"): X's error is the one.
+    found = [e for e in found if e["type"] != "none_required"] or found
+    for error in found:
         ctx = error.get("ctx") or {}
         loc = [str(part) for part in error.get("loc", ()) if not isinstance(part, int)]
         # A union reports each member; the member name is not a field.

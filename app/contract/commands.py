@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -23,11 +24,15 @@ from pydantic.json_schema import SkipJsonSchema
 
 from app.contract.rules import (
     HHMM,
+    MAX_HOLIDAYS,
+    WEEKDAY_NAMES,
     Amount,
     BusinessName,
     ConsentSource,
     Countries,
     Email,
+    HolidayDate,
+    HolidayName,
     Notes,
     OptionalDay,
     OptionalEmail,
@@ -45,6 +50,8 @@ from app.contract.rules import (
     StaffName,
     Tags,
     TimeZone,
+    check_day_hours,
+    check_holidays,
     fold,
     form_number,
     invalid,
@@ -93,6 +100,52 @@ class WindowChange(Command):
     end: HHMM | SkipJsonSchema[None] = None
 
 
+# Fields a PATCH may send but not as null: sending nothing keeps the value.
+NotNull = SkipJsonSchema[None]
+
+
+class OpenSpan(Command):
+    """Open from `open` to `close` (local times; a close of 00:00 is midnight)."""
+
+    open: HHMM = Field(examples=["09:00"])
+    close: HHMM = Field(examples=["17:30"])
+
+
+DayHours = Annotated[list[OpenSpan], Field(json_schema_extra={"maxItems": 2})]
+
+
+class WeekHours(Command):
+    """Opening hours by weekday: [] is closed, one span, or two around a break. A day not
+    sent keeps its hours."""
+
+    monday: DayHours | NotNull = None
+    tuesday: DayHours | NotNull = None
+    wednesday: DayHours | NotNull = None
+    thursday: DayHours | NotNull = None
+    friday: DayHours | NotNull = None
+    saturday: DayHours | NotNull = None
+    sunday: DayHours | NotNull = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _each_day(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {day: check_day_hours(day, spans) if day in WEEKDAY_NAMES else spans
+                    for day, spans in data.items()}  # fmt: skip
+        return data
+
+
+class Holiday(Command):
+    """A date the business is closed, with a name for the owner (optional)."""
+
+    date: HolidayDate
+    name: HolidayName = ""
+
+
+Holidays = Annotated[list[Holiday], AfterValidator(check_holidays),
+                     Field(json_schema_extra={"maxItems": MAX_HOLIDAYS})]  # fmt: skip
+
+
 class BusinessCreate(Command):
     name: BusinessName
     number: OptionalPhone = None
@@ -112,10 +165,6 @@ class BusinessCreate(Command):
             raise invalid("weak_password", "Your password cannot be your email address.",
                           field="owner_password")  # fmt: skip
         return self
-
-
-# Fields a PATCH may send but not as null: sending nothing keeps the value.
-NotNull = SkipJsonSchema[None]
 
 
 class BusinessChanges(Command):
@@ -151,6 +200,9 @@ class BusinessChanges(Command):
     referral_reward: OptionalOffer = None
     referral_hourly_limit: Annotated[int, Field(ge=1, le=1000)] | NotNull = None
     ces_enabled: bool | NotNull = None
+    # when someone is there to answer (the after-hours reply, alerts, response times)
+    opening_hours: WeekHours | NotNull = None
+    holidays: Holidays | NotNull = None  # the whole list: it replaces the one there is
 
     @model_validator(mode="after")
     def _not_null(self) -> BusinessChanges:

@@ -51,7 +51,8 @@ LEGAL_CORE = (time(9), time(20))
 RULE_CODES = frozenset(
     {"invalid_phone", "invalid_email", "invalid_url", "invalid_timezone", "invalid_window",
      "invalid_time", "invalid_sid", "weak_password", "missing_field", "too_long",
-     "invalid_consent", "invalid_amount", "invalid_field"}
+     "invalid_consent", "invalid_amount", "invalid_field", "invalid_hours",
+     "invalid_holidays"}
 )  # fmt: skip
 
 
@@ -243,6 +244,104 @@ def check_window(start: str, end: str) -> tuple[str, str]:
     return start_t.strftime("%H:%M"), end_t.strftime("%H:%M")
 
 
+DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+# ---- opening hours -------------------------------------------------------------------------
+
+WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+MAX_DAY_SPANS = 2  # open all day, or two spans around a break
+MAX_HOLIDAYS = 60
+MAX_HOLIDAY_NAME = 60
+FIRST_HOLIDAY, LAST_HOLIDAY = date(2000, 1, 1), date(2099, 12, 31)
+
+
+def _minutes(value: str, *, closing: bool) -> int:
+    moment = parse_hhmm(value)
+    minutes = moment.hour * 60 + moment.minute
+    return 24 * 60 if closing and minutes == 0 else minutes  # closing at 00:00 is midnight
+
+
+def check_day_hours(day: str, value: Any) -> list[dict[str, str]]:
+    """One weekday's opening hours: [] (closed) or one or two {"open", "close"} spans, each
+    closing after it opens, the second after the first. Messages name the day."""
+    name = day.capitalize()
+    if not isinstance(value, list) or not all(isinstance(span, dict) for span in value):
+        raise invalid("invalid_hours", f"{name}: give a list of opening and closing times.",
+                      field=f"opening_hours.{day}")  # fmt: skip
+    if len(value) > MAX_DAY_SPANS:
+        raise invalid("invalid_hours", f"{name}: at most {MAX_DAY_SPANS} opening times a day.",
+                      field=f"opening_hours.{day}")  # fmt: skip
+    spans, last_close = [], -1
+    for span in value:
+        opening, close = span.get("open"), span.get("close")
+        if set(span) - {"open", "close"}:
+            raise invalid("invalid_hours", f"{name}: only open and close times, please.",
+                          field=f"opening_hours.{day}")  # fmt: skip
+        if not opening or not close:
+            raise invalid("invalid_hours", f"{name}: enter both the opening and the closing "
+                          "time, or mark the day closed.",
+                          field=f"opening_hours.{day}")  # fmt: skip
+        try:
+            if not isinstance(opening, str) or not isinstance(close, str):
+                raise ValueError(opening)
+            start, end = _minutes(opening, closing=False), _minutes(close, closing=True)
+        except ValueError as exc:
+            raise invalid("invalid_hours", f"{name}: use times such as 09:00 and 17:30.",
+                          field=f"opening_hours.{day}") from exc  # fmt: skip
+        if end <= start:
+            raise invalid("invalid_hours", f"{name}: the closing time must be after the "
+                          "opening time.", field=f"opening_hours.{day}")  # fmt: skip
+        if start < last_close:
+            raise invalid("invalid_hours", f"{name}: the second opening time must be after the "
+                          "first closing time.", field=f"opening_hours.{day}")  # fmt: skip
+        last_close = end
+        spans.append({"open": f"{start // 60:02d}:{start % 60:02d}",
+                      "close": parse_hhmm(close).strftime("%H:%M")})  # fmt: skip
+    return spans
+
+
+def check_holidays(value: list, info: ValidationInfo) -> list:
+    """Closed dates: at most MAX_HOLIDAYS, each once, in this century; sorted by date."""
+    if len(value) > MAX_HOLIDAYS:
+        raise invalid("invalid_holidays", f"At most {MAX_HOLIDAYS} closed dates: remove some "
+                      "that have passed first.")  # fmt: skip
+    seen: set[date] = set()
+    for holiday in value:
+        if not FIRST_HOLIDAY <= holiday.date <= LAST_HOLIDAY:
+            raise invalid("invalid_holidays", f"{holiday.date.isoformat()}: check the year.")
+        if holiday.date in seen:
+            raise invalid("invalid_holidays", f"{_day_words(holiday.date)} is already a closed "
+                          "date.")  # fmt: skip
+        seen.add(holiday.date)
+    return sorted(value, key=lambda holiday: holiday.date)
+
+
+def _day_words(day: date) -> str:
+    return f"{day.strftime('%A')} {day.day} {day.strftime('%B %Y')}"
+
+
+def check_holiday_date(value: Any) -> Any:
+    """A closed date as a date input or JSON sends it: 2026-12-25."""
+    if isinstance(value, str):
+        if not value.strip():
+            raise invalid("invalid_holidays", "Choose the date you are closed.")
+        try:
+            if not DAY.fullmatch(value.strip()):
+                raise ValueError(value)
+            return date.fromisoformat(value.strip())
+        except ValueError as exc:
+            raise invalid("invalid_holidays", "Use a date such as 2026-12-25.") from exc
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    raise invalid("invalid_holidays", "Use a date such as 2026-12-25.")
+
+
+HolidayDate = Annotated[date, BeforeValidator(check_holiday_date),
+                        WithJsonSchema({"type": "string", "format": "date",
+                                        "examples": ["2026-12-25"]})]  # fmt: skip
+
+
 def check_moment(value: Any, info: ValidationInfo) -> Any:
     """An ISO 8601 time; without a zone it is the business's local time (context `zone`)."""
     if isinstance(value, datetime):
@@ -275,7 +374,6 @@ Moment = Annotated[
     BeforeValidator(check_moment),
     WithJsonSchema({"type": "string", "format": "date-time"}),
 ]
-DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def check_day_or_moment(value: Any, info: ValidationInfo) -> Any:
@@ -359,6 +457,7 @@ StaffName = Annotated[str, Field(max_length=MAX_STAFF * 2), _folded(MAX_STAFF)]
 OptionalStaffName = Annotated[StaffName | None, BeforeValidator(_blank_to_none)]
 ConsentSource = Annotated[str, Field(max_length=MAX_SOURCE * 2), _folded(MAX_SOURCE)]
 Offer = Annotated[str, Field(max_length=MAX_OFFER * 2), _folded(MAX_OFFER)]
+HolidayName = Annotated[str, Field(max_length=MAX_HOLIDAY_NAME * 2), _folded(MAX_HOLIDAY_NAME)]
 OptionalOffer = Annotated[Offer | None, BeforeValidator(_blank_to_none)]
 
 

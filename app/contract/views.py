@@ -48,6 +48,28 @@ class SendingWindowView(View):
     end: str = Field(examples=["20:00"])
 
 
+class OpenSpanView(View):
+    open: str = Field(examples=["09:00"])
+    close: str = Field(examples=["17:30"], description="00:00 is midnight")
+
+
+class OpeningHoursView(View):
+    """Each weekday's open spans in the business's zone; [] is closed."""
+
+    monday: list[OpenSpanView]
+    tuesday: list[OpenSpanView]
+    wednesday: list[OpenSpanView]
+    thursday: list[OpenSpanView]
+    friday: list[OpenSpanView]
+    saturday: list[OpenSpanView]
+    sunday: list[OpenSpanView]
+
+
+class HolidayView(View):
+    date: date
+    name: str
+
+
 class BusinessPublic(View):
     id: int
     name: str
@@ -94,6 +116,11 @@ class BusinessPublic(View):
     referral_hourly_limit: int = Field(
         description="new referred friends an hour at most, for the whole business"
     )
+    opening_hours: OpeningHoursView = Field(
+        description="when someone is there to answer (not the sending window): the after-hours "
+        "reply, the unanswered alerts and the first-response minutes count these"
+    )
+    holidays: list[HolidayView] = Field(description="dates the business is closed, by date")
     ces_enabled: bool = Field(
         description="when a conversation is marked handled, ask the next day how easy it was "
         "to get sorted (1-7: customer effort)"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
+from zoneinfo import ZoneInfo
+
 from flask import abort, flash, g, make_response, redirect, render_template, request, url_for
 
 from app.care import accounts
@@ -10,7 +13,9 @@ from app.care.businesses import change_business, issue_api_key
 from app.care.missed_calls import allowed_countries
 from app.contract import parse
 from app.contract.commands import BusinessChanges
+from app.contract.rules import MAX_HOLIDAYS
 from app.errors import Invalid, Refused
+from app.models import WEEKDAYS
 from app.web.context import db, now, services
 from app.web.owner.common import form_errors, home, owner_blueprint, owner_only, password_method
 
@@ -59,7 +64,50 @@ def _referral_values() -> dict:
     return {name: getattr(g.business, name) for name in (*REFERRAL_FIELDS, *REFERRAL_SWITCHES)}
 
 
-def _settings_page(values: dict, errors: dict, status: int = 200, care=None, referrals=None):
+def _hours_values() -> dict[str, dict]:
+    """The week as the form shows it: per day open or not and up to two spans; a closed day
+    offers the hours of the first open day, so opening it is one tap."""
+    week = g.business.opening_hours
+    usual = next((week[day][0] for day in WEEKDAYS if week.get(day)), None) or {}
+    values = {}
+    for day in WEEKDAYS:
+        spans = week.get(day) or []
+        first = spans[0] if spans else usual
+        second = spans[1] if len(spans) > 1 else {}
+        values[day] = {"open": bool(spans), "from": first.get("open", ""),
+                       "until": first.get("close", ""), "from2": second.get("open", ""),
+                       "until2": second.get("close", "")}  # fmt: skip
+    return values
+
+
+def _week_from_form(form) -> tuple[dict, dict]:
+    """(the week for the command, the form's values to show again)."""
+    week, values = {}, {}
+    for day in WEEKDAYS:
+        entered = {part: form.get(f"{day}_{part}", "").strip()
+                   for part in ("from", "until", "from2", "until2")}  # fmt: skip
+        is_open = f"{day}_open" in form
+        values[day] = {"open": is_open, **entered}
+        spans = [{"open": entered["from"], "close": entered["until"]}] if is_open else []
+        if is_open and (entered["from2"] or entered["until2"]):
+            spans.append({"open": entered["from2"], "close": entered["until2"]})
+        week[day] = spans
+    return week, values
+
+
+def _holidays() -> list[dict]:
+    today = now().astimezone(ZoneInfo(g.business.timezone)).date()
+    shown = []
+    for holiday in g.business.holidays:
+        day = date.fromisoformat(holiday["date"])
+        shown.append({"date": holiday["date"], "name": holiday.get("name", ""),
+                      "words": f"{day.strftime('%a')} {day.day} {day.strftime('%b %Y')}",
+                      "past": day < today})  # fmt: skip
+    return shown
+
+
+def _settings_page(values: dict, errors: dict, status: int = 200, care=None, referrals=None,
+                   hours=None, holiday=None):  # fmt: skip
     return render_template(
         "owner/settings.html",
         values=values,
@@ -67,6 +115,11 @@ def _settings_page(values: dict, errors: dict, status: int = 200, care=None, ref
         zones=COMMON_ZONES,
         care=care or _care_values(),
         referrals=referrals or _referral_values(),
+        hours=hours or _hours_values(),
+        weekdays=WEEKDAYS,
+        holidays=_holidays(),
+        holiday=holiday or {"date": "", "name": ""},
+        max_holidays=MAX_HOLIDAYS,
         sender_locked=not services().settings.owners_may_change_number,
         alert_problem=alert_phone_problem(db(), g.business),
         home_countries=", ".join(sorted(allowed_countries(g.business))),
@@ -76,9 +129,7 @@ def _settings_page(values: dict, errors: dict, status: int = 200, care=None, ref
 @bp.get("/")
 @owner_only
 def settings():
-    b = g.business
-    values = {name: getattr(b, name) or "" for name in SETTING_FIELDS}
-    return _settings_page(values, {})
+    return _settings_page(_current_values(), {})
 
 
 @bp.post("/")
@@ -113,6 +164,48 @@ def save_referrals():
                          "Referral settings saved.")  # fmt: skip
 
 
+def _current_values() -> dict:
+    return {name: getattr(g.business, name) or "" for name in SETTING_FIELDS}
+
+
+@bp.post("/hours")
+@owner_only
+def save_hours():
+    week, entered = _week_from_form(request.form)
+    try:
+        change_business(db(), g.business, parse(BusinessChanges, {"opening_hours": week}))
+    except Invalid as exc:
+        return _settings_page(_current_values(), form_errors(exc), 422, hours=entered)
+    flash("Opening hours saved.", "info")
+    return redirect(url_for(".settings") + "#hours")
+
+
+@bp.post("/holidays")
+@owner_only
+def add_holiday():
+    holiday = {"date": request.form.get("holiday_date", ""),
+               "name": request.form.get("holiday_name", "")}  # fmt: skip
+    return _save_holidays([*g.business.holidays, holiday], "Closed date added.", holiday)
+
+
+@bp.post("/holidays/remove")
+@owner_only
+def remove_holiday():
+    day = request.form.get("date", "")
+    kept = [holiday for holiday in g.business.holidays if holiday["date"] != day]
+    return _save_holidays(kept, "Closed date removed.", None)
+
+
+def _save_holidays(holidays: list, saved: str, entered: dict | None):
+    try:
+        change_business(db(), g.business, parse(BusinessChanges, {"holidays": holidays},
+                                                now=now()))  # fmt: skip
+    except Invalid as exc:
+        return _settings_page(_current_values(), form_errors(exc), 422, holiday=entered)
+    flash(saved, "info")
+    return redirect(url_for(".settings") + "#holidays")
+
+
 def _save_section(fields, switches, section: str, current, saved: str):
     """One form of settings: all of it saved, or none and the form shown again."""
     form = {name: request.form.get(name) for name in fields if name in request.form}
@@ -121,8 +214,8 @@ def _save_section(fields, switches, section: str, current, saved: str):
     try:
         change_business(db(), g.business, parse(BusinessChanges, changes))
     except Invalid as exc:
-        values = {name: getattr(g.business, name) or "" for name in SETTING_FIELDS}
-        return _settings_page(values, form_errors(exc), 422, **{section: {**current(), **form}})
+        return _settings_page(_current_values(), form_errors(exc), 422,
+                              **{section: {**current(), **form}})  # fmt: skip
     flash(saved, "info")
     return redirect(url_for(".settings") + f"#{section}")
 
