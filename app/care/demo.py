@@ -10,7 +10,7 @@ from app.care.businesses import create_business
 from app.care.inbound import receive_text
 from app.care.visits import record_visit
 from app.contract.commands import VisitCreate
-from app.models import Business
+from app.models import Business, Customer
 from app.sms.webhooks import InboundText
 
 DEMO_NUMBER = "+12125550100"
@@ -21,6 +21,7 @@ DEMO_CUSTOMERS = [
     ("+13125550113", "Priya Shah", "Leo"),
     ("+15125550114", "Tom O'Neill", "Leo"),
 ]
+DEMO_FRIEND = ("+12125550115", "Sofia Reyes")  # came through Maria's code
 
 
 def load_demo(session: Session, *, now: datetime) -> dict:
@@ -41,6 +42,8 @@ def load_demo(session: Session, *, now: datetime) -> dict:
         now=now,
     )
     business.thank_you_delay_minutes = 1  # so a newcomer sees the thank-you arrive
+    business.referral_offer = "15% off your first visit"
+    business.referral_reward = "$10 off your next visit"
     session.add(business)
     for index, (phone, name, staff) in enumerate(DEMO_CUSTOMERS):
         visit = VisitCreate(
@@ -48,6 +51,7 @@ def load_demo(session: Session, *, now: datetime) -> dict:
             name=name,
             consent=True,
             consent_source="demo",
+            marketing_consent=index == 0,  # Maria said yes to offers too
             staff=staff,
             occurred_at=now - timedelta(hours=3 + index),
         )
@@ -57,6 +61,16 @@ def load_demo(session: Session, *, now: datetime) -> dict:
                         from_=maria, sender=maria,
                         body="Thank you! Can I book with Ana again next month?")  # fmt: skip
     receive_text(session, reply, now=now)
+    # Word of mouth: Maria's friend texts her code, then comes in (Maria earns her reward).
+    code = session.exec(select(Customer.referral_code).where(
+        col(Customer.business_id) == business.id, col(Customer.phone) == maria)).one()  # fmt: skip
+    friend = InboundText(provider_sid="SMdemo0000000000000000000000000002", to=DEMO_NUMBER,
+                         from_=DEMO_FRIEND[0], sender=DEMO_FRIEND[0],
+                         body=f"Hi! My friend Maria gave me her code {code}")  # fmt: skip
+    receive_text(session, friend, now=now - timedelta(hours=2))
+    record_visit(session, business, VisitCreate(
+        phone=DEMO_FRIEND[0], name=DEMO_FRIEND[1], consent=True, consent_source="demo",
+        staff="Leo", occurred_at=now - timedelta(hours=1)), now=now, source="demo")  # fmt: skip
     return {
         "business_id": business.id,
         "api_key": key,

@@ -11,7 +11,7 @@ from sqlalchemy import func, inspect
 from sqlmodel import Session, select
 
 from app.care.customers import find_or_create, set_consent
-from app.care.demo import DEMO_CUSTOMERS, DEMO_NUMBER
+from app.care.demo import DEMO_CUSTOMERS, DEMO_FRIEND, DEMO_NUMBER
 from app.care.outbound import queue_text
 from app.migrate import alembic_config
 from app.models import ApiKey, Business, ConsentEvent, Customer, Message, SimulatedText, User
@@ -162,7 +162,8 @@ def test_demo_loads_a_business_once(cli, engine):
         business = s.exec(select(Business).where(Business.number == DEMO_NUMBER)).one()
         assert business.id == summary["business_id"]
         customers = s.exec(select(Customer).where(Customer.business_id == business.id)).all()
-        assert {c.phone for c in customers} == {phone for phone, _name, _staff in DEMO_CUSTOMERS}
+        assert {c.phone for c in customers} == {phone for phone, _name, _staff in DEMO_CUSTOMERS
+                                                } | {DEMO_FRIEND[0]}  # fmt: skip
         assert all(c.consent == "granted" for c in customers)
         assert s.exec(select(func.count(Message.id))).one() > 0
     code, out, _err = cli("demo")

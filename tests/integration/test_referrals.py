@@ -671,3 +671,25 @@ def test_the_migration_gives_existing_customers_codes_and_keeps_opt_outs(tmp_pat
     assert all((c == "opted_out") == (m == "opted_out") for _code, c, m in rows)
     command.downgrade(config, "0006_search")
     engine.dispose()
+
+
+def test_the_demo_shows_word_of_mouth(engine, clock, client):
+    """The demo salon has a referral to show: Maria's friend texted her code and came in;
+    Maria, who agreed to offers, has her reward text on its way."""
+    from app.care.demo import DEMO_CUSTOMERS, DEMO_FRIEND, load_demo
+
+    with Session(engine) as s:
+        key = load_demo(s, now=clock.now())["api_key"]
+        s.commit()
+    auth = {"Authorization": f"Bearer {key}"}
+    [referral] = client.get("/api/v1/referrals", headers=auth).json["items"]
+    assert referral["state"] == "converted" and referral["source"] == "text"
+    friend = client.get(f"/api/v1/customers/{referral['friend_id']}", headers=auth).json
+    maria = client.get(f"/api/v1/customers/{referral['referrer_id']}", headers=auth).json
+    assert (friend["phone"], maria["phone"]) == (DEMO_FRIEND[0], DEMO_CUSTOMERS[0][0])
+    texts = client.get(f"/api/v1/customers/{maria['id']}/messages", headers=auth).json["items"]
+    [reward] = [t for t in texts if t["kind"] == "referral_reward"]
+    assert "$10 off" in reward["body"] and reward["status"] == "scheduled"
+    clock.advance(minutes=1)
+    metrics = client.get("/api/v1/metrics", headers=auth).json["referrals"]
+    assert (metrics["leads"], metrics["converted"]) == (1, 1)
