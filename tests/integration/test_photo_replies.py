@@ -160,6 +160,16 @@ def test_a_photo_that_is_too_big_or_no_photo_is_refused_and_nothing_is_saved(
     assert photos(session) == []
 
 
+def test_a_file_far_over_the_limit_is_stopped_before_it_is_read(owner, story: Story, session):
+    story.visit()
+    customer = story.customer()
+    refused = send_with_photo(owner, customer.id, b"\xff\xd8\xff" + b"\0" * (3 * MAX_PHOTO_BYTES))
+    assert refused.status_code == 413
+    assert "a photo can be at most 5 MB" in refused.get_data(as_text=True)
+    assert photos(session) == []
+    assert session.exec(select(Message).where(Message.body.contains("new color"))).all() == []
+
+
 def test_another_business_cannot_attach_a_photo_to_a_conversation_not_theirs(
     client, story: Story, session, clock
 ):
