@@ -59,10 +59,10 @@ def png(size=(32, 32)) -> bytes:
 
 
 def send_with_photo(client, customer_id: int, photo: bytes | None, *, name="chair.jpg",
-                    body="Here is your new color", path=None):  # fmt: skip
+                    body="Here is your new color", path=None, kind=""):  # fmt: skip
     """The composer's form with a photo, as a browser posts it (multipart)."""
     token = token_for(client, f"/conversations/{customer_id}" if path is None else "/account")
-    values: dict = {"csrf_token": token, "body": body}
+    values: dict = {"csrf_token": token, "body": body, "kind": kind}
     if photo is not None:
         values["photo"] = FileStorage(io.BytesIO(photo), filename=name)
     # Encoded in memory: the test client's own encoding leaves a temporary file open.
@@ -198,6 +198,21 @@ def test_a_photo_alone_goes_and_a_first_text_still_names_the_business(owner, sto
     story.run()
     last = twilio_posts(story.twilio)[-1]
     assert MEDIA_URL.fullmatch(last["MediaUrl"][0]) and last["Body"] == [""]
+
+
+def test_a_saved_text_with_a_photo_keeps_its_kind_and_its_rules(owner, story: Story, session):
+    story.visit()
+    customer = story.customer()
+    sent = send_with_photo(owner, customer.id, png(), name="color.png", kind="thank_you",
+                           body="Thanks for coming in, {{ first_name }}!")  # fmt: skip
+    assert sent.status_code == 302
+    [message] = session.exec(
+        select(Message).where(Message.body.contains("Thanks for coming"))
+    ).all()
+    session.commit()
+    assert message.kind == "thank_you" and MEDIA_URL.fullmatch(message.media_urls[0]["url"])
+    [photo] = photos(session)
+    assert photo.message_id == message.id and photo.customer_id == customer.id
 
 
 def test_an_opted_out_customer_gets_no_photo_either(owner, story: Story, session):
