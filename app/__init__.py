@@ -19,6 +19,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from app.care.inbound import BusinessDirectory
+from app.care.photos import MAX_PHOTO_BYTES
 from app.clock import Clock, SystemClock
 from app.config import Settings, load_settings
 from app.db import make_engine
@@ -28,6 +29,7 @@ from app.sms.gateway import SimulatorGateway, SmsGateway, TwilioGateway
 from app.sms.numbers import AnySenders, SenderDirectory, TwilioSenders
 
 csrf = CSRFProtect()
+UPLOAD_ENDPOINTS = frozenset({"conversation.send"})  # forms that may carry a photo
 
 
 @dataclass
@@ -184,14 +186,23 @@ def create_app(
         else:
             # The URL Twilio signed is the public one: take it from the proxy's headers.
             app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
+
+    @app.before_request
+    def _upload_limit():
+        # The composer takes a photo: room for one over the limit, so that it is refused with
+        # the reason rather than a bare "too large". Before the CSRF check reads the form.
+        if request.endpoint in UPLOAD_ENDPOINTS:
+            request.max_content_length = 2 * MAX_PHOTO_BYTES + settings.max_body_bytes
+
     csrf.init_app(app)
     app.url_map.converters["int"] = RowIdConverter  # before any route is added
     limits = _limits(services)
     app.extensions["regulars_limits"] = limits  # views with limits of their own use it
 
-    from app.web import api, pages, public, webhooks
+    from app.web import api, media, pages, public, webhooks
 
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(media.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(public.bp)

@@ -450,6 +450,25 @@ class SavedReply(SQLModel, table=True):
     created_at: datetime = created_ts()
 
 
+class Photo(SQLModel, table=True):
+    """A photo the owner attached to a text: the bytes live here, so every web process can
+    serve them to the carrier at /media/<token> (a long random token, nothing lists them)."""
+
+    __tablename__ = "photo"
+
+    id: int = Field(default=None, primary_key=True)
+    token: str = Field(max_length=64, unique=True)
+    business_id: int = Field(foreign_key="business.id", index=True)
+    customer_id: int = Field(foreign_key="customer.id")
+    message_id: int | None = Field(default=None, foreign_key="message.id", index=True)
+    content_type: str = Field(max_length=32)
+    size: int
+    width: int
+    height: int
+    data: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
+    created_at: datetime = created_ts()
+
+
 class Message(SQLModel, table=True):
     """One text, either direction. Outbound rows move forward through the state machine."""
 
@@ -591,6 +610,9 @@ class SimulatedText(SQLModel, table=True):
     business_number: str = Field(max_length=40)
     direction: str = Field(max_length=12)  # to_handset | from_handset
     body: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    media_urls: list | None = Field(  # the pictures it carried (their URLs)
+        default=None, sa_column=sa.Column(sa.JSON(none_as_null=True), nullable=True)
+    )
     created_at: datetime = created_ts()
 
 

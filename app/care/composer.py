@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from jinja2 import TemplateSyntaxError, UndefinedError
 from sqlmodel import Session, col, select
 
-from app.care import merge, texts
+from app.care import merge, photos, texts
 from app.care.automations import REVIEW_ASKS, recently_asked
 from app.care.outbound import (
     LIVE_STATES,
@@ -202,6 +202,7 @@ def send_template(
     base_url: str,
     user: User | None = None,
     body: str | None = None,
+    photo: photos.PreparedPhoto | None = None,
 ) -> Message:
     """Queue the business's text of `kind` by hand (or `body`, the owner's edit of its draft),
     under that kind's rules: consent, the recipient's window and the caps (it waits for them),
@@ -223,8 +224,24 @@ def send_template(
         names = (*COMPOSER_FIELDS, *texts.MERGE_FIELDS[kind])
         allowed = {name: every[name] for name in names if name != "review_link" or link}
         text = render_typed(body, allowed)
-    return queue_text(session, business, customer, text, kind, now=now, cause="user",
-                      user_id=user.id if user else None)  # fmt: skip
+    return _queue(session, business, customer, text, kind, now=now, base_url=base_url,
+                  user=user, photo=photo)  # fmt: skip
+
+
+def _queue(session, business, customer, text, kind, *, now, base_url, user, photo):
+    """Queue a text the owner sends, with the photo they attached (stored with the text, in
+    the same transaction: a refused text leaves no photo behind)."""
+    if photo is None:
+        return queue_text(session, business, customer, text, kind, now=now, cause="user",
+                          user_id=user.id if user else None)  # fmt: skip
+    row = photos.new_photo(business, customer, photo)
+    message = queue_text(session, business, customer, text, kind, now=now, cause="user",
+                         user_id=user.id if user else None,
+                         media=[photos.media_item(row, base_url)])  # fmt: skip
+    row.message_id = message.id
+    session.add(row)
+    session.flush()
+    return message
 
 
 # ---- typed texts ----------------------------------------------------------------------------
@@ -270,11 +287,12 @@ def send_reply(
     *,
     now: datetime,
     base_url: str,
+    photo: photos.PreparedPhoto | None = None,
 ) -> Message:
-    """Queue a text the owner typed (merge fields filled). Not committed. Raises Invalid or
+    """Queue a text the owner typed (merge fields filled), with the photo they attached: a
+    picture message served from `base_url`. Not committed. Raises Invalid or
     OutboundRefused."""
     fields = composer_fields(session, business, customer, user, now=now, base_url=base_url)
     text = render_typed(body, fields)
-    return queue_text(
-        session, business, customer, text, "manual", now=now, cause="user", user_id=user.id
-    )
+    return _queue(session, business, customer, text, "manual", now=now, base_url=base_url,
+                  user=user, photo=photo)  # fmt: skip

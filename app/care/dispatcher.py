@@ -36,6 +36,7 @@ from app.care.outbound import (
     introduce,
     may_reach_opted_out,
     preview,
+    size_of,
 )
 from app.care.status import apply_status_callback, flag_customer_for_error
 from app.clock import Clock, SystemClock
@@ -51,7 +52,6 @@ from app.models import (
     SenderPace,
     StatusCallback,
 )
-from app.sms.encoding import segment_info
 from app.sms.errors import Action, classify
 from app.sms.gateway import Accepted, OutgoingText, SendFailed, SmsGateway
 
@@ -370,12 +370,8 @@ class Dispatcher:
         else:
             body = introduce(message.body, business, customer, message.kind)
             if body != message.body:
-                info = segment_info(body)
-                message.body, message.segments, message.encoding = (
-                    body,
-                    info.segments,
-                    info.encoding,
-                )
+                message.body = body
+                message.segments, message.encoding = size_of(body, message.media_urls)
             states.claim(message, worker_id=self.worker_id, lease_until=now + lease, now=now)
             message.from_number = business.number
             session.add(message)
@@ -398,6 +394,7 @@ class Dispatcher:
             messaging_service_sid=business.messaging_service_sid,
             status_callback=callback,
             validity_period=self.settings.validity_period_seconds,
+            media_urls=tuple(item["url"] for item in message.media_urls or ()),
         )
         sender = business.messaging_service_sid or business.number or f"business:{business.id}"
         return Job(
@@ -544,7 +541,10 @@ class Dispatcher:
                 session.execute(
                     update(Customer)
                     .where(col(Customer.id) == message.customer_id)
-                    .values(last_activity_at=now, last_message_preview=preview(message.body))
+                    .values(
+                        last_activity_at=now,
+                        last_message_preview=preview(message.body, len(message.media_urls or ())),
+                    )
                 )
             session.commit()
 

@@ -205,8 +205,8 @@ def receive_text(
         {"business_id": business.id, "phone": phone, "name": "", "tags": [],
          "number_business": business.id, "number_phone": phone, "number_status": "ok",
          "created_at": now, "last_inbound_at": now, "last_activity_at": now,
-         "last_message_preview": preview(body), "unread_count": 1, "needs_reply": True,
-         "notes": ""},
+         "last_message_preview": preview(body, len(text.media)), "unread_count": 1,
+         "needs_reply": True, "notes": ""},
     ).one()  # fmt: skip
     message_id = connection.execute(
         statements["store_message"],

@@ -86,9 +86,20 @@ class Verdict:
     reason: str = ""
 
 
-def preview(body: str) -> str:
-    """One line of a text for the inbox list."""
-    return " ".join(body.split())[:160]
+def preview(body: str, photos: int = 0) -> str:
+    """One line of a text for the inbox list ("Photo · ..." when it carried pictures)."""
+    line = " ".join(body.split())
+    if photos:
+        said = "Photo" if photos == 1 else f"{photos} photos"
+        line = f"{said} · {line}" if line else said
+    return line[:160]
+
+
+def size_of(body: str, media: list | None) -> tuple[int, str]:
+    """(segments, encoding) a text is counted as: a text with a photo goes as one picture
+    message (MMS), priced per message rather than per 160 characters."""
+    info = segment_info(body)
+    return (1 if media else info.segments), info.encoding
 
 
 def is_automated(kind: str) -> bool:
@@ -306,13 +317,16 @@ def queue_text(
     user_id: int | None = None,
     to_number: str | None = None,
     promotional: bool = False,
+    media: list[dict[str, str]] | None = None,
 ) -> Message:
     """Write an outbound text to the outbox (not committed: the caller's transaction owns it).
-    `promotional`: it carries an offer or a reward, so it needs marketing consent."""
+    `promotional`: it carries an offer or a reward, so it needs marketing consent. `media`:
+    the pictures it carries ({"url", "content_type"}, URLs the carrier can fetch); a text
+    with a picture may have no words. The rules are the same for a picture message."""
     if kind not in KINDS:
         raise ValueError(f"unknown message kind {kind!r}")
     body = (body or "").strip()
-    if not body:
+    if not body and not media:
         raise OutboundRefused("empty_body", "The text is empty.")
     check_allowed(business, customer, kind, promotional=promotional)
     earliest = max(send_at or now, now)
@@ -324,7 +338,7 @@ def queue_text(
         raise OutboundRefused(
             "body_too_long", f"A text can be at most {MAX_BODY_CHARS} characters."
         )
-    info = segment_info(body)
+    segments, encoding = size_of(body, media)
     message = Message(
         business_id=business.id,
         customer_id=customer.id,
@@ -332,10 +346,11 @@ def queue_text(
         body=body,
         kind=MessageKind(kind),
         status=MessageStatus.SCHEDULED,
-        segments=info.segments,
-        encoding=info.encoding,
+        segments=segments,
+        encoding=encoding,
         from_number=business.number,
         to_number=to_number or customer.phone,
+        media_urls=media or None,
         cause=cause,
         promotional=promotional,
         visit_id=visit_id,
@@ -349,7 +364,7 @@ def queue_text(
         if not goes_later(message):
             # The inbox's last line is what happened: a text planned for later takes it when
             # it goes (the dispatcher), and shows meanwhile as the conversation's next text.
-            customer.last_message_preview = preview(body)
+            customer.last_message_preview = preview(body, len(media or ()))
     if kind == "manual":
         customer.needs_reply = False  # the owner answered
         if complaint_open(customer):

@@ -32,6 +32,7 @@ class OutgoingText:
     messaging_service_sid: str | None = None
     status_callback: str | None = None
     validity_period: int | None = None
+    media_urls: tuple[str, ...] = ()  # pictures the provider fetches and sends (MMS)
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,20 @@ class SmsGateway(Protocol):
     def drain_events(self) -> list[StatusReport]:
         """Status reports the gateway itself produced (the simulator); Twilio posts its own."""
 
+    def fetch_media(self, url: str) -> FetchedMedia | None:
+        """A picture a customer sent (an inbound text's media URL), fetched with the account's
+        credentials; None when it is not the provider's, not a picture, or not there."""
+
+
+@dataclass(frozen=True)
+class FetchedMedia:
+    content_type: str
+    data: bytes
+
+
+# Pictures a browser shows: only these are passed on from the provider (nothing that could run).
+SHOWN_MEDIA_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+MAX_MEDIA_BYTES = 5 * 1024 * 1024  # Twilio's own limit for a picture
 
 RECONCILE_SLACK = timedelta(minutes=5)  # clocks differ; an attempt is no older than this
 RECONCILE_PAGE = 50  # texts to one number (from one sender) looked at in one request
@@ -116,6 +131,8 @@ class TwilioGateway:
             params["status_callback"] = text.status_callback
         if text.validity_period:
             params["validity_period"] = text.validity_period
+        if text.media_urls:
+            params["media_url"] = list(text.media_urls)  # MediaUrl, once per picture
         try:
             created = self._client().messages.create(**params)
         except TwilioRestException as exc:
@@ -166,6 +183,25 @@ class TwilioGateway:
 
     def drain_events(self) -> list[StatusReport]:
         return []
+
+    def fetch_media(self, url: str) -> FetchedMedia | None:
+        # The account's credentials go only to the account's own media on the API's host.
+        if not url.startswith(f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}/"):
+            return None
+        try:
+            with requests.get(url, auth=(self.account_sid, self.auth_token),
+                              timeout=self.timeout, stream=True) as answer:  # fmt: skip
+                kind = answer.headers.get("Content-Type", "").split(";")[0].strip().lower()
+                if answer.status_code != 200 or kind not in SHOWN_MEDIA_TYPES:
+                    return None
+                data = bytearray()
+                for chunk in answer.iter_content(64 * 1024):
+                    data += chunk
+                    if len(data) > MAX_MEDIA_BYTES:
+                        return None
+        except requests.exceptions.RequestException:
+            return None
+        return FetchedMedia(kind, bytes(data))
 
 
 def _matching(listed, body: str, since: datetime, exclude: frozenset[str]) -> Accepted | None:
@@ -221,6 +257,7 @@ class SimulatorGateway:
                     business_number=sender,
                     direction="to_handset",
                     body=text.body,
+                    media_urls=list(text.media_urls) or None,
                 )
             )
             session.commit()
@@ -248,6 +285,9 @@ class SimulatorGateway:
                 )
             ).first()
         return Accepted(sid=row.sid, status="sent") if row else None
+
+    def fetch_media(self, url: str) -> FetchedMedia | None:
+        return None  # the simulated phone sends words only
 
     def drain_events(self) -> list[StatusReport]:
         drained = []

@@ -7,6 +7,7 @@ dataclasses, one pass over the form, nothing else.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -20,6 +21,11 @@ NUMBER_MAX = 20  # Message.to_number / from_number, Customer.phone
 SERVICE_SMAX_ID = 34  # Business.messaging_service_sid
 STATUS_MAX = 24  # StatusCallback.status
 ERROR_CODE_MAX = 2**31 - 1  # an INTEGER column; Twilio's codes have five digits
+
+
+# An attachment's URL (https, no spaces, short enough to store) and its MIME type.
+_MEDIA_URL = re.compile(r"https://[A-Za-z0-9.-]+(?::\d{1,5})?/[\x21-\x7e]{1,480}")
+_CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}")
 
 
 class MalformedWebhook(ValueError):
@@ -72,15 +78,19 @@ class IncomingCall:
 
 
 def _media(form: Mapping[str, str], count: str) -> tuple[Media, ...]:
-    try:
-        number = min(int(count), MAX_MEDIA)
-    except ValueError:
+    """The attachments Twilio lists (NumMedia, MediaUrlN, MediaContentTypeN). One whose URL or
+    type has no sensible shape is left out (a missing type is kept as ""); the text is kept."""
+    count = count.strip()
+    if not count.isascii() or not count.isdigit():
         return ()
     media = []
-    for i in range(number):
-        url = form.get(f"MediaUrl{i}")
-        if url:
-            media.append(Media(url, form.get(f"MediaContentType{i}") or ""))
+    for i in range(min(int(count), MAX_MEDIA)):
+        url = (form.get(f"MediaUrl{i}") or "").strip()
+        content_type = (form.get(f"MediaContentType{i}") or "").strip().lower()
+        if _MEDIA_URL.fullmatch(url) and (
+            not content_type or _CONTENT_TYPE.fullmatch(content_type)
+        ):
+            media.append(Media(url, content_type))
     return tuple(media)
 
 

@@ -158,19 +158,53 @@
     var business = form.getAttribute("data-introduce") || "";
     var url = form.getAttribute("data-preview-url");
     var token = form.querySelector("input[name=csrf_token]").value;
-    var timer = null, asked = 0;
+    var photo = form.querySelector("[data-photo]");
+    var timer = null, asked = 0, shownText = "";
+    // A text with a photo goes as one picture message (MMS): priced per message, not per 160
+    // characters (the server counts it so too: outbound.size_of).
+    function count(text) {
+      if (!(photo && photo.files && photo.files.length)) return text ? describe(text) : "";
+      var n = Array.from(text).length;
+      return (n ? n + " character" + (n === 1 ? "" : "s") + " · " : "") +
+        "1 picture message (MMS)";
+    }
     function show(result, typed) {
+      shownText = result.ok ? result.text : typed;
       if (!result.ok) {
         out.textContent = result.error;
         box.hidden = false;
         box.classList.add("bad");
-        counter.textContent = typed ? describe(typed) : "";
+        counter.textContent = count(typed);
         return;
       }
       out.textContent = result.text;
       box.hidden = !result.text || result.text === typed.trim();
       box.classList.remove("bad");
-      counter.textContent = result.text ? describe(result.text) : "";
+      counter.textContent = count(result.text);
+    }
+    if (photo) {
+      var hint = form.querySelector("[data-photo-hint]"), usual = hint.textContent;
+      var thumb = form.querySelector("[data-photo-preview]");
+      var limit = parseInt(photo.getAttribute("data-limit"), 10);
+      photo.addEventListener("change", function () {
+        var file = photo.files[0], problem = "";
+        if (file && !/^image\/(jpeg|png|gif)$/.test(file.type)) {
+          problem = "That file is not a JPEG, PNG or GIF photo.";
+        } else if (file && file.size > limit) {
+          problem = "The photo is " + (file.size / 1048576).toFixed(1) + " MB: photos can be " +
+            "at most " + Math.round(limit / 1048576) + " MB.";
+        }
+        photo.setCustomValidity(problem);
+        hint.textContent = problem || usual;
+        hint.classList.toggle("error", !!problem);
+        thumb.hidden = true;
+        if (file && !problem) {
+          var reader = new FileReader();  // a data: URL (the pages' policy allows no blob:)
+          reader.onload = function () { thumb.src = reader.result; thumb.hidden = false; };
+          reader.readAsDataURL(file);
+        }
+        counter.textContent = count(shownText);
+      });
     }
     function askServer(typed) {
       clearTimeout(timer);

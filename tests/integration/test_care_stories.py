@@ -72,7 +72,7 @@ class Story:
             form = dict(parse_qsl(request.body if isinstance(request.body, str) else
                                   request.body.decode()))  # fmt: skip
             sid = f"SM{next(self._sids):032x}"
-            answer = twilio_message(sid, to=form["To"], body=form["Body"])
+            answer = twilio_message(sid, to=form["To"], body=form.get("Body", ""))
             return 201, {}, json.dumps(answer)
 
         twilio.add_callback("POST", MESSAGES_URL, callback=accept, content_type="application/json")
@@ -88,7 +88,7 @@ class Story:
             body = call.request.body
             form = dict(parse_qsl(body if isinstance(body, str) else body.decode()))
             assert form["From"] == BUSINESS_NUMBER
-            result.append((form["To"], form["Body"]))
+            result.append((form["To"], form.get("Body", "")))
         return result
 
     def run(self, when: datetime | None = None) -> list[tuple[str, str]]:

@@ -79,6 +79,29 @@ def test_media_are_read_in_order_and_capped():
     )
 
 
+@pytest.mark.parametrize(
+    ("url", "content_type"),
+    [
+        ("javascript:alert(1)", "image/jpeg"),
+        ("http://api.twilio.test/media/0", "image/jpeg"),  # Twilio's media are https
+        ("https://api.twilio.test/media/0 with spaces", "image/jpeg"),
+        ("https://api.twilio.test/" + "a" * 600, "image/jpeg"),
+        ("https://api.twilio.test/media/0", "text/html; <script>"),
+        ("https://api.twilio.test/media/0", "not a type"),
+    ],
+)
+def test_an_attachment_of_no_sensible_shape_is_left_out_and_the_text_kept(url, content_type):
+    text = inbound_text(form(NumMedia="1", MediaUrl0=url, MediaContentType0=content_type))
+    assert text.media == ()
+    assert text.body == form()["Body"]
+
+
+def test_an_attachment_type_is_read_in_lower_case():
+    media = inbound_text(form(NumMedia=" 1", MediaUrl0="https://api.twilio.test/m/0",
+                              MediaContentType0="Image/JPEG")).media  # fmt: skip
+    assert media == (Media("https://api.twilio.test/m/0", "image/jpeg"),)
+
+
 def test_a_sender_that_is_no_phone_number_is_kept_with_its_reason():
     text = inbound_text(form(From="whatsapp:not-a-number"))
     assert text.sender is None

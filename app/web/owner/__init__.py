@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from flask import Flask, g
 
+from app.care import photos
 from app.care.outbound import goes_later
 from app.care.texts import MERGE_FIELDS
 from app.phones import display
 from app.sms.encoding import segment_info
 from app.sms.errors import failure_reason
+from app.sms.gateway import SHOWN_MEDIA_TYPES
 from app.web.owner import (
     auth,
     conversation,
@@ -126,5 +128,8 @@ def register(app: Flask) -> None:
     app.add_template_global(message_state, "message_state")
     app.add_template_global(kind_label, "kind_label")
     app.add_template_global(segment_info, "segments")
+    app.add_template_global(photos.own_path, "photo_path")
+    app.jinja_env.globals["shown_media_types"] = SHOWN_MEDIA_TYPES
+    app.jinja_env.globals["photo_limit"] = photos.MAX_PHOTO_BYTES
     app.add_template_global(lambda c: CONSENT_WORDS.get(c, c), "consent_words")
     app.jinja_env.globals["merge_fields"] = MERGE_FIELDS

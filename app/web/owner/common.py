@@ -194,7 +194,8 @@ ERROR_PAGES = {
     404: ("Not found", "There is nothing here. It may have been removed, or the link is wrong."),
     413: (
         "Too large",
-        "That is more than this page accepts. For a CSV file, split it into smaller files.",
+        "That is more than this page accepts: a photo can be at most 5 MB, and a CSV file can "
+        "be split into smaller files.",
     ),
 }
 CSRF_PAGE = (

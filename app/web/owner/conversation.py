@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import (
+    abort,
+    flash,
+    g,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
-from app.care import accounts, automations, composer
+from app.care import accounts, automations, composer, photos
 from app.care import inbox as care_inbox
 from app.care.feedback import latest_unhappy
 from app.care.outbound import OutboundRefused
 from app.care.replies import saved_replies
 from app.errors import Invalid
-from app.web.context import db, now, public_base
+from app.web.context import db, now, public_base, services
 from app.web.owner.common import customer_or_404, owner_blueprint, signed_in, wants_fragment
 from app.web.owner.live import conditional, embed
 from app.web.owner.templates import LABELS
@@ -100,6 +110,14 @@ def preview(customer_id: int):
     return jsonify(_preview(customer, request.form.get("body", ""), _fields(customer)))
 
 
+def _attached_photo() -> photos.PreparedPhoto | None:
+    """The photo chosen in the composer, checked by its bytes; None when none was chosen."""
+    upload = request.files.get("photo")
+    if upload is None or not upload.filename:
+        return None
+    return photos.prepare(upload.read())
+
+
 @bp.post("/<int:customer_id>/send")
 @signed_in
 def send(customer_id: int):
@@ -119,12 +137,13 @@ def send(customer_id: int):
             "and send again if you still want to.",
         )
     try:
+        photo = _attached_photo()
         if kind:
             sent = composer.send_template(db(), g.business, customer, kind, user=g.user, body=body,
-                                   now=now(), base_url=public_base())  # fmt: skip
+                                   now=now(), base_url=public_base(), photo=photo)  # fmt: skip
         else:
             sent = composer.send_reply(db(), g.business, customer, g.user, body, now=now(),
-                                base_url=public_base())  # fmt: skip
+                                base_url=public_base(), photo=photo)  # fmt: skip
     except Invalid as exc:
         db().rollback()
         return _render(customer, body=body, kind=kind, error=exc.message, status=422)
@@ -190,3 +209,22 @@ def notes(customer_id: int):
         return _render(customer, error=exc.message, status=422)
     flash("Notes and tags are saved.", "info")
     return redirect(url_for(".conversation", customer_id=customer.id, _anchor="about"))
+
+
+@bp.get("/<int:customer_id>/messages/<int:message_id>/media/<int:index>")
+@signed_in
+def customer_photo(customer_id: int, message_id: int, index: int):
+    """A picture the customer sent, fetched from the provider with the account's credentials
+    (its own URL needs them) and shown from this page's origin; only to this business."""
+    customer = customer_or_404(customer_id)
+    message = care_inbox.find_message(db(), g.business.id, customer.id, message_id)
+    media = (message.media_urls or []) if message and message.direction == "inbound" else []
+    if index >= len(media):
+        abort(404)
+    fetched = services().gateway.fetch_media(media[index].get("url", ""))
+    if fetched is None:
+        abort(404)
+    response = make_response(fetched.data)
+    response.headers["Content-Type"] = fetched.content_type
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response
