@@ -325,11 +325,17 @@ class _Tally:
                                                           end + ANSWER_WITHIN)  # fmt: skip
         self.clock = _LocalClock(offsets, self.dialect)
         self.spare = figures.DayFigures()  # where rows of other days go
+        self._days: dict[int, figures.DayFigures] = {}
 
     def of(self, number) -> figures.DayFigures:
-        day = date.fromordinal(EPOCH_ORDINAL + int(number))
-        return self.into.setdefault(day, figures.DayFigures()) if day in self.wanted else (
-            self.spare)  # fmt: skip
+        found = self._days.get(number)
+        if found is None:
+            day = date.fromordinal(EPOCH_ORDINAL + int(number))
+            found = self.spare
+            if day in self.wanted:
+                found = self.into.get(day) or self.into.setdefault(day, figures.DayFigures())
+            self._days[number] = found
+        return found
 
     def grouped(self, column, *columns, where, counts=None):
         day = self.clock.day(_epoch(column, self.dialect))
@@ -464,19 +470,18 @@ def _first_answers(
     r = rows.c
     within = r.answered_at <= r.at + ANSWER_WITHIN.total_seconds()
     waits = session.execute(
-        sa.select(clock.day(r.at), r.at, sa.case((within, r.answered_at))).where(
+        sa.select(clock.day(r.at), r.at, clock.seconds(r.at),
+                  sa.case((within, r.answered_at)),
+                  sa.case((within, clock.seconds(r.answered_at)))).where(
             r.direction == "inbound", _in(r.created_at, start, end),
             sa.or_(r.before.is_(None), r.before == "outbound",
                    r.before_at < r.at - WAIT_RESTARTS_AFTER.total_seconds()))
     ).all()  # fmt: skip
     # The minutes in opening hours, here rather than in SQL: a wait's two moments each.
-    hours = opening_hours(business)
-
-    def opened(epoch: float) -> float:
-        return hours.open_seconds(datetime.fromtimestamp(float(epoch), UTC))
-
-    return [(day, None if answered is None else (opened(answered) - opened(at)) / 60)
-            for day, at, answered in waits]  # fmt: skip
+    opened = opening_hours(business).open_seconds_at
+    return [(day, None if answered is None else
+             (opened(answered, answered_local) - opened(at, at_local)) / 60)
+            for day, at, at_local, answered, answered_local in waits]  # fmt: skip
 
 
 def _answered_within(

@@ -175,3 +175,24 @@ def test_open_seconds_before_and_after_the_base_year(when):
     start = datetime.combine(when, datetime.min.time(), tzinfo=NY)
     end = start + timedelta(days=200)
     assert night.open_minutes_between(start, end) == brute_minutes(night, start, end, step=60)
+
+
+def test_open_seconds_at_is_open_seconds_without_datetimes():
+    """The dashboard's fast path (unix seconds and local seconds, as SQL gives them) agrees
+    with open_seconds at random moments, around both changes of clocks too."""
+    hours = opening_hours(shop(week(sunday=[("00:00", "06:00")]), holidays=["2026-03-09"]))
+    rng = random.Random(5)
+    start = ny(1, 0)
+    moments = [start + timedelta(seconds=rng.randrange(300 * 86400)) for _ in range(300)]
+    moments += [
+        datetime(2026, 3, 8, 6, 59, tzinfo=UTC),
+        datetime(2026, 3, 8, 7, 1, tzinfo=UTC),
+        datetime(2026, 11, 1, 5, 30, tzinfo=UTC),
+        datetime(2026, 11, 1, 6, 30, tzinfo=UTC),
+    ]
+    for moment in moments:
+        offset = moment.astimezone(NY).utcoffset()
+        assert offset is not None
+        epoch = moment.timestamp()
+        fast = hours.open_seconds_at(epoch, epoch + offset.total_seconds())
+        assert fast == pytest.approx(hours.open_seconds(moment), abs=1e-6), moment
