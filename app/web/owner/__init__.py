@@ -16,6 +16,7 @@ from app.web.owner import (
     customers,
     dashboard,
     inbox,
+    notifications,
     replies,
     settings,
     templates,
@@ -40,6 +41,7 @@ BLUEPRINTS = (
     templates.bp,
     replies.bp,
     settings.bp,
+    notifications.bp,
 )
 
 STATE_LABELS = {

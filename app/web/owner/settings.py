@@ -12,6 +12,7 @@ from app.contract import parse
 from app.contract.commands import BusinessChanges
 from app.errors import Invalid, Refused
 from app.web.context import db, now, services
+from app.web.owner import notifications
 from app.web.owner.common import form_errors, home, owner_blueprint, owner_only, password_method
 
 bp = owner_blueprint("settings", __name__, url_prefix="/settings")
@@ -70,6 +71,7 @@ def _settings_page(values: dict, errors: dict, status: int = 200, care=None, ref
         sender_locked=not services().settings.owners_may_change_number,
         alert_problem=alert_phone_problem(db(), g.business),
         home_countries=", ".join(sorted(allowed_countries(g.business))),
+        **notifications.page_context(),
     ), status
 
 
