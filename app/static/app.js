@@ -343,10 +343,10 @@
         var key = keyBytes(section.getAttribute("data-push-key"));
         return registration.pushManager.subscribe({ userVisibleOnly: true,
                                                     applicationServerKey: key })
-          .catch(function (error) {
-            throw problem("This browser would not turn notifications on (" + error.message +
-                          "). A private window cannot get them; on an iPhone, open Regulars " +
-                          "from your home screen.");
+          .catch(function () {
+            throw problem("This browser would not turn notifications on. A private window " +
+                          "cannot get them; on an iPhone, open Regulars from your home " +
+                          "screen first.");
           });
       }).then(function (subscription) {
         return post(section.getAttribute("data-push-save"), subscription.toJSON())

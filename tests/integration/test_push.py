@@ -345,3 +345,11 @@ def test_the_notification_names_the_customer_and_shows_plain_words(story, owner,
     story.run()
     [notice] = device.received
     assert notice["title"] == "Maria Lopez" and json.dumps(notice).count("+1") == 0
+
+
+def test_the_no_alert_phone_warning_goes_once_someone_takes_notifications(owner, standin):
+    assert "No alert phone yet" in owner.get("/inbox").get_data(as_text=True)
+    turn_on(owner, standin.device(), choice="push")
+    assert "No alert phone yet" not in owner.get("/inbox").get_data(as_text=True)
+    card = owner.get("/settings/").get_data(as_text=True)
+    assert "There is no alert phone yet, so texts have nowhere to go" in card

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import abort, flash, g, make_response, redirect, render_template, request, url_for
 
-from app.care import accounts
+from app.care import accounts, push
 from app.care.alert_phone import alert_phone_problem
 from app.care.businesses import change_business, issue_api_key
 from app.care.missed_calls import allowed_countries
@@ -70,6 +70,7 @@ def _settings_page(values: dict, errors: dict, status: int = 200, care=None, ref
         referrals=referrals or _referral_values(),
         sender_locked=not services().settings.owners_may_change_number,
         alert_problem=alert_phone_problem(db(), g.business),
+        alerts_by_push=push.has_push(db(), g.business.id),
         home_countries=", ".join(sorted(allowed_countries(g.business))),
         **notifications.page_context(),
     ), status
