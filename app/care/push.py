@@ -166,6 +166,14 @@ def forget_device(
     return True
 
 
+def forget_all_devices(session: Session, user_id: int) -> None:
+    """No more notifications for this user anywhere (signed out everywhere, access reset):
+    a lost phone must not go on showing customers' texts."""
+    mine = select(col(PushSubscription.id)).where(col(PushSubscription.user_id) == user_id)
+    session.execute(delete(PushNotice).where(col(PushNotice.subscription_id).in_(mine)))
+    session.execute(delete(PushSubscription).where(col(PushSubscription.user_id) == user_id))
+
+
 def _delete_subscription(session: Session, subscription_id: int) -> None:
     session.execute(delete(PushNotice).where(col(PushNotice.subscription_id) == subscription_id))
     session.execute(delete(PushSubscription).where(col(PushSubscription.id) == subscription_id))

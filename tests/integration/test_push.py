@@ -353,3 +353,28 @@ def test_the_no_alert_phone_warning_goes_once_someone_takes_notifications(owner,
     assert "No alert phone yet" not in owner.get("/inbox").get_data(as_text=True)
     card = owner.get("/settings/").get_data(as_text=True)
     assert "There is no alert phone yet, so texts have nowhere to go" in card
+
+
+def test_signing_out_everywhere_turns_notifications_off_on_every_device(owner, standin, engine):
+    turn_on(owner, standin.device(), choice="push")
+    turn_on(owner, standin.device(), choice=None)
+    token, _ = page_of(owner)
+    owner.post("/account/sign-out-everywhere", data={"csrf_token": token})
+    assert count(engine, PushSubscription) == 0  # a lost phone shows no more customers' texts
+
+
+def test_a_new_sign_in_link_for_a_member_turns_their_notifications_off(
+    owner, standin, engine, session, business, app
+):
+    ana = add_user(session, business, STAFF_EMAIL, STAFF_PASSWORD, "staff", name="Ana")
+    staff = app.test_client()
+    sign_in(staff, STAFF_EMAIL, STAFF_PASSWORD)
+    turn_on(staff, standin.device(), path="/account", choice="push")
+    turn_on(owner, standin.device(), choice="push")
+    token, _ = page_of(owner)
+    assert (
+        owner.post(f"/settings/team/{ana.id}/link", data={"csrf_token": token}).status_code == 200
+    )
+    with Session(engine) as s:
+        assert [d.user_id for d in s.exec(select(PushSubscription)).all()] != [ana.id]
+        assert ana.id not in [d.user_id for d in s.exec(select(PushSubscription)).all()]

@@ -59,8 +59,7 @@ def sign_out():
 @bp.post("/account/sign-out-everywhere")
 @signed_in
 def sign_out_everywhere():
-    accounts.sign_out_everywhere(g.user)
-    db().add(g.user)
+    accounts.sign_out_everywhere(db(), g.user)
     session.clear()
     flash("You are signed out on every device.", "info")
     return redirect(url_for("owner_auth.sign_in"))
