@@ -150,6 +150,14 @@ def test_turn_on_notifications_and_a_customers_text_arrives_as_one(phone, live_s
     assert shown == [["(212) 555-0164", payload["body"], f"conversation-{carol}",
                       f"/conversations/{carol}"]]  # fmt: skip
 
+    # A tap opens that conversation, and only ever a page of this app.
+    [sw] = phone.context.service_workers
+    opens = sw.evaluate(
+        """(urls) => urls.map(conversationUrl)""",
+        [payload["url"], "https://elsewhere.example/phish", "", "/inbox?f=unhappy"],
+    )
+    assert opens == [f"/conversations/{carol}", "/inbox", "/inbox", "/inbox?f=unhappy"]
+
     # Leave the shared shop as it was: the device removed, texts again.
     for _ in range(len(stored_devices(services))):
         card.get_by_role("button", name="Remove").first.click()
