@@ -589,7 +589,7 @@ class PushNotice(SQLModel, table=True):
     __tablename__ = "push_notice"
     __table_args__ = (
         sa.UniqueConstraint("subscription_id", "message_id", name="uq_push_notice_text"),
-        sa.Index("ix_push_notice_due", "status", "send_at"),
+        sa.Index("ix_push_notice_due", "state", "send_at"),
         sa.Index("ix_push_notice_created", "created_at"),
     )
 
@@ -606,7 +606,7 @@ class PushNotice(SQLModel, table=True):
     kind: str = Field(max_length=8)  # text | alert
     reason: str = Field(default="", max_length=200)  # an alert's why, in words
     excerpt: str = Field(default="", max_length=200)
-    status: str = Field(default="pending", max_length=8)  # pending | sending | sent | failed
+    state: str = Field(default="pending", max_length=8)  # pending | sending | sent | failed
     attempts: int = Field(default=0)
     send_at: datetime = ts(nullable=False)
     lease_until: datetime | None = ts()

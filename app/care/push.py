@@ -245,14 +245,14 @@ def _notice_statements(dialect: str) -> dict:
         )
     )
     columns = ["business_id", "subscription_id", "customer_id", "message_id", "kind", "reason",
-               "excerpt", "status", "attempts", "send_at", "created_at"]  # fmt: skip
+               "excerpt", "state", "attempts", "send_at", "created_at"]  # fmt: skip
     queue = insert(notices).from_select(columns, devices)
     # An alert about a text takes over that text's plain notice (sent or not): one
     # notification per text and device, and an alert always goes.
     alert = queue.on_conflict_do_update(
         index_elements=["subscription_id", "message_id"],
         set_={"kind": queue.excluded.kind, "reason": queue.excluded.reason,
-              "excerpt": queue.excluded.excerpt, "status": "pending", "attempts": 0,
+              "excerpt": queue.excluded.excerpt, "state": "pending", "attempts": 0,
               "send_at": queue.excluded.send_at, "lease_until": None, "error": None},
     )  # fmt: skip
     return {"text": queue.on_conflict_do_nothing(), "alert": alert}
@@ -319,8 +319,8 @@ def claim(session: Session, *, now: datetime, lease: timedelta, limit: int,
         select(col(PushNotice.id))
         .where(
             or_(
-                sa.and_(col(PushNotice.status) == "pending", col(PushNotice.send_at) <= now),
-                sa.and_(col(PushNotice.status) == "sending", col(PushNotice.lease_until) < now),
+                sa.and_(col(PushNotice.state) == "pending", col(PushNotice.send_at) <= now),
+                sa.and_(col(PushNotice.state) == "sending", col(PushNotice.lease_until) < now),
             )
         )
         .order_by(col(PushNotice.send_at), col(PushNotice.id))
@@ -341,7 +341,7 @@ def claim(session: Session, *, now: datetime, lease: timedelta, limit: int,
     ).all()
     jobs = []
     for notice, subscription, customer, business in rows:
-        notice.status, notice.lease_until = "sending", now + lease
+        notice.state, notice.lease_until = "sending", now + lease
         notice.attempts += 1
         session.add(notice)
         body = json.dumps(payload(notice, customer, business), ensure_ascii=False)
@@ -358,11 +358,11 @@ def record(session: Session, job: PushJob, answer: PushAnswer, *, now: datetime,
            retry_in: float) -> str:  # fmt: skip
     """Apply what the push service answered; returns what became of the notice. Not committed."""
     notice = session.get(PushNotice, job.notice_id, with_for_update=True, populate_existing=True)
-    if notice is None or notice.status != "sending" or notice.attempts != job.attempts:
+    if notice is None or notice.state != "sending" or notice.attempts != job.attempts:
         return "superseded"  # the device was removed, or an alert took the notice over
     notice.lease_until = None
     if answer.action is PushAction.DELIVERED:
-        notice.status, notice.sent_at, notice.error = "sent", now, None
+        notice.state, notice.sent_at, notice.error = "sent", now, None
         subscription = session.get(PushSubscription, job.subscription_id)
         if subscription is not None:
             subscription.last_sent_at = now
@@ -377,10 +377,10 @@ def record(session: Session, job: PushJob, answer: PushAnswer, *, now: datetime,
     notice.error = f"{answer.status or 'no answer'}: {answer.detail}"[:200]
     if answer.action is PushAction.RETRY and notice.attempts < MAX_ATTEMPTS:
         wait = max(retry_in, answer.retry_after or 0.0)
-        notice.status, notice.send_at = "pending", now + timedelta(seconds=wait)
+        notice.state, notice.send_at = "pending", now + timedelta(seconds=wait)
         session.add(notice)
         return "retried"
     log.warning("push notice %s not delivered: %s", notice.id, notice.error)
-    notice.status = "failed"
+    notice.state = "failed"
     session.add(notice)
     return "failed"

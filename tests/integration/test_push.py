@@ -224,7 +224,7 @@ def test_a_push_service_that_fails_is_tried_again_later(story, owner, standin, e
     story.run()
     with Session(engine) as session:
         [notice] = session.exec(select(PushNotice)).all()
-    assert notice.status == "pending" and notice.attempts == 1 and "503" in (notice.error or "")
+    assert notice.state == "pending" and notice.attempts == 1 and "503" in (notice.error or "")
     assert notice.send_at > story.clock.now()
     story.run()
     assert standin.posts == 1  # not before its time
@@ -246,7 +246,7 @@ def test_a_push_service_that_cannot_be_reached_never_troubles_the_webhook(
     story.run()  # the worker carries on
     with Session(engine) as session:
         [notice] = session.exec(select(PushNotice)).all()
-    assert notice.status == "pending" and notice.error.startswith("no answer")
+    assert notice.state == "pending" and notice.error.startswith("no answer")
 
 
 def test_another_business_gets_nothing(story, owner, standin, session, clock, app, engine):

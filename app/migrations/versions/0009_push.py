@@ -64,7 +64,7 @@ def upgrade() -> None:
         sa.Column("kind", String(length=8), nullable=False),
         sa.Column("reason", String(length=200), nullable=False),
         sa.Column("excerpt", String(length=200), nullable=False),
-        sa.Column("status", String(length=8), nullable=False),
+        sa.Column("state", String(length=8), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("send_at", UTC(), nullable=False),
         sa.Column("lease_until", UTC(), nullable=True),
@@ -80,7 +80,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("subscription_id", "message_id", name="uq_push_notice_text"),
     )
-    op.create_index("ix_push_notice_due", "push_notice", ["status", "send_at"])
+    op.create_index("ix_push_notice_due", "push_notice", ["state", "send_at"])
     op.create_index("ix_push_notice_created", "push_notice", ["created_at"])
 
 
