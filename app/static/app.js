@@ -340,9 +340,16 @@
           throw problem("Notifications are not allowed for Regulars in this browser. Allow " +
                         "them in the browser's site settings, then try again.");
         }
-        var key = keyBytes(section.getAttribute("data-push-key"));
-        return registration.pushManager.subscribe({ userVisibleOnly: true,
-                                                    applicationServerKey: key })
+        return fetch(section.getAttribute("data-push-key"), { credentials: "same-origin",
+                                                               cache: "no-store" })
+          .then(function (r) {
+            if (!r.ok) throw new Error("no key");
+            return r.json();
+          })
+          .then(function (answer) {
+            return registration.pushManager.subscribe({ userVisibleOnly: true,
+                                                        applicationServerKey: keyBytes(answer.key) });
+          })
           .catch(function () {
             throw problem("This browser would not turn notifications on. A private window " +
                           "cannot get them; on an iPhone, open Regulars from your home " +

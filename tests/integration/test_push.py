@@ -8,7 +8,6 @@ crosses from one business to another."""
 from __future__ import annotations
 
 import json
-import re
 import threading
 from datetime import timedelta
 
@@ -56,11 +55,12 @@ def standin(twilio, engine):
 
 
 def page_of(client, path: str = "/settings") -> tuple[str, str]:
-    """(CSRF token, the app's public VAPID key) from the page with the notifications card."""
+    """(CSRF token, the app's public VAPID key) as the notifications card's script has them."""
     page = client.get(path, follow_redirects=True).get_data(as_text=True)
-    key = re.search(r'data-push-key="([^"]+)"', page)
-    assert key, f"{path} has no notifications card"
-    return csrf_token(page), key.group(1)
+    assert 'data-push-key="/account/push/key"' in page, f"{path} has no notifications card"
+    answer = client.get("/account/push/key")
+    assert answer.status_code == 200
+    return csrf_token(page), answer.json["key"]
 
 
 def turn_on(client, device, path: str = "/settings", choice: str | None = "both"):
@@ -92,11 +92,14 @@ def count(engine, model) -> int:
 
 
 def test_the_page_offers_the_installations_key_made_once(owner, engine, business, session):
+    owner.get("/settings/")
+    assert count(engine, WebPushKey) == 0  # made when first needed, never by a page view
     _, key = page_of(owner)
     assert len(from_b64url(key)) == 65 and from_b64url(key)[0] == 4  # an uncompressed P-256 point
-    assert page_of(owner)[1] == key  # the same on every view
+    assert page_of(owner)[1] == key  # the same every time
     add_user(session, business, STAFF_EMAIL, STAFF_PASSWORD, "staff", name="Ana")
     owner.post("/sign-out", data={"csrf_token": page_of(owner)[0]})
+    assert owner.get("/account/push/key").status_code == 302  # signed out: to the sign-in page
     sign_in(owner, STAFF_EMAIL, STAFF_PASSWORD)
     assert page_of(owner, "/account")[1] == key  # staff turn it on from their account page
     assert count(engine, WebPushKey) == 1

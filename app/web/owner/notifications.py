@@ -17,11 +17,7 @@ bp = owner_blueprint("notifications", __name__, url_prefix="/account")
 
 def page_context() -> dict:
     """What the notifications card needs, on Settings (owners) and on the account page."""
-    return {
-        "push_key": push.vapid_keys(db(), now=now()).public_key,
-        "push_devices": push.devices(db(), g.user),
-        "alert_choices": push.ALERT_CHOICES,
-    }
+    return {"push_devices": push.devices(db(), g.user), "alert_choices": push.ALERT_CHOICES}
 
 
 def _back():
@@ -44,6 +40,14 @@ def save_choice():
     words = push.ALERT_CHOICES[g.user.alert_by].lower()
     flash(f"Saved: alerts come as {words}.", "info")
     return _back()
+
+
+@bp.get("/push/key")
+@signed_in
+def public_key():
+    """The installation's public VAPID key, for PushManager.subscribe; made (and committed
+    with this answer) the first time anyone asks, never by a page that may fail."""
+    return jsonify({"key": push.vapid_keys(db(), now=now()).public_key})
 
 
 @bp.post("/push")
