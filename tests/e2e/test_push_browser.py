@@ -17,17 +17,21 @@ import time
 import pytest
 from playwright.sync_api import expect
 from sqlmodel import select
+from werkzeug.security import generate_password_hash
 
 from app.care import push
 from app.care.inbound import receive_text
 from app.db import session_scope
 from app.models import Customer, PushSubscription, User, WebPushKey
 from app.sms.webhooks import inbound_text
+from tests.conftest import FAST_PASSWORD_METHOD
 from tests.e2e.conftest import BUSINESS_NUMBER, OWNER_EMAIL, SCREENSHOTS, WAIT_MS, phone_context
 from tests.e2e.test_owner_browser import shoot, sign_in
 from tests.push_standin import PushStandIn
 
 CAROL = "+12125550164"
+STAFF_EMAIL = "ana@bloom.example"
+STAFF_PASSWORD = "ana-e2e-password"
 
 
 def stored_devices(services) -> list[PushSubscription]:
@@ -169,3 +173,30 @@ def test_turn_on_notifications_and_a_customers_text_arrives_as_one(phone, live_s
     with session_scope(services.engine) as session:
         owner = session.exec(select(User).where(User.email == OWNER_EMAIL)).one()
         assert owner.alert_by == "text"
+
+
+def test_staff_choose_how_they_hear_on_their_account_page(phone, live_server):
+    services = live_server["services"]
+    with session_scope(services.engine) as session:
+        business_id = session.exec(select(User.business_id).where(User.email == OWNER_EMAIL)).one()
+        password = generate_password_hash(STAFF_PASSWORD, method=FAST_PASSWORD_METHOD)
+        session.add(User(business_id=business_id, email=STAFF_EMAIL, role="staff", name="Ana",
+                         password_hash=password))  # fmt: skip
+        session.commit()
+    sign_in(phone, STAFF_EMAIL, STAFF_PASSWORD)
+    phone.wait_for_url("**/inbox")
+    phone.get_by_role("link", name="Account").click()
+    card = phone.locator("#notifications")
+    expect(card.locator("[data-push-state]")).to_have_text("Notifications are off on this device.")
+    expect(card).not_to_contain_text("add an alert phone above")  # staff cannot change it
+    card.get_by_label("Both").check()
+    card.get_by_role("button", name="Save how I hear").click()
+    expect(phone.locator(".flash-info")).to_contain_text("alerts come as texts and as notifications")
+    expect(phone.get_by_label("Both")).to_be_checked()
+    shoot(phone, "45-staff-account-notifications")
+    with session_scope(services.engine) as session:
+        staff = session.exec(select(User).where(User.email == STAFF_EMAIL)).one()
+        assert staff.alert_by == "both"
+        staff.active = False  # leave the shared shop's team as it was
+        session.add(staff)
+        session.commit()

@@ -13,6 +13,11 @@ from app.web.context import db, now, services
 from app.web.owner.common import owner_blueprint, safe_next, signed_in
 
 bp = owner_blueprint("notifications", __name__, url_prefix="/account")
+SAVED = {
+    "text": "Saved: alerts come as texts to the alert phone.",
+    "push": "Saved: alerts come as notifications on your devices.",
+    "both": "Saved: alerts come as texts and as notifications on your devices.",
+}
 
 
 def page_context() -> dict:
@@ -37,8 +42,7 @@ def save_choice():
     except Invalid as exc:
         flash(exc.message, "error")
         return _back()
-    words = push.ALERT_CHOICES[g.user.alert_by].lower()
-    flash(f"Saved: alerts come as {words}.", "info")
+    flash(SAVED[g.user.alert_by], "info")
     return _back()
 
 
