@@ -191,7 +191,8 @@ def test_staff_choose_how_they_hear_on_their_account_page(phone, live_server):
     expect(card).not_to_contain_text("add an alert phone above")  # staff cannot change it
     card.get_by_label("Both").check()
     card.get_by_role("button", name="Save how I hear").click()
-    expect(phone.locator(".flash-info")).to_contain_text("alerts come as texts and as notifications")
+    saved = phone.locator(".flash-info")
+    expect(saved).to_contain_text("alerts come as texts and as notifications")
     expect(phone.get_by_label("Both")).to_be_checked()
     shoot(phone, "45-staff-account-notifications")
     with session_scope(services.engine) as session:
