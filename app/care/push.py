@@ -11,6 +11,7 @@ gone. Nothing here is committed: the caller's unit of work commits.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -102,6 +103,12 @@ BROWSERS = (("Edg/", "Edge"), ("Firefox/", "Firefox"), ("FxiOS/", "Firefox"), ("
             ("Chrome/", "Chrome"), ("Safari/", "Safari"))  # fmt: skip
 SYSTEMS = (("iPhone", "iPhone"), ("iPad", "iPad"), ("Android", "Android"),
            ("Windows", "Windows"), ("Mac OS X", "a Mac"), ("Linux", "Linux"))  # fmt: skip
+
+
+def device_tag(endpoint: str) -> str:
+    """A device's endpoint as its page may show it (SHA-256, hex): the page's script finds
+    its own device in the list without the list giving out anyone's push address."""
+    return hashlib.sha256(endpoint.encode("utf-8")).hexdigest()
 
 
 def device_name(user_agent: str) -> str:

@@ -389,11 +389,28 @@
       return;
     }
     say("Checking this device…");
+    // This device is on when the browser has a subscription that the list below knows (by
+    // its SHA-256: the page never shows a push address); one removed from another device or
+    // forgotten by the server shows as off, and turning it on again posts it again.
+    function listed(subscription) {
+      if (!subscription) return Promise.resolve(null);
+      var bytes = new TextEncoder().encode(subscription.endpoint);
+      return crypto.subtle.digest("SHA-256", bytes).then(function (digest) {
+        var hex = Array.from(new Uint8Array(digest)).map(function (b) {
+          return b.toString(16).padStart(2, "0");
+        }).join("");
+        return section.querySelector('[data-device="' + hex + '"]');
+      });
+    }
     navigator.serviceWorker.ready.then(function (registration) {
-      return registration.pushManager.getSubscription().then(function (subscription) {
-        if (subscription) say("Notifications are on for this device.", true);
-        else say("Notifications are off on this device.");
-        show(!!subscription);
+      return registration.pushManager.getSubscription().then(listed).then(function (item) {
+        if (item) {
+          item.querySelector(".this-device").hidden = false;
+          say("Notifications are on for this device.", true);
+        } else {
+          say("Notifications are off on this device.");
+        }
+        show(!!item);
         on.addEventListener("click", function () { turnOn(registration); });
         off.addEventListener("click", function () { turnOff(registration); });
       });

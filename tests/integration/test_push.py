@@ -7,6 +7,7 @@ crosses from one business to another."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from datetime import timedelta
@@ -285,6 +286,9 @@ def test_a_person_removes_a_device_from_the_list_or_from_the_device(owner, stand
     assert count(engine, PushSubscription) == 2
     page = owner.get("/settings/").get_data(as_text=True)
     assert "Your devices with notifications" in page and "On since" in page
+    # The page's script finds its own device by a digest: nobody's push address is shown.
+    assert f'data-device="{hashlib.sha256(first.endpoint.encode()).hexdigest()}"' in page
+    assert first.endpoint not in page and second.endpoint not in page
     token, _ = page_of(owner)
     back = "/settings/#notifications"
     response = owner.post(f"/account/devices/{saved['id']}/remove",

@@ -22,7 +22,8 @@ SAVED = {
 
 def page_context() -> dict:
     """What the notifications card needs, on Settings (owners) and on the account page."""
-    return {"push_devices": push.devices(db(), g.user), "alert_choices": push.ALERT_CHOICES}
+    devices = [(device, push.device_tag(device.endpoint)) for device in push.devices(db(), g.user)]
+    return {"push_devices": devices, "alert_choices": push.ALERT_CHOICES}
 
 
 def _back():
