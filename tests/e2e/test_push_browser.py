@@ -30,7 +30,7 @@ from tests.e2e.test_owner_browser import shoot, sign_in
 from tests.push_standin import PushStandIn
 
 CAROL = "+12125550164"
-STAFF_EMAIL = "ana@bloom.example"
+STAFF_EMAIL = "push-staff@bloom.example"
 STAFF_PASSWORD = "ana-e2e-password"
 
 
@@ -180,7 +180,7 @@ def test_staff_choose_how_they_hear_on_their_account_page(phone, live_server):
     with session_scope(services.engine) as session:
         business_id = session.exec(select(User.business_id).where(User.email == OWNER_EMAIL)).one()
         password = generate_password_hash(STAFF_PASSWORD, method=FAST_PASSWORD_METHOD)
-        session.add(User(business_id=business_id, email=STAFF_EMAIL, role="staff", name="Ana",
+        session.add(User(business_id=business_id, email=STAFF_EMAIL, role="staff", name="Lee",
                          password_hash=password))  # fmt: skip
         session.commit()
     sign_in(phone, STAFF_EMAIL, STAFF_PASSWORD)
