@@ -169,21 +169,21 @@ def forget_device(
     found = session.exec(query).first()
     if found is None:
         return False
-    _delete_subscription(session, found)
+    _delete_subscriptions(session, col(PushSubscription.id) == found)
     return True
 
 
 def forget_all_devices(session: Session, user_id: int) -> None:
     """No more notifications for this user anywhere (signed out everywhere, access reset):
     a lost phone must not go on showing customers' texts."""
-    mine = select(col(PushSubscription.id)).where(col(PushSubscription.user_id) == user_id)
-    session.execute(delete(PushNotice).where(col(PushNotice.subscription_id).in_(mine)))
-    session.execute(delete(PushSubscription).where(col(PushSubscription.user_id) == user_id))
+    _delete_subscriptions(session, col(PushSubscription.user_id) == user_id)
 
 
-def _delete_subscription(session: Session, subscription_id: int) -> None:
-    session.execute(delete(PushNotice).where(col(PushNotice.subscription_id) == subscription_id))
-    session.execute(delete(PushSubscription).where(col(PushSubscription.id) == subscription_id))
+def _delete_subscriptions(session: Session, which) -> None:
+    """The subscriptions `which` selects, and the notices waiting for them."""
+    ids = select(col(PushSubscription.id)).where(which)
+    session.execute(delete(PushNotice).where(col(PushNotice.subscription_id).in_(ids)))
+    session.execute(delete(PushSubscription).where(which))
 
 
 def wants_text(session: Session, business_id: int) -> bool:
@@ -203,20 +203,22 @@ def wants_text(session: Session, business_id: int) -> bool:
 
 def has_push(session: Session, business_id: int) -> bool:
     """Anyone of the business takes notifications on a device."""
-    return session.exec(_recipients_query(business_id)).first() is not None
+    devices = sa.select(table_of(PushSubscription).c.id).select_from(_devices_and_users())
+    found = session.execute(devices.where(*_takes_push(business_id)).limit(1)).first()
+    return found is not None
 
 
-def _recipients_query(business_id):
-    return (
-        select(col(PushSubscription.id))
-        .join(User, col(User.id) == col(PushSubscription.user_id))
-        .where(
-            col(PushSubscription.business_id) == business_id,
-            col(User.business_id) == business_id,
-            col(User.active).is_(True),
-            col(User.alert_by).in_(BY_PUSH),
-        )
-    )
+def _devices_and_users() -> sa.Join:
+    subscriptions, users = table_of(PushSubscription), table_of(User)
+    return subscriptions.join(users, users.c.id == subscriptions.c.user_id)
+
+
+def _takes_push(business) -> list:
+    """A device of the business whose user (active, of the same business) takes notifications;
+    `business` is an id or a bind parameter."""
+    subscriptions, users = table_of(PushSubscription), table_of(User)
+    return [subscriptions.c.business_id == business, users.c.business_id == business,
+            users.c.active.is_(True), users.c.alert_by.in_(BY_PUSH)]  # fmt: skip
 
 
 # ---- notices, written with what caused them -----------------------------------------------
@@ -227,7 +229,7 @@ def _notice_statements(dialect: str) -> dict:
     """Each statement queues a notice for every device of the business whose user takes
     notifications, in one round trip (an inbound text's hot path pays one statement)."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    notices, subscriptions, users = (table_of(m) for m in (PushNotice, PushSubscription, User))
+    notices, subscriptions = table_of(PushNotice), table_of(PushSubscription)
     when = sa.bindparam("now", type_=UTCDateTime())
     devices = (
         sa.select(
@@ -243,13 +245,8 @@ def _notice_statements(dialect: str) -> dict:
             when,
             when,
         )
-        .select_from(subscriptions.join(users, users.c.id == subscriptions.c.user_id))
-        .where(
-            subscriptions.c.business_id == sa.bindparam("for_business", type_=sa.Integer),
-            users.c.business_id == sa.bindparam("for_business", type_=sa.Integer),
-            users.c.active.is_(True),
-            users.c.alert_by.in_(BY_PUSH),
-        )
+        .select_from(_devices_and_users())
+        .where(*_takes_push(sa.bindparam("for_business", type_=sa.Integer)))
     )
     columns = ["business_id", "subscription_id", "customer_id", "message_id", "kind", "reason",
                "excerpt", "state", "attempts", "send_at", "created_at"]  # fmt: skip
@@ -379,7 +376,7 @@ def record(session: Session, job: PushJob, answer: PushAnswer, *, now: datetime,
     if answer.action is PushAction.GONE:
         # The browser withdrew the subscription or it expired: the device is forgotten.
         log.info("push subscription %s is gone (%s): removed", job.subscription_id, answer.status)
-        _delete_subscription(session, job.subscription_id)
+        _delete_subscriptions(session, col(PushSubscription.id) == job.subscription_id)
         return "gone"
     notice.error = f"{answer.status or 'no answer'}: {answer.detail}"[:200]
     if answer.action is PushAction.RETRY and notice.attempts < MAX_ATTEMPTS:
