@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -13,6 +14,10 @@ from limits import parse_many
 
 INSTANCE_DIR = Path(os.environ.get("REGULARS_INSTANCE_DIR", Path.cwd() / "instance"))
 ENVIRONMENTS = ("production", "development", "test")
+# What push services accept as a VAPID subject (py_vapid checks the same before signing).
+VAPID_SUBJECT = re.compile(
+    r"^(mailto:[^@\s]+@(localhost|[\w-]+(\.[\w-]+)+)|https://[\w-]+(\.[\w-]+)+)$", re.IGNORECASE
+)
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development"}
 
 
@@ -72,6 +77,9 @@ class Settings:
     validity_period_seconds: int = 14400
     # Status callbacks (Twilio's whole form, phone numbers included) are kept this long.
     status_payload_retention_days: int = 30
+    # Who push services may contact about this installation's notifications (VAPID `sub`):
+    # a mailto: address or an https origin; empty means PUBLIC_BASE_URL.
+    vapid_subject: str = ""
     extra: dict = field(default_factory=dict)
 
     @property
@@ -81,6 +89,15 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def push_subject(self) -> str:
+        """The VAPID `sub`: VAPID_SUBJECT, else the public https origin, else a local address
+        (development: push services that check it want a real one)."""
+        if self.vapid_subject:
+            return self.vapid_subject
+        origin = self.public_base_url.rstrip("/")
+        return origin if VAPID_SUBJECT.match(origin) else "mailto:webpush@localhost"
 
     @property
     def is_sqlite(self) -> bool:
@@ -137,6 +154,9 @@ class Settings:
             problems.append("TWILIO_TIMEOUT_SECONDS must be a positive number of seconds")
         if self.public_base_url and not self.public_base_url.startswith(("https://", "http://")):
             problems.append("PUBLIC_BASE_URL must be an origin such as https://regulars.example")
+        if self.vapid_subject and not VAPID_SUBJECT.match(self.vapid_subject):
+            problems.append("VAPID_SUBJECT must be mailto:someone@example.com or an https origin "
+                            "such as https://regulars.example")  # fmt: skip
         if problems:
             raise ConfigError("Regulars cannot start:\n  - " + "\n  - ".join(problems))
         return self
@@ -168,6 +188,7 @@ ENV_NAMES = {
     "PUBLIC_RATE_LIMIT": "public_rate_limit",
     "REFERRAL_SIGNUP_LIMIT": "referral_signup_limit",
     "STATUS_PAYLOAD_RETENTION_DAYS": "status_payload_retention_days",
+    "VAPID_SUBJECT": "vapid_subject",
 }
 
 

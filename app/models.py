@@ -225,6 +225,11 @@ class User(SQLModel, table=True):
     active: bool = Field(default=True)
     # Bumped by "sign out everywhere": every session cookie carries the version it began in.
     session_version: int = Field(default=0)
+    # How alerts reach this person: texts to the business's alert phone, notifications on
+    # their own devices (Web Push), or both (app.care.push).
+    alert_by: str = Field(
+        default="text", sa_column=sa.Column(sa.String(4), nullable=False, server_default="text")
+    )
     created_at: datetime = created_ts()
 
 
@@ -596,6 +601,69 @@ class SenderPace(SQLModel, table=True):
 
     sender: str = Field(primary_key=True, max_length=40)
     next_slot_at: float = Field(default=0.0)  # unix seconds
+
+
+class WebPushKey(SQLModel, table=True):
+    """The installation's VAPID key pair for Web Push, made the first time push is needed
+    (app.care.push.vapid_keys): one row, whatever the number of businesses."""
+
+    __tablename__ = "web_push_key"
+
+    name: str = Field(primary_key=True, max_length=16)  # "vapid"
+    private_key: str = Field(max_length=100)  # the raw P-256 private key, base64url
+    public_key: str = Field(max_length=100)  # the browser's applicationServerKey, base64url
+    created_at: datetime = created_ts()
+
+
+class PushSubscription(SQLModel, table=True):
+    """One device of one user that takes notifications: what its browser's PushManager gave."""
+
+    __tablename__ = "push_subscription"
+    __table_args__ = (sa.UniqueConstraint("user_id", "endpoint", name="uq_push_user_endpoint"),)
+
+    id: int = Field(default=None, primary_key=True)
+    business_id: int = Field(foreign_key="business.id", index=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    endpoint: str = Field(max_length=1024)
+    p256dh: str = Field(max_length=100)  # the browser's public key, base64url
+    auth: str = Field(max_length=32)  # its 16-byte secret, base64url
+    device: str = Field(default="", max_length=80)  # "Chrome on Android", from its browser
+    created_at: datetime = created_ts()
+    last_sent_at: datetime | None = ts()
+
+
+class PushNotice(SQLModel, table=True):
+    """A notification for one device, written in the same transaction as what caused it (a
+    text in, an alert); the worker sends it. One per device and text: an alert about a text
+    takes over the plain notice of that text."""
+
+    __tablename__ = "push_notice"
+    __table_args__ = (
+        sa.UniqueConstraint("subscription_id", "message_id", name="uq_push_notice_text"),
+        sa.Index("ix_push_notice_due", "state", "send_at"),
+        sa.Index("ix_push_notice_created", "created_at"),
+    )
+
+    id: int = Field(default=None, primary_key=True)
+    business_id: int = Field(foreign_key="business.id")
+    subscription_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer, sa.ForeignKey("push_subscription.id", ondelete="CASCADE"),
+            nullable=False,
+        )
+    )  # fmt: skip
+    customer_id: int = Field(foreign_key="customer.id")
+    message_id: int | None = Field(default=None, foreign_key="message.id")
+    kind: str = Field(max_length=8)  # text | alert
+    reason: str = Field(default="", max_length=200)  # an alert's why, in words
+    excerpt: str = Field(default="", max_length=200)
+    state: str = Field(default="pending", max_length=8)  # pending | sending | sent | failed
+    attempts: int = Field(default=0)
+    send_at: datetime = ts(nullable=False)
+    lease_until: datetime | None = ts()
+    error: str | None = Field(default=None, max_length=200)
+    sent_at: datetime | None = ts()
+    created_at: datetime = created_ts()
 
 
 class SimulatedText(SQLModel, table=True):

@@ -14,6 +14,7 @@ from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app.care import push
 from app.care.businesses import PASSWORD_METHOD
 from app.contract import parse
 from app.contract.commands import ROLES, Invite, NewPassword, Profile
@@ -68,9 +69,12 @@ def session_fingerprint(user: User) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-def sign_out_everywhere(user: User) -> None:
-    """End every session of this user, on every device (this one too, until signed in again)."""
+def sign_out_everywhere(session: Session, user: User) -> None:
+    """End every session of this user, on every device (this one too, until signed in
+    again), and their notifications on every device. Not committed."""
     user.session_version += 1
+    session.add(user)
+    push.forget_all_devices(session, user.id)
 
 
 # ---- signing in ---------------------------------------------------------------------------
@@ -281,6 +285,7 @@ def reset_access(session: Session, user: User, *, password_method: str = PASSWOR
     one."""
     user.password_hash = hash_password(secrets.token_urlsafe(24), password_method)
     session.add(user)
+    push.forget_all_devices(session, user.id)
 
 
 def set_password(

@@ -12,10 +12,11 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
-from app.care import merge, referrals, states, texts
+from app.care import merge, push, referrals, states, texts
 from app.care.feedback import suggest_reply
 from app.care.hours import next_opening_words, opening_hours
 from app.care.links import conversation_link
@@ -28,7 +29,16 @@ from app.care.outbound import (
 )
 from app.care.reading import Reading, read_reply
 from app.db import changed
-from app.models import Business, Customer, Feedback, Message, MessageKind, Visit, VisitStatus
+from app.models import (
+    Business,
+    Customer,
+    Feedback,
+    Message,
+    MessageKind,
+    PushSubscription,
+    Visit,
+    VisitStatus,
+)
 
 REVIEW_ASKS = frozenset({MessageKind.REVIEW_REQUEST, MessageKind.FEEDBACK_QUESTION})
 # Held (not canceled) while a complaint is open; everyone is asked for a review.
@@ -253,7 +263,7 @@ def handle_reply(
                             reason="they sounded unhappy: no referral ask")  # fmt: skip
         why = "; ".join(reading.reasons) or "sounds unhappy"
         alert_owner(session, business, customer, f"unhappy ({why}):", body, now=now,
-                    base_url=base_url)  # fmt: skip
+                    base_url=base_url, message_id=message_id)  # fmt: skip
     session.add(customer)
     session.add(feedback)
     return feedback
@@ -332,24 +342,33 @@ def alert_owner(
     *,
     now,
     base_url: str = "",
-) -> Message | None:
-    """Text the owner's alert phone about a customer, at most once an hour per conversation,
-    with a short link that opens the conversation (when the app's public origin is known)."""
-    if not business.alert_phone:
-        return None
+    message_id: int | None = None,
+) -> bool:
+    """Alert the owner about a customer, at most once an hour per conversation: a text to
+    the alert phone with a short link that opens the conversation (when the app's public
+    origin is known), and a notification on the devices of everyone who takes them
+    (app.care.push; `message_id` is the text it is about). True when anyone was alerted."""
     if customer.last_owner_alert_at and customer.last_owner_alert_at > now - ALERT_EVERY:
-        return None
-    link = ""
-    if base_url:
-        link = conversation_link(session, business_id=business.id, customer_id=customer.id,
-                                 base_url=base_url, now=now)  # fmt: skip
-    fields = merge.fields_for(session, business, customer, now=now, reason=reason,
-                              excerpt=" ".join(excerpt.split())[:80], link=link)  # fmt: skip
-    body = texts.render_for(session, business, "owner_alert", **fields)
+        return False
+    by_text = bool(business.alert_phone) and push.wants_text(session, business.id)
+    pushed = push.notify_alert(session, business_id=business.id, customer_id=customer.id,
+                               message_id=message_id, reason=reason, excerpt=excerpt,
+                               now=now)  # fmt: skip
+    if not (by_text or pushed):
+        return False
     customer.last_owner_alert_at = now
     session.add(customer)
-    return queue_text(session, business, customer, body, MessageKind.ALERT, now=now, cause="system",
-                      to_number=business.alert_phone)  # fmt: skip
+    if by_text:
+        link = ""
+        if base_url:
+            link = conversation_link(session, business_id=business.id, customer_id=customer.id,
+                                     base_url=base_url, now=now)  # fmt: skip
+        fields = merge.fields_for(session, business, customer, now=now, reason=reason,
+                                  excerpt=" ".join(excerpt.split())[:80], link=link)  # fmt: skip
+        body = texts.render_for(session, business, "owner_alert", **fields)
+        queue_text(session, business, customer, body, MessageKind.ALERT, now=now,
+                   cause="system", to_number=business.alert_phone)  # fmt: skip
+    return True
 
 
 def is_after_hours(business: Business, now: datetime) -> bool:
@@ -396,6 +415,7 @@ def alert_unanswered(session: Session, *, now: datetime, base_url: str = "") -> 
     """Alert owners about customers who wrote and got no answer in time; returns how many.
     `base_url` is the app's public origin, for the link in each alert. Not committed: the
     worker's sweep commits."""
+    push_takers = sa.exists().where(col(PushSubscription.business_id) == col(Business.id))
     candidates = session.exec(
         select(Customer, Business)
         .join(Business, col(Business.id) == col(Customer.business_id))
@@ -408,7 +428,7 @@ def alert_unanswered(session: Session, *, now: datetime, base_url: str = "") -> 
                 col(Customer.last_owner_alert_at).is_(None),
                 col(Customer.last_owner_alert_at) < col(Customer.last_inbound_at),
             ),
-            col(Business.alert_phone).is_not(None),
+            or_(col(Business.alert_phone).is_not(None), push_takers),
         )
         .limit(500)
     ).all()
@@ -424,11 +444,12 @@ def alert_unanswered(session: Session, *, now: datetime, base_url: str = "") -> 
         if waited > UNANSWERED_HORIZON:
             continue
         last = session.exec(
-            select(col(Message.body))
+            select(col(Message.id), col(Message.body))
             .where(col(Message.customer_id) == customer.id, col(Message.direction) == "inbound")
             .order_by(col(Message.id).desc())
         ).first()
-        if alert_owner(session, business, customer, "no reply yet to", last or "", now=now,
-                       base_url=base_url):  # fmt: skip
+        message_id, excerpt = last if last else (None, "")
+        if alert_owner(session, business, customer, "no reply yet to", excerpt, now=now,
+                       base_url=base_url, message_id=message_id):  # fmt: skip
             sent += 1
     return sent

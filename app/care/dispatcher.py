@@ -21,12 +21,13 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import Engine, delete, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from app.care import states
+from app.care import push, states
 from app.care.automations import RATING_WINDOW, alert_unanswered
 from app.care.outbound import (
     TO_OWNER,
@@ -38,6 +39,7 @@ from app.care.outbound import (
     preview,
     size_of,
 )
+from app.care.push import NOTICE_RETENTION
 from app.care.status import apply_status_callback, flag_customer_for_error
 from app.clock import Clock, SystemClock
 from app.config import Settings
@@ -49,13 +51,24 @@ from app.models import (
     MessageKind,
     MessageStatus,
     OptedOutNumber,
+    PushNotice,
     SenderPace,
     StatusCallback,
 )
 from app.sms.errors import Action, classify
 from app.sms.gateway import Accepted, OutgoingText, SendFailed, SmsGateway
+from app.webpush import (
+    PUSH_TIMEOUT_SECONDS,
+    PushAction,
+    PushAnswer,
+    PushSender,
+    VapidKeys,
+    WebPushSender,
+)
 
 log = logging.getLogger("regulars.dispatcher")
+T = TypeVar("T")
+R = TypeVar("R")
 
 PACING_HORIZON_SECONDS = 5.0  # claim no further ahead than this for one sending number
 SLOW_DOWN_SECONDS = 30.0  # how far a full sender queue pushes the number's next slot
@@ -72,6 +85,7 @@ SENT_EFFECTS = {
 SWEEP_EVERY_SECONDS = 60.0  # how often the worker looks for unanswered customers
 PRUNE_BATCH = 1000  # status callbacks deleted per transaction, so no prune holds a long lock
 PRUNE_BATCHES = 10  # per sweep: a backlog shrinks by 10,000 a minute
+PUSH_BATCH = 50  # notifications sent per run
 PERMANENT_CANCELS_PLAN = {Action.OPTED_OUT, Action.BAD_NUMBER, Action.LANDLINE}
 
 
@@ -111,11 +125,12 @@ class RunStats:
     unknown: int = 0
     reconciled: int = 0
     callbacks: int = 0
+    pushed: int = 0  # notifications a push service took
     by_status: dict = field(default_factory=lambda: defaultdict(int))
 
     def add(self, other: RunStats) -> None:
         for name in ("claimed", "sent", "retried", "failed", "canceled", "rescheduled",
-                     "unknown", "reconciled", "callbacks"):  # fmt: skip
+                     "unknown", "reconciled", "callbacks", "pushed"):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -130,9 +145,11 @@ class Dispatcher:
         rng: random.Random | None = None,
         sleep: Callable[[float], None] = time.sleep,
         worker_id: str | None = None,
+        push: PushSender | None = None,
     ):
         self.engine = engine
         self.gateway = gateway
+        self.push = push if push is not None else WebPushSender()
         self.settings = settings
         self.clock = clock or SystemClock()
         self.rng = rng or random.Random()
@@ -161,6 +178,7 @@ class Dispatcher:
                 break
         total.callbacks += self.play_gateway_events()
         self.sweep()
+        total.pushed += self.send_pushes()  # after the sweep: its alerts go in this run
         return total
 
     def sweep(self, force: bool = False) -> int:
@@ -178,6 +196,7 @@ class Dispatcher:
             alerted = alert_unanswered(session, now=now, base_url=self.settings.public_base_url)
             session.commit()
         self.prune_status_callbacks(now)
+        self.prune_push_notices(now)
         return alerted
 
     def prune_status_callbacks(self, now: datetime) -> int:
@@ -185,20 +204,24 @@ class Dispatcher:
         all) older than STATUS_PAYLOAD_RETENTION_DAYS, oldest first, in short transactions of
         at most PRUNE_BATCH rows; returns how many. What a callback did stays on its message."""
         cutoff = now - timedelta(days=self.settings.status_payload_retention_days)
+        return self._prune(StatusCallback, col(StatusCallback.received_at), cutoff)
+
+    def prune_push_notices(self, now: datetime) -> int:
+        """Delete notifications older than a week (sent or not: their news is old)."""
+        return self._prune(PushNotice, col(PushNotice.created_at), now - NOTICE_RETENTION)
+
+    def _prune(self, model, when, cutoff: datetime) -> int:
+        """Delete `model` rows whose `when` is before `cutoff`, oldest first, in short
+        transactions of at most PRUNE_BATCH rows, so no prune holds a long lock."""
         pruned = 0
         for _ in range(PRUNE_BATCHES):
-            oldest = (
-                select(col(StatusCallback.id))
-                .where(col(StatusCallback.received_at) < cutoff)
-                .order_by(col(StatusCallback.received_at))
-                .limit(PRUNE_BATCH)
-            )
+            oldest = select(model.id).where(when < cutoff).order_by(when).limit(PRUNE_BATCH)
             if is_postgres(self.engine):
                 oldest = oldest.with_for_update(skip_locked=True)  # another worker's batch
             with session_scope(self.engine) as session:
                 deleted = changed(session.execute(
-                    delete(StatusCallback)
-                    .where(col(StatusCallback.id).in_(oldest))
+                    delete(model)
+                    .where(model.id.in_(oldest))
                     .execution_options(synchronize_session=False)
                 ))  # fmt: skip
                 session.commit()
@@ -206,6 +229,40 @@ class Dispatcher:
             if deleted < PRUNE_BATCH:
                 break
         return pruned
+
+    # ---- notifications on the owner's devices (Web Push) ----------------------------------
+
+    def send_pushes(self) -> int:
+        """Send due notifications (app.care.push) after the texts, retry what a push service
+        could not take, forget devices it says are gone; returns how many it took. The
+        webhook that caused a notice has long answered: nothing here reaches it."""
+        now = self.clock.now()
+        lease = timedelta(seconds=PUSH_TIMEOUT_SECONDS + self.settings.lease_seconds)
+        with session_scope(self.engine) as session:
+            jobs = push.claim(session, now=now, lease=lease, limit=PUSH_BATCH,
+                              skip_locked=is_postgres(self.engine))  # fmt: skip
+            if not jobs:
+                return 0
+            keys = push.vapid_keys(session, now=now)
+            session.commit()
+        answers = self._map(lambda job: self._push_one(job, keys), jobs)
+        outcomes = []
+        with session_scope(self.engine) as session:
+            now = self.clock.now()
+            for job, answer in zip(jobs, answers, strict=True):
+                outcomes.append(push.record(session, job, answer, now=now,
+                                            retry_in=self._backoff(job.attempts)))  # fmt: skip
+            session.commit()
+        return outcomes.count("sent")
+
+    def _push_one(self, job: push.PushJob, keys: VapidKeys) -> PushAnswer:
+        try:
+            return self.push.send(job.target, job.payload, keys=keys,
+                                  subject=self.settings.push_subject, urgency=job.urgency,
+                                  topic=job.topic)  # fmt: skip
+        except Exception as exc:  # a bug or an unexpected library error: retry later
+            log.exception("unexpected error sending push notice %s", job.notice_id)
+            return PushAnswer(PushAction.RETRY, None, repr(exc)[:200])
 
     def run_forever(self, stop: threading.Event) -> None:
         """Poll until `stop` is set; a batch in flight is finished first."""
@@ -457,14 +514,18 @@ class Dispatcher:
     # ---- send -----------------------------------------------------------------------------
 
     def _execute(self, jobs: list[Job]) -> list[Outcome]:
+        return self._map(self._attempt, jobs)
+
+    def _map(self, send: Callable[[T], R], jobs: list[T]) -> list[R]:
+        """Send each job, WORKER_CONCURRENCY at a time; the answers in the jobs' order."""
         if len(jobs) == 1 or self.settings.worker_concurrency <= 1:
-            return [self._attempt(job) for job in jobs]
+            return [send(job) for job in jobs]
         with self._lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(
                     max_workers=self.settings.worker_concurrency, thread_name_prefix="send"
                 )
-        return list(self._pool.map(self._attempt, jobs))
+        return list(self._pool.map(send, jobs))
 
     def _attempt(self, job: Job) -> Outcome:
         wait = job.not_before - self.clock.now().timestamp()

@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, case
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
-from app.care import missed_calls, referrals, texts
+from app.care import missed_calls, push, referrals, texts
 from app.care.automations import (
     AFTER_HOURS_EVERY,
     REPLY_CONTEXT,
@@ -243,6 +243,10 @@ def receive_text(
                      reading=reading)  # fmt: skip
         if not welcomed:  # one answer to a friend's first text
             answer_after_hours(session, owner, full, now=now)
+    if keyword is None:  # (keywords are answered for the owner)
+        # After any alert about this text, which its notice then leaves alone: one statement.
+        push.notify_text(session, business_id=business.id, customer_id=customer.id,
+                         message_id=message_id, body=body, now=now)  # fmt: skip
     return InboundResult(message_id, duplicate=False, keyword=keyword)
 
 

@@ -8,8 +8,11 @@ one) and `now` (for "not in the future").
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -56,6 +59,7 @@ from app.contract.rules import (
     form_number,
     invalid,
 )
+from app.webpush import from_b64url
 
 YES_WORDS = frozenset({"yes", "y", "true", "1", "granted", "opted in", "opt-in", "on"})
 NO_WORDS = frozenset({"", "no", "n", "false", "0", "unknown", "off"})
@@ -288,6 +292,83 @@ class SavedReplySave(Command):
         if not body.strip():
             raise invalid("missing_field", "Write the reply.")
         return body.strip()
+
+
+# ---- notifications on a device (Web Push) -------------------------------------------------
+
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+class PushKeys(Command):
+    p256dh: Annotated[str, Field(max_length=100)]
+    auth: Annotated[str, Field(max_length=32)]
+
+    @field_validator("p256dh")
+    @classmethod
+    def _public_key(cls, value: str) -> str:
+        try:
+            point = from_b64url(value)
+            ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+        except ValueError:
+            point = b""
+        if len(point) != 65:
+            raise invalid("invalid_field", "The browser's key is not a P-256 public key.")
+        return value
+
+    @field_validator("auth")
+    @classmethod
+    def _secret(cls, value: str) -> str:
+        try:
+            secret = from_b64url(value)
+        except ValueError:
+            secret = b""
+        if len(secret) != 16:
+            raise invalid("invalid_field", "The browser's secret is not 16 bytes.")
+        return value
+
+
+class PushSubscriptionSave(Command):
+    """What a browser's PushSubscription.toJSON() gives: where its push service takes
+    notifications for this device, and the keys to encrypt them with. Context `local`
+    (not in production) also allows http://127.0.0.1 and localhost, for a stand-in service."""
+
+    endpoint: Annotated[str, Field(max_length=1024)]
+    keys: PushKeys
+    expirationTime: float | None = None  # noqa: N815 - the browser's own name
+
+    @field_validator("endpoint")
+    @classmethod
+    def _push_service(cls, value: str, info: ValidationInfo) -> str:
+        try:
+            url = urlsplit(value)
+            host = (url.hostname or "").lower()
+        except ValueError:
+            url, host = None, ""
+        local = bool((info.context or {}).get("local")) and host in LOCAL_HOSTS
+        if (
+            url is None
+            or not host
+            or url.username
+            or url.password
+            or any(ord(ch) < 0x21 for ch in value)
+        ):
+            raise invalid("invalid_url", "The browser's push address is not a web address.")
+        if url.scheme != "https" and not (local and url.scheme == "http"):
+            raise invalid("invalid_url", "The browser's push address must start with https://.")
+        if not local and _private_host(host):
+            raise invalid("invalid_url", "The browser's push address is not a push service.")
+        return value
+
+
+def _private_host(host: str) -> bool:
+    """localhost, or an address of this machine or of a private network: no push service."""
+    if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return not address.is_global
 
 
 class NotesAndTags(Command):

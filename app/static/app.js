@@ -347,6 +347,123 @@
     document.addEventListener("visibilitychange", function () { if (!document.hidden) poll(); });
   }
 
+  // ---- notifications on this device: Web Push through the service worker ---------------------
+  // The page asks the browser for a subscription with the app's public VAPID key and posts it
+  // (JSON, with the CSRF token); the server keeps one per device and the worker sends to it.
+  function keyBytes(key) {
+    var text = key.replace(/-/g, "+").replace(/_/g, "/");
+    text += "===".slice(0, (4 - text.length % 4) % 4);
+    return Uint8Array.from(atob(text), function (c) { return c.charCodeAt(0); });
+  }
+
+  function setUpPush(section) {
+    var state = section.querySelector("[data-push-state]");
+    var on = section.querySelector("[data-push-on]");
+    var off = section.querySelector("[data-push-off]");
+    var token = section.querySelector("input[name=csrf_token]").value;
+    function say(text, isOn) { state.textContent = text; state.classList.toggle("on", !!isOn); }
+    function show(subscribed) { on.hidden = subscribed; off.hidden = !subscribed; }
+    if (!("serviceWorker" in navigator) || !("PushManager" in window) ||
+        !("Notification" in window) || !window.isSecureContext) {
+      say("This browser cannot show notifications from Regulars. On an iPhone, add Regulars " +
+          "to your home screen first (Share, then Add to Home Screen) and open it from there.");
+      return;
+    }
+    function post(url, data) {
+      return fetch(url, { method: "POST", credentials: "same-origin", body: JSON.stringify(data),
+        headers: { "Content-Type": "application/json", "X-CSRFToken": token,
+                   "X-Requested-With": "fetch" } })
+        .then(function (r) {
+          return r.json().catch(function () { return {}; })
+            .then(function (body) { return { ok: r.ok, body: body }; });
+        });
+    }
+    function problem(words) { var e = new Error(words); e.words = words; return e; }
+    function turnOn(registration) {
+      on.disabled = true;
+      say("Asking this browser…");
+      Notification.requestPermission().then(function (permission) {
+        if (permission !== "granted") {
+          throw problem("Notifications are not allowed for Regulars in this browser. Allow " +
+                        "them in the browser's site settings, then try again.");
+        }
+        return fetch(section.getAttribute("data-push-key"), { credentials: "same-origin",
+                                                               cache: "no-store" })
+          .then(function (r) {
+            if (!r.ok) throw new Error("no key");
+            return r.json();
+          })
+          .then(function (answer) {
+            return registration.pushManager.subscribe({ userVisibleOnly: true,
+                                                        applicationServerKey: keyBytes(answer.key) });
+          })
+          .catch(function () {
+            throw problem("This browser would not turn notifications on. A private window " +
+                          "cannot get them; on an iPhone, open Regulars from your home " +
+                          "screen first.");
+          });
+      }).then(function (subscription) {
+        return post(section.getAttribute("data-push-save"), subscription.toJSON())
+          .then(function (answer) {
+            if (!answer.ok) {
+              subscription.unsubscribe();
+              throw problem((answer.body.error && answer.body.error.message) ||
+                            "This device could not be saved. Reload the page and try again.");
+            }
+            location.reload(); // the device shows in the list
+          });
+      }).catch(function (error) {
+        say(error.words || "Notifications could not be turned on. Reload the page and try again.");
+        on.disabled = false;
+      });
+    }
+    function turnOff(registration) {
+      off.disabled = true;
+      registration.pushManager.getSubscription().then(function (subscription) {
+        if (!subscription) return null;
+        var endpoint = subscription.endpoint;
+        return subscription.unsubscribe().then(function () {
+          return post(section.getAttribute("data-push-forget"), { endpoint: endpoint });
+        });
+      }).then(function () { location.reload(); }, function () {
+        say("Notifications could not be turned off. Try again.", true);
+        off.disabled = false;
+      });
+    }
+    if (Notification.permission === "denied") {
+      say("Notifications are blocked for Regulars in this browser's site settings: allow " +
+          "them there to get them on this device.");
+      return;
+    }
+    say("Checking this device…");
+    // This device is on when the browser has a subscription that the list below knows (by
+    // its SHA-256: the page never shows a push address); one removed from another device or
+    // forgotten by the server shows as off, and turning it on again posts it again.
+    function listed(subscription) {
+      if (!subscription) return Promise.resolve(null);
+      var bytes = new TextEncoder().encode(subscription.endpoint);
+      return crypto.subtle.digest("SHA-256", bytes).then(function (digest) {
+        var hex = Array.from(new Uint8Array(digest)).map(function (b) {
+          return b.toString(16).padStart(2, "0");
+        }).join("");
+        return section.querySelector('[data-device="' + hex + '"]');
+      });
+    }
+    navigator.serviceWorker.ready.then(function (registration) {
+      return registration.pushManager.getSubscription().then(listed).then(function (item) {
+        if (item) {
+          item.querySelector(".this-device").hidden = false;
+          say("Notifications are on for this device.", true);
+        } else {
+          say("Notifications are off on this device.");
+        }
+        show(!!item);
+        on.addEventListener("click", function () { turnOn(registration); });
+        off.addEventListener("click", function () { turnOff(registration); });
+      });
+    }).catch(function () { say("This browser cannot show notifications from Regulars."); });
+  }
+
   function ready() {
     document.querySelectorAll("[data-nojs]").forEach(function (el) { el.hidden = true; });
     document.querySelectorAll("[data-composer]").forEach(setUpComposer);
@@ -379,6 +496,7 @@
     if ("serviceWorker" in navigator && window.isSecureContext) {
       navigator.serviceWorker.register("/sw.js").catch(function () {});
     }
+    document.querySelectorAll("[data-push]").forEach(setUpPush);
     var thread = document.querySelector("[data-scroll=bottom]");
     if (thread && !location.hash) {
       var latest = document.getElementById("latest");

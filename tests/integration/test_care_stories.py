@@ -81,7 +81,11 @@ class Story:
 
     def sent(self) -> list[tuple[str, str]]:
         """(To, Body) of every text handed to Twilio since the last call, in order."""
-        calls = [c for c in self.twilio.calls if c.request.method == "POST"]
+        calls = [
+            c
+            for c in self.twilio.calls
+            if c.request.method == "POST" and c.request.url == MESSAGES_URL
+        ]  # (not a push service's, passed through)
         new, self._seen = calls[self._seen :], len(calls)
         result = []
         for call in new:

@@ -284,3 +284,13 @@ def test_settings_are_immutable():
 def test_mistyped_boolean_is_refused():
     with pytest.raises(ConfigError, match="SEND_PACING is invalid"):
         load_settings(environ=env(SEND_PACING="flase"))
+
+
+def test_the_vapid_subject_is_the_public_origin_unless_given():
+    assert load_settings(environ=env(PUBLIC_BASE_URL="https://regulars.example/")).push_subject \
+        == "https://regulars.example"  # fmt: skip
+    assert load_settings(environ=env()).push_subject == "mailto:webpush@localhost"
+    given = load_settings(environ=env(VAPID_SUBJECT="mailto:ops@bloom.example"))
+    assert given.push_subject == "mailto:ops@bloom.example"
+    with pytest.raises(ConfigError, match="VAPID_SUBJECT"):
+        load_settings(environ=env(VAPID_SUBJECT="ops@bloom.example"))

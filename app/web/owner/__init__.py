@@ -18,6 +18,7 @@ from app.web.owner import (
     customers,
     dashboard,
     inbox,
+    notifications,
     replies,
     settings,
     templates,
@@ -42,6 +43,7 @@ BLUEPRINTS = (
     templates.bp,
     replies.bp,
     settings.bp,
+    notifications.bp,
 )
 
 STATE_LABELS = {

@@ -7,6 +7,7 @@ from flask import flash, g, redirect, render_template, request, session, url_for
 from app.care import accounts
 from app.errors import Invalid
 from app.web.context import db, now, services
+from app.web.owner import notifications
 from app.web.owner.common import (
     owner_blueprint,
     password_method,
@@ -58,8 +59,7 @@ def sign_out():
 @bp.post("/account/sign-out-everywhere")
 @signed_in
 def sign_out_everywhere():
-    accounts.sign_out_everywhere(g.user)
-    db().add(g.user)
+    accounts.sign_out_everywhere(db(), g.user)
     session.clear()
     flash("You are signed out on every device.", "info")
     return redirect(url_for("owner_auth.sign_in"))
@@ -92,7 +92,12 @@ def accept_invite(token: str):
 @bp.get("/account")
 @signed_in
 def account():
-    return render_template("owner/account.html", errors={})
+    return _account_page({})
+
+
+def _account_page(errors: dict, status: int = 200):
+    return render_template("owner/account.html", errors=errors,
+                           **notifications.page_context()), status  # fmt: skip
 
 
 @bp.post("/account/profile")
@@ -101,7 +106,7 @@ def save_profile():
     try:
         accounts.update_profile(db(), g.user, name=request.form.get("name", ""))
     except Invalid as exc:
-        return render_template("owner/account.html", errors={exc.field: exc.message}), 422
+        return _account_page({exc.field: exc.message}, 422)
     flash("Your name is saved.", "info")
     return redirect(url_for(".account"))
 
@@ -125,7 +130,7 @@ def change_password():
         except Invalid as exc:
             errors[exc.field if exc.field != "password" else "new_password"] = exc.message
     if errors:
-        return render_template("owner/account.html", errors=errors), 422
+        return _account_page(errors, 422)
     sign_in_session(g.user)  # this device stays signed in; every other one is signed out
     flash("Your password is changed. Other devices are signed out.", "info")
     return redirect(url_for(".account"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import g, render_template, request
 
 from app.care import inbox as care_inbox
+from app.care import push
 from app.care.alert_phone import alert_phone_problem
 from app.web.context import db
 from app.web.owner.common import PAGE_SIZE, owner_blueprint, signed_in, wants_fragment
@@ -39,4 +40,5 @@ def inbox():
     if wants_fragment():
         return conditional(html)
     problem = alert_phone_problem(db(), g.business)
-    return render_template("owner/inbox.html", **context, **embed(html), alert_problem=problem)
+    return render_template("owner/inbox.html", **context, **embed(html), alert_problem=problem,
+                           alerts_by_push=push.has_push(db(), g.business.id))  # fmt: skip

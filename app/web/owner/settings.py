@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from flask import abort, flash, g, make_response, redirect, render_template, request, url_for
 
-from app.care import accounts
+from app.care import accounts, push
 from app.care.alert_phone import alert_phone_problem
 from app.care.businesses import change_business, issue_api_key
 from app.care.missed_calls import allowed_countries
@@ -17,6 +17,7 @@ from app.contract.rules import MAX_HOLIDAYS
 from app.errors import Invalid, Refused
 from app.models import WEEKDAYS
 from app.web.context import db, now, services
+from app.web.owner import notifications
 from app.web.owner.common import form_errors, home, owner_blueprint, owner_only, password_method
 
 bp = owner_blueprint("settings", __name__, url_prefix="/settings")
@@ -122,7 +123,9 @@ def _settings_page(values: dict, errors: dict, status: int = 200, care=None, ref
         max_holidays=MAX_HOLIDAYS,
         sender_locked=not services().settings.owners_may_change_number,
         alert_problem=alert_phone_problem(db(), g.business),
+        alerts_by_push=push.has_push(db(), g.business.id),
         home_countries=", ".join(sorted(allowed_countries(g.business))),
+        **notifications.page_context(),
     ), status
 
 
