@@ -339,6 +339,7 @@ class Customer(SQLModel, table=True):
     booked_until: datetime | None = ts()  # their latest booked visit (overdue waits for it)
     overdue_at: datetime | None = ts()  # last visit + the business's overdue threshold
     birthday: str | None = Field(default=None, max_length=5)  # "MM-DD", no year
+    awaiting_birthday_until: datetime | None = ts()  # the owner asked for it: a reply is read
     # care automation
     awaiting_rating_until: datetime | None = ts()  # a 1-5 question is open until then
     awaiting_effort_until: datetime | None = ts()  # the 1-7 "how easy" question is open

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy import and_, or_, update
 from sqlmodel import Session, col
 
+from app.contract.rules import parse_birthday
 from app.models import Business, Customer, Visit, VisitStatus
 
 REGULAR_VISITS = 3  # from the third visit a customer has a rhythm of their own
@@ -148,6 +149,35 @@ def refresh_overdue(session: Session, business: Business) -> None:
         .execution_options(synchronize_session=False)
     )
     session.expire_all()
+
+
+# ---- birthdays by text ----------------------------------------------------------------------
+
+BIRTHDAY_ANSWER_DAYS = 7  # how long a reply to the owner's question is read as the answer
+
+
+def birthday_question(business: Business, customer: Customer) -> str:
+    """The owner's question, for the composer (the owner sends it, and may change it)."""
+    hello = f"Hi {customer.first_name}," if customer.first_name else "Hi,"
+    return (f"{hello} when is your birthday? Just the day and month, e.g. March 3, and we "
+            f"will remember it at {business.name}.")  # fmt: skip
+
+
+def asked_birthday(customer: Customer, *, now: datetime) -> None:
+    """The owner texted the question: their replies for a week are read as the answer."""
+    customer.awaiting_birthday_until = now + timedelta(days=BIRTHDAY_ANSWER_DAYS)
+
+
+def read_birthday_answer(session: Session, customer: Customer, body: str) -> bool:
+    """A reply to the open birthday question: True when it was a birthday (kept, and the
+    question closed); anything else leaves the question open and is read as usual."""
+    try:
+        customer.birthday = parse_birthday(body)
+    except ValueError:
+        return False
+    customer.awaiting_birthday_until = None
+    session.add(customer)
+    return True
 
 
 # ---- in words -----------------------------------------------------------------------------

@@ -289,3 +289,31 @@ def test_a_birthday_from_a_csv_import_and_the_facts_in_the_export(owner, story, 
     assert [maria[name] for name in facts] == ["03-03", "1", "30.00", "Ana", "no"]
     assert maria["last_visit_at"].startswith("2026-03-02T16:00")
     assert rows["+12125550150"]["visit_count"] == "0"
+
+
+def test_a_birthday_given_by_text_in_answer_to_the_owners_question(story, owner, clock):
+    clock.set(ny(10, 11))
+    story.visit()
+    story.run()
+    maria = customer_json(story)
+    story.reply("my birthday is march 3rd")  # nobody asked: just a text
+    assert customer_json(story)["birthday"] is None
+    asking = page(owner, f"/conversations/{maria['id']}?use=birthday")
+    question = re.search(r'<textarea id="body"[^>]*>([^<]*)</textarea>', asking).group(1)
+    assert question.startswith("Hi Maria, when is your birthday?")
+    assert 'name="asks" value="birthday"' in asking
+    sent = post(owner, f"/conversations/{maria['id']}/send",
+                {"body": question, "asks": "birthday"},
+                token_path=f"/conversations/{maria['id']}")  # fmt: skip
+    assert sent.status_code == 302
+    [(to, body)] = story.run()
+    assert to == CUSTOMER_PHONE and body.startswith("Hi Maria, when is your birthday?")
+    assert "asked: their answer is read" in page(owner, f"/conversations/{maria['id']}")
+    story.reply("sure! hang on")  # not a date: the question stays open
+    assert customer_json(story)["birthday"] is None
+    clock.set(ny(11, 10))
+    story.reply("it's the 3rd of march")
+    assert customer_json(story)["birthday"] == "03-03"
+    story.reply("12/25")  # answered already: the question is closed
+    assert customer_json(story)["birthday"] == "03-03"
+    assert "March 3" in page(owner, f"/conversations/{maria['id']}")

@@ -50,6 +50,7 @@ def upgrade() -> None:
     op.add_column("customer", sa.Column("booked_until", UTC(timezone=True)))
     op.add_column("customer", sa.Column("overdue_at", UTC(timezone=True)))
     op.add_column("customer", sa.Column("birthday", String(length=5)))
+    op.add_column("customer", sa.Column("awaiting_birthday_until", UTC(timezone=True)))
     _backfill()
     op.create_index("ix_customer_business_overdue", "customer", ["business_id", "overdue_at"])
     op.create_index("ix_customer_business_last_visit", "customer",
@@ -103,7 +104,7 @@ def _backfill() -> None:
 def downgrade() -> None:
     op.drop_index("ix_customer_business_last_visit", table_name="customer")
     op.drop_index("ix_customer_business_overdue", table_name="customer")
-    for name in ("birthday", "overdue_at", "booked_until", "favourite_staff",
+    for name in ("awaiting_birthday_until", "birthday", "overdue_at", "booked_until", "favourite_staff",
                  "total_spent_cents", "usual_gap_days", "first_visit_at", "visit_count"):  # fmt: skip
         op.drop_column("customer", name)
     for name in ("overdue_fixed_days", "overdue_floor_days", "overdue_factor"):
