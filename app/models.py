@@ -111,6 +111,7 @@ class MessageKind(StrEnum):
 class VisitStatus(StrEnum):
     COMPLETED = "completed"
     CANCELED = "canceled"
+    BOOKED = "booked"  # an appointment still ahead: no follow-ups, not counted as a visit
 
 
 class StrEnumType(sa.TypeDecorator):
@@ -193,6 +194,11 @@ class Business(SQLModel, table=True):
     # customer effort: when the owner marks a conversation handled, ask the next day how easy
     # it was to get sorted (1-7)
     ces_enabled: bool = Field(default=False)
+    # overdue (app.care.facts): a regular (3+ visits) once their usual gap times the factor has
+    # passed, at least the floor; someone with fewer visits after the fixed number of days
+    overdue_factor: float = Field(default=1.5)
+    overdue_floor_days: int = Field(default=30)
+    overdue_fixed_days: int = Field(default=90)
     # Opening hours, when someone is there to answer (not the sending window): per weekday
     # its spans {"monday": [{"open": "09:00", "close": "17:00"}], ...}, [] when closed; and
     # closed dates [{"date": "2026-12-25", "name": "Christmas Day"}] (app.care.hours).
@@ -292,6 +298,9 @@ class Customer(SQLModel, table=True):
         # unique everywhere (so unique in each business): /r/<code> names the business too
         sa.Index("uq_customer_referral_code", "referral_code", unique=True),
         sa.Index("ix_customer_business_created", "business_id", "created_at"),
+        # the Overdue list and the API's ?overdue=true / sort=last_visit
+        sa.Index("ix_customer_business_overdue", "business_id", "overdue_at"),
+        sa.Index("ix_customer_business_last_visit", "business_id", "last_visit_at"),
     )
 
     id: int = Field(default=None, primary_key=True)
@@ -324,8 +333,19 @@ class Customer(SQLModel, table=True):
     needs_reply: bool = Field(default=False)
     handled_at: datetime | None = ts()
     notes: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False, default=""))
-    # care automation
+    # what the business knows from their visits (app.care.facts, kept where visits are
+    # recorded or canceled, so no page aggregates the visit table); completed visits only
+    visit_count: int = Field(default=0)
+    first_visit_at: datetime | None = ts()
     last_visit_at: datetime | None = ts()
+    usual_gap_days: float | None = Field(default=None)  # median gap, from the 3rd visit
+    total_spent_cents: int | None = Field(default=None)  # of visits with an amount
+    favourite_staff: str | None = Field(default=None, max_length=80)
+    booked_until: datetime | None = ts()  # their latest booked visit (overdue waits for it)
+    overdue_at: datetime | None = ts()  # last visit + the business's overdue threshold
+    birthday: str | None = Field(default=None, max_length=5)  # "MM-DD", no year
+    awaiting_birthday_until: datetime | None = ts()  # the owner asked for it: a reply is read
+    # care automation
     awaiting_rating_until: datetime | None = ts()  # a 1-5 question is open until then
     awaiting_effort_until: datetime | None = ts()  # the 1-7 "how easy" question is open
     unhappy_at: datetime | None = ts()
@@ -339,6 +359,10 @@ class Customer(SQLModel, table=True):
     @property
     def first_name(self) -> str:
         return (self.name or "").split(" ")[0]
+
+    @property
+    def total_spent(self) -> float | None:
+        return self.total_spent_cents / 100 if self.total_spent_cents is not None else None
 
 
 class ConsentEvent(SQLModel, table=True):

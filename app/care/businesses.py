@@ -15,6 +15,7 @@ from pydantic_core import PydanticCustomError
 from sqlmodel import Session, col, delete, select
 from werkzeug.security import generate_password_hash
 
+from app.care.facts import OVERDUE_SETTINGS, refresh_overdue
 from app.contract import parse
 from app.contract.commands import BusinessChanges, BusinessCreate
 from app.contract.rules import check_window
@@ -235,6 +236,9 @@ def change_business(
     session.add(business)
     if "messaging_service_sid" in given:
         _remember_service(session, business, inside)
+    if any(name in given for name in OVERDUE_SETTINGS):
+        session.flush()
+        refresh_overdue(session, business)  # every customer's overdue moment moves with them
     return business
 
 

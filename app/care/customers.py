@@ -238,6 +238,8 @@ def upsert_customer(
         customer.name = command.name
     if "email" in given:
         customer.email = command.email
+    if "birthday" in given:
+        customer.birthday = command.birthday
     if command.tags is not None and source == "import":
         customer.tags = sorted(set(customer.tags or []) | set(command.tags))  # a file adds tags
     elif command.tags is not None:
@@ -303,6 +305,7 @@ def save_customer(
     moved = customer.phone != edit.phone
     customer.phone, customer.name, customer.email = edit.phone, edit.name, edit.email
     customer.tags, customer.notes = edit.tags, edit.notes
+    customer.birthday = edit.birthday
     if moved:
         # Texts waiting for them go to the corrected number, checked against it when they go.
         session.execute(
@@ -349,7 +352,9 @@ EXPORT_COLUMNS = tuple(col(column) for column in (
     Customer.id, Customer.phone, Customer.name, Customer.email, Customer.tags, Customer.consent,
     Customer.marketing_consent,
     Customer.consent_source, Customer.consent_at, Customer.opted_out_at, Customer.created_at,
-    Customer.notes,
+    Customer.notes, Customer.birthday, Customer.visit_count, Customer.first_visit_at,
+    Customer.last_visit_at, Customer.usual_gap_days, Customer.total_spent_cents,
+    Customer.favourite_staff, Customer.overdue_at, Customer.booked_until,
 ))  # fmt: skip
 
 

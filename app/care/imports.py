@@ -23,7 +23,7 @@ from app.errors import Invalid
 from app.models import Business
 from app.phones import DEFAULT_REGION, home_region
 
-COLUMNS = ("phone", "name", "email", "tags", "consent", "marketing_consent")
+COLUMNS = ("phone", "name", "email", "tags", "consent", "marketing_consent", "birthday")
 VISIT_COLUMNS = ("phone", "name", "consent", "marketing_consent", "occurred_at", "staff", "amount")
 MAX_ROWS = 50_000
 

@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, case
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
-from app.care import missed_calls, push, referrals, texts
+from app.care import facts, missed_calls, push, referrals, texts
 from app.care.automations import (
     AFTER_HOURS_EVERY,
     REPLY_CONTEXT,
@@ -105,6 +105,7 @@ def _statements(dialect: str) -> dict:
         customers.c.last_visit_at,
         customers.c.awaiting_rating_until,
         customers.c.awaiting_effort_until,
+        customers.c.awaiting_birthday_until,
         customers.c.last_after_hours_at,
         customers.c.created_at,
         customers.c.unread_count,
@@ -230,6 +231,11 @@ def receive_text(
         welcomed = referrals.friend_texted_code(session, owner, full, codes, now=now)
     if keyword is None and business.ces_enabled:
         not_sorted_yet(session, business.id, customer.id)
+    asked = customer.awaiting_birthday_until
+    if keyword is None and asked is not None and asked > now:
+        full = session.get_one(Customer, customer.id, populate_existing=True)
+        if facts.read_birthday_answer(session, full, body):
+            return InboundResult(message_id, duplicate=False, keyword=None)  # no rating in it
     if keyword is not None:
         owner = session.get_one(Business, business.id)
         full = session.get_one(Customer, customer.id, populate_existing=True)

@@ -18,6 +18,7 @@ from sqlalchemy import and_, or_, update
 from sqlmodel import Session, col, select
 
 from app.care import states
+from app.care.facts import overdue_clause
 from app.care.outbound import TO_OWNER, goes_later
 from app.contract import parse
 from app.contract.commands import NotesAndTags
@@ -38,6 +39,11 @@ INBOX_COLUMNS = (
     col(Customer.handled_at),
     col(Customer.unhappy_at),
     col(Customer.consent),
+    col(Customer.visit_count),
+    col(Customer.usual_gap_days),
+    col(Customer.favourite_staff),
+    col(Customer.overdue_at),
+    col(Customer.booked_until),
 )
 
 
@@ -58,6 +64,11 @@ class Conversation:
     handled_at: datetime | None
     unhappy_at: datetime | None
     consent: str
+    visit_count: int = 0  # what the business knows of them (app.care.facts)
+    usual_gap_days: float | None = None
+    favourite_staff: str | None = None
+    overdue_at: datetime | None = None
+    booked_until: datetime | None = None
     next_kind: str | None = None  # the conversation's next planned text, if any
     next_at: datetime | None = None
 
@@ -101,7 +112,8 @@ def _matching(column: str, term: str):
     return col(Customer.id).in_(found)
 
 
-def _activity_cursor(raw: str | None) -> tuple[datetime, int] | None:
+def read_time_cursor(raw: str | None) -> tuple[datetime, int] | None:
+    """(time, id) from a cursor `time_cursor` wrote; None for anything else."""
     match = re.fullmatch(r"(\d{1,17})\.(\d{1,18})", raw or "")
     if not match:
         return None
@@ -111,6 +123,18 @@ def _activity_cursor(raw: str | None) -> tuple[datetime, int] | None:
     except (OverflowError, OSError, ValueError):
         return None
     return when, ident
+
+
+def past(column, when: datetime, ident: int, *, descending: bool = True):
+    """Customers after (when, id) in a list ordered by `column`, then the id."""
+    if descending:
+        return or_(column < when, and_(column == when, col(Customer.id) < ident))
+    return or_(column > when, and_(column == when, col(Customer.id) > ident))
+
+
+def time_cursor(when: datetime, ident: int) -> str:
+    """A keyset cursor for a list ordered by a time, then the id: "<microseconds>.<id>"."""
+    return f"{round(when.timestamp() * 1_000_000)}.{ident}"
 
 
 def inbox_page(
@@ -134,15 +158,10 @@ def inbox_page(
         query = query.where(col(Customer.unhappy_at).is_not(None))
     if search.strip():
         query = query.where(_search_clause(search, session.get_bind().dialect.name))
-    after = _activity_cursor(cursor)
+    after = read_time_cursor(cursor)
     if after is not None:
         when, ident = after
-        query = query.where(
-            or_(
-                col(Customer.last_activity_at) < when,
-                and_(col(Customer.last_activity_at) == when, col(Customer.id) < ident),
-            )
-        )
+        query = query.where(past(col(Customer.last_activity_at), when, ident))
     rows = session.execute(
         query.order_by(col(Customer.last_activity_at).desc(), col(Customer.id).desc()).limit(
             limit + 1
@@ -151,9 +170,7 @@ def inbox_page(
     items = _with_next_texts(session, business_id, [Conversation(*row) for row in rows[:limit]])
     next_cursor = None
     if len(rows) > limit and items:
-        last = items[-1]
-        micros = round(last.last_activity_at.timestamp() * 1_000_000)
-        next_cursor = f"{micros}.{last.id}"
+        next_cursor = time_cursor(items[-1].last_activity_at, items[-1].id)
     return Page(items, next_cursor)
 
 
@@ -200,6 +217,34 @@ def customers_page(
     rows = list(session.exec(query.order_by(col(Customer.id).desc()).limit(limit + 1)))
     items = rows[:limit]
     next_cursor = str(items[-1].id) if len(rows) > limit and items else None
+    return Page(items, next_cursor)
+
+
+def overdue_page(
+    session: Session, business_id: int, *, now: datetime, cursor: str | None = None,
+    limit: int = 25,
+) -> Page:  # fmt: skip
+    """Customers overdue now (app.care.facts), the most recent lapse first: the Overdue list.
+    Opted-out customers are not on it (nobody may text them). One range of the index on
+    (business_id, overdue_at), whatever the number of customers."""
+    query = select(Customer).where(
+        col(Customer.business_id) == business_id,
+        overdue_clause(now),
+        col(Customer.consent) != "opted_out",
+    )
+    after = read_time_cursor(cursor)
+    if after is not None:
+        when, ident = after
+        query = query.where(past(col(Customer.overdue_at), when, ident))
+    rows = list(session.exec(
+        query.order_by(col(Customer.overdue_at).desc(), col(Customer.id).desc()).limit(limit + 1)
+    ))  # fmt: skip
+    items = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit and items:
+        last = items[-1]
+        if last.overdue_at is not None:
+            next_cursor = time_cursor(last.overdue_at, last.id)
     return Page(items, next_cursor)
 
 

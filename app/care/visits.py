@@ -17,10 +17,13 @@ from app.care.customers import (
     record_marketing_answer,
     set_consent,
 )
+from app.care.facts import refresh_facts
 from app.care.outbound import cancel_pending
 from app.contract.commands import VisitCreate
 from app.contract.rules import cents
 from app.models import Business, Customer, Message, Visit, VisitStatus
+
+BOOKED_SKIP = "a booked visit: its thank-you and review request follow the visit itself"
 
 
 @dataclass
@@ -61,15 +64,16 @@ def record_visit(
         occurred_at=command.occurred_at or now,
         staff=command.staff or None,
         amount_cents=cents(command.amount),
+        status=VisitStatus.BOOKED if command.booked else VisitStatus.COMPLETED,
         source=source,
         created_at=now,
     )
     session.add(visit)
     session.add(customer)
     session.flush()
-    if customer.last_visit_at is None or visit.occurred_at > customer.last_visit_at:
-        customer.last_visit_at = visit.occurred_at
-        session.add(customer)
+    refresh_facts(session, business, customer)
+    if command.booked:  # the follow-ups wait for the visit itself
+        return RecordedVisit(visit, customer, [], [BOOKED_SKIP])
     plan = plan_after_visit(session, business, customer, visit, now=now, base_url=base_url)
     if customer.referred_by is not None:
         referrals.friend_visited(session, business, customer, visit, now=now, base_url=base_url)
@@ -77,9 +81,14 @@ def record_visit(
 
 
 def cancel_visit(session: Session, visit: Visit, *, now: datetime) -> int:
-    """A cancelled or refunded visit: its pending follow-ups are canceled."""
+    """A cancelled or refunded visit (or booking): its pending follow-ups are canceled and
+    the customer's facts counted without it."""
     visit.status = VisitStatus.CANCELED
     session.add(visit)
+    business = session.get(Business, visit.business_id)
+    customer = session.get(Customer, visit.customer_id)
+    if business is not None and customer is not None:
+        refresh_facts(session, business, customer)
     return cancel_pending(session, visit_id=visit.id, reason="the visit was cancelled")
 
 

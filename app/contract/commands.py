@@ -37,15 +37,16 @@ from app.contract.rules import (
     HolidayDate,
     HolidayName,
     Notes,
+    OptionalBirthday,
     OptionalDay,
     OptionalEmail,
     OptionalMessagingServiceSid,
+    OptionalMoment,
     OptionalOffer,
     OptionalPhone,
     OptionalReviewUrl,
     OptionalStaffName,
     Password,
-    PastMoment,
     PersonName,
     Phone,
     ReplyTitle,
@@ -58,6 +59,7 @@ from app.contract.rules import (
     fold,
     form_number,
     invalid,
+    not_in_future,
 )
 from app.webpush import from_b64url
 
@@ -203,6 +205,9 @@ class BusinessChanges(Command):
     referral_offer: OptionalOffer = None
     referral_reward: OptionalOffer = None
     referral_hourly_limit: Annotated[int, Field(ge=1, le=1000)] | NotNull = None
+    overdue_factor: Annotated[float, Field(ge=1, le=10)] | NotNull = None
+    overdue_floor_days: Annotated[int, Field(ge=1, le=730)] | NotNull = None
+    overdue_fixed_days: Annotated[int, Field(ge=7, le=3650)] | NotNull = None
     ces_enabled: bool | NotNull = None
     # when someone is there to answer (the after-hours reply, alerts, response times)
     opening_hours: WeekHours | NotNull = None
@@ -246,6 +251,7 @@ class CustomerUpsert(Command):
     consent_source: ConsentSource | NotNull = None
     # express written consent to offers and rewards by text; `true` records it
     marketing_consent: ConsentAnswer = None
+    birthday: OptionalBirthday = None  # month and day; null forgets it
 
 
 class CustomerEdit(Command):
@@ -259,6 +265,7 @@ class CustomerEdit(Command):
     consent: Literal["granted", "unknown", "opted_out"] = "unknown"
     consent_source: ConsentSource = ""
     marketing_consent: ConsentAnswer = False  # the owner's box, unticked unless they agreed
+    birthday: OptionalBirthday = None
 
 
 class FriendSignUp(Command):
@@ -389,9 +396,20 @@ class VisitCreate(Command):
     consent: ConsentAnswer = None
     consent_source: ConsentSource | NotNull = None
     marketing_consent: ConsentAnswer = None
-    occurred_at: PastMoment = None
+    occurred_at: OptionalMoment = None  # not in the future, unless the visit is booked
     staff: OptionalStaffName = None
     amount: Amount = None
+    # an appointment ahead: no follow-ups, not counted as a visit; no one is overdue with one
+    booked: bool = False
+
+    @model_validator(mode="after")
+    def _when(self, info: ValidationInfo) -> VisitCreate:
+        if self.booked and self.occurred_at is None:
+            raise invalid("missing_field", "A booked visit needs its time (occurred_at).",
+                          field="occurred_at")  # fmt: skip
+        if not self.booked:
+            not_in_future(self.occurred_at, info, field="occurred_at")
+        return self
 
 
 # ---- messages and texts -------------------------------------------------------------------

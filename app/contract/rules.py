@@ -52,7 +52,7 @@ RULE_CODES = frozenset(
     {"invalid_phone", "invalid_email", "invalid_url", "invalid_timezone", "invalid_window",
      "invalid_time", "invalid_sid", "weak_password", "missing_field", "too_long",
      "invalid_consent", "invalid_amount", "invalid_field", "invalid_hours",
-     "invalid_holidays"}
+     "invalid_holidays", "invalid_birthday"}
 )  # fmt: skip
 
 
@@ -362,10 +362,11 @@ def check_moment(value: Any, info: ValidationInfo) -> Any:
         raise invalid("invalid_time", "That time is out of range.") from exc
 
 
-def not_in_future(value: datetime | None, info: ValidationInfo) -> datetime | None:
+def not_in_future(value: datetime | None, info: ValidationInfo, *, field: str | None = None
+                  ) -> datetime | None:  # fmt: skip
     now = (info.context or {}).get("now")
     if value is not None and now is not None and value > now + CLOCK_SKEW:
-        raise invalid("invalid_time", "That time is in the future.")
+        raise invalid("invalid_time", "That time is in the future.", field=field)
     return value
 
 
@@ -400,8 +401,8 @@ DayOrMoment = Annotated[
         }
     ),
 ]
-PastMoment = Annotated[Moment | None, BeforeValidator(_blank_to_none),
-                       AfterValidator(not_in_future)]  # fmt: skip
+OptionalMoment = Annotated[Moment | None, BeforeValidator(_blank_to_none)]
+PastMoment = Annotated[OptionalMoment, AfterValidator(not_in_future)]
 
 
 # ---- Twilio identifiers --------------------------------------------------------------------
@@ -521,3 +522,107 @@ Amount = Annotated[float | None, BeforeValidator(_amount_text), AfterValidator(c
 
 def cents(amount: float | None) -> int | None:
     return round(amount * 100) if amount is not None else None
+
+
+# ---- birthdays ----------------------------------------------------------------------------
+# A birthday is a month and a day ("MM-DD"), read the ways people write one: "March 3rd",
+# "3 March", "3/3", "03-03", "it's the 3rd of march", "3 de marzo", "1990-03-03". Numbers
+# are month first (as in the US) unless the first cannot be a month ("14/3").
+
+MONTHS = {
+    **{name: number for number, name in enumerate(
+        ("january", "february", "march", "april", "may", "june", "july", "august",
+         "september", "october", "november", "december"), start=1)},
+    **{name: number for number, name in enumerate(
+        ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
+         "septiembre", "octubre", "noviembre", "diciembre"), start=1)},
+    "sept": 9, "setiembre": 9,
+}  # fmt: skip
+DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # a birthday may be 02-29
+_MONTH_WORD = r"[a-záéíóúñ]+"
+_DAY = r"(\d{1,2})(?:st|nd|rd|th|ro|º|°)?"
+# Words around a date that say nothing about it ("it's the 3rd of march", "el 3 de marzo").
+_FILLER = re.compile(
+    r"\b(?:it'?s|it is|its|my|birthday|bday|b-day|is|on|the|of|de|del|el|mi|cumpleaños|"
+    r"cumple|es)\b"
+)
+_WORD_FIRST = re.compile(rf"({_MONTH_WORD})\s+{_DAY}(?:\s+\d{{4}})?")
+_DAY_FIRST = re.compile(rf"{_DAY}\s+({_MONTH_WORD})(?:\s+\d{{4}})?")
+_NUMBERS = re.compile(r"(\d{1,4})\s*[/.-]\s*(\d{1,2})(?:\s*[/.-]\s*(\d{2,4}))?")
+BIRTHDAY_EXAMPLE = "Enter a birthday such as March 3 or 03-03."
+
+
+def _month(word: str) -> int | None:
+    if word in MONTHS:
+        return MONTHS[word]
+    if len(word) >= 3:  # "mar", "sep", "dic": the first letters of one month only
+        found = {n for name, n in MONTHS.items() if name.startswith(word)}
+        if len(found) == 1:
+            return found.pop()
+    return None
+
+
+def parse_birthday(text: str) -> str:
+    """ "MM-DD" from a birthday as a person writes it; ValueError with a message for them."""
+    words = fold(str(text).lower().replace("’", "'"))
+    words = re.sub(r"(?<=[a-záéíóúñ])\.|[,!?]", " ", words)  # "mar. 3", "3 march!"
+    words = fold(_FILLER.sub(" ", words)).rstrip(".")
+    month = day = None
+    if match := _WORD_FIRST.fullmatch(words):
+        month, day = _month(match.group(1)), int(match.group(2))
+    elif match := _DAY_FIRST.fullmatch(words):
+        day, month = int(match.group(1)), _month(match.group(2))
+    elif match := _NUMBERS.fullmatch(words):
+        first, second, third = match.group(1), int(match.group(2)), match.group(3)
+        if len(first) == 4:  # 1990-03-03: a year first, then month and day
+            if third is None:
+                raise ValueError(BIRTHDAY_EXAMPLE)
+            month, day = second, int(third)
+        elif int(first) > 12 >= second:
+            day, month = int(first), second
+        else:
+            month, day = int(first), second
+    if month is None or day is None:
+        raise ValueError(BIRTHDAY_EXAMPLE)
+    if not 1 <= month <= 12:
+        raise ValueError(BIRTHDAY_EXAMPLE)
+    if not 1 <= day <= DAYS_IN_MONTH[month - 1]:
+        name = date(2000, month, 1).strftime("%B")
+        raise ValueError(f"{name} has no {day}{_suffix(day)}: check the date.")
+    return f"{month:02d}-{day:02d}"
+
+
+def _suffix(day: int) -> str:
+    if 10 <= day % 100 <= 20:
+        return "th"
+    return {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+
+
+def birthday_words(value: str | None) -> str:
+    """ "03-03" as "March 3", for pages."""
+    if not value:
+        return ""
+    month, day = (int(part) for part in value.split("-"))
+    return f"{date(2000, month, 1).strftime('%B')} {day}"
+
+
+def check_birthday(value: Any) -> Any:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 60:
+        raise invalid("invalid_birthday", BIRTHDAY_EXAMPLE)
+    if not value.strip():
+        return None
+    try:
+        return parse_birthday(value)
+    except ValueError as exc:
+        raise invalid("invalid_birthday", str(exc)) from exc
+
+
+OptionalBirthday = Annotated[
+    str | None,
+    BeforeValidator(check_birthday),
+    WithJsonSchema({"anyOf": [{"type": "string", "maxLength": 60, "examples": ["03-14"],
+                               "description": 'month and day: "03-14", "March 14", "14 March"'},
+                              {"type": "null"}]}),
+]  # fmt: skip

@@ -125,6 +125,14 @@ class BusinessPublic(View):
         description="when a conversation is marked handled, ask the next day how easy it was "
         "to get sorted (1-7: customer effort)"
     )
+    overdue_factor: float = Field(
+        description="a regular (3 visits or more) is overdue once their usual gap times this "
+        "has passed since their last visit"
+    )
+    overdue_floor_days: int = Field(description="a regular is never overdue sooner than this")
+    overdue_fixed_days: int = Field(
+        description="someone with 1 or 2 visits is overdue this many days after the last"
+    )
     created_at: datetime
 
     @classmethod
@@ -162,6 +170,23 @@ class CustomerPublic(View):
     number_status: Literal["ok", "invalid", "landline"]
     unhappy_at: datetime | None
     needs_reply: bool
+    birthday: str | None = Field(description='month and day, "MM-DD"', examples=["03-14"])
+    visit_count: int = Field(description="completed visits (not canceled, not booked)")
+    first_visit_at: datetime | None
+    last_visit_at: datetime | None
+    usual_gap_days: float | None = Field(
+        description="the median number of days between their visits, from the 3rd visit"
+    )
+    total_spent: float | None = Field(description="the amounts of their visits, when known")
+    favourite_staff: str | None = Field(
+        description="who they saw most (a tie: the one they saw most recently)"
+    )
+    booked_until: datetime | None = Field(description="their latest booked visit")
+    overdue: bool = Field(
+        default=False,
+        description="their last visit was longer ago than their own rhythm allows (the "
+        "business's overdue settings), with no booked visit ahead",
+    )
     created_at: datetime
 
 

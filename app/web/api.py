@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from flask import Blueprint, Response, g, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import not_, or_
 from sqlmodel import col, select
 from werkzeug.exceptions import HTTPException
 
@@ -22,7 +23,9 @@ from app.care import texts
 from app.care.businesses import business_for_key, change_business
 from app.care.composer import send_template
 from app.care.customers import get_customer, upsert_customer
+from app.care.facts import is_overdue, overdue_clause
 from app.care.feedback import latest_unhappy
+from app.care.inbox import past, read_time_cursor, time_cursor
 from app.care.metrics import business_metrics, metrics_range
 from app.care.outbound import queue_text
 from app.care.referrals import mark_rewarded
@@ -183,6 +186,16 @@ class PageQuery(BaseModel):
 
 class CustomerQuery(PageQuery):
     phone: OptionalPhone = None
+    overdue: bool | None = Field(
+        default=None, description="true: only customers overdue now; false: only those who are not"
+    )
+    sort: Literal["id", "last_visit", "-last_visit"] = Field(
+        default="id", description="last_visit: the longest ago first, -last_visit: the most "
+        "recent first; customers with no visit come after the others either way"
+    )  # fmt: skip
+    # by id: the last id; by last visit: "<microseconds>.<id>", or "n<id>" past the visits
+    cursor: str | None = Field(default=None, max_length=40,
+                               pattern=r"^(n?[0-9]{1,18}|[0-9]{1,17}\.[0-9]{1,18})$")  # fmt: skip
 
 
 def page(query, key, serialize, params: PageQuery) -> dict:
@@ -201,7 +214,8 @@ def page(query, key, serialize, params: PageQuery) -> dict:
 
 
 def customer_view(customer: Customer) -> v.CustomerPublic:
-    return v.CustomerPublic.model_validate(customer, from_attributes=True)
+    view = v.CustomerPublic.model_validate(customer, from_attributes=True)
+    return view.model_copy(update={"overdue": is_overdue(customer, now())})
 
 
 def message_view(m: Message) -> v.MessagePublic:
@@ -276,7 +290,45 @@ def list_customers(query: CustomerQuery):
     statement = select(Customer).where(col(Customer.business_id) == business().id)
     if query.phone:
         statement = statement.where(col(Customer.phone) == query.phone)
+    if query.overdue is True:
+        statement = statement.where(overdue_clause(now()))
+    elif query.overdue is False:
+        statement = statement.where(or_(col(Customer.overdue_at).is_(None),
+                                        not_(overdue_clause(now()))))  # fmt: skip
+    if query.sort != "id":
+        return _by_last_visit(statement, query, descending=query.sort.startswith("-"))
+    if query.cursor and not query.cursor.isdigit():
+        raise Invalid("cursor", "That cursor belongs to another sort order.")
     return page(statement, col(Customer.id), customer_view, query)
+
+
+def _by_last_visit(statement, query: CustomerQuery, *, descending: bool) -> dict:
+    """Keyset pages by (last visit, id), then customers who never visited by id."""
+    last_visit, ident = col(Customer.last_visit_at), col(Customer.id)
+    raw = query.cursor or ""
+    after = read_time_cursor(raw)
+    if raw and after is None and not raw.startswith("n"):
+        raise Invalid("cursor", "That cursor belongs to another sort order.")
+    rows: list[Customer] = []
+    if not raw.startswith("n"):
+        visited = statement.where(last_visit.is_not(None))
+        if after is not None:
+            visited = visited.where(past(last_visit, *after, descending=descending))
+        order = (last_visit.desc(), ident.desc()) if descending else (last_visit, ident)
+        rows = list(db().exec(visited.order_by(*order).limit(query.limit + 1)))
+    if len(rows) <= query.limit:
+        never = statement.where(last_visit.is_(None))
+        if raw.startswith("n"):
+            never = never.where(ident > min(int(raw[1:]), MAX_ID))
+        rows += list(db().exec(never.order_by(ident).limit(query.limit + 1 - len(rows))))
+    more, rows = len(rows) > query.limit, rows[: query.limit]
+    next_cursor = None
+    if more and rows:
+        last = rows[-1]
+        next_cursor = (time_cursor(last.last_visit_at, last.id) if last.last_visit_at
+                       else f"n{last.id}")  # fmt: skip
+    return {"items": [customer_view(r).model_dump(mode="json") for r in rows],
+            "next_cursor": next_cursor}  # fmt: skip
 
 
 @route("GET", "/customers/<int:id>", summary="One customer", response=v.CustomerDetail,

@@ -29,7 +29,7 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import dashboard, dispatch, inbound, inbound_profile, memory, pages, recovery
+from . import dashboard, dispatch, inbound, inbound_profile, memory, pages, recovery, regulars
 from .common import (
     DEFAULT_PG,
     KINDS,
@@ -56,6 +56,7 @@ SECTIONS = {
         memory.SECTION,
         pages.SECTION,
         dashboard.SECTION,
+        regulars.SECTION,
         recovery.SECTION,
     )
 }

@@ -119,3 +119,41 @@ def test_every_migration_of_this_release_runs_on_a_database_with_rows(tmp_path):
     with engine.connect() as c:
         assert c.execute(sa.text("SELECT count(*) FROM customer")).scalar_one() == 1
     engine.dispose()
+
+
+def test_customer_facts_are_counted_from_the_visits_a_shop_already_has(tmp_path):
+    """0012 adds the customer's facts and counts them from the visits there are: three
+    completed visits three weeks apart (one canceled in between is not counted)."""
+    import sqlalchemy as sa
+    from alembic import command
+
+    from app.db import make_engine
+    from app.migrate import alembic_config
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'shop.db'}")
+    config = alembic_config(engine=engine)
+    command.upgrade(config, "0011_media")
+    with engine.begin() as c:
+        insert_shop(c, [("+12125550123", "granted"), ("+12125550124", "granted")])
+        for day, staff, amount, status in (("2026-01-01", "Ana", 4000, "completed"),
+                                           ("2026-01-10", "Bo", None, "canceled"),
+                                           ("2026-01-22", "Bo", 5000, "completed"),
+                                           ("2026-02-12", "Ana", None, "completed")):  # fmt: skip
+            c.execute(sa.text(
+                "INSERT INTO visit (business_id, customer_id, occurred_at, staff, amount_cents, "
+                "status, source, created_at) VALUES (1, 1, :day, :staff, :amount, :status, "
+                "'api', :day)"), {"day": f"{day} 15:00:00.000000", "staff": staff,
+                                  "amount": amount, "status": status})  # fmt: skip
+    command.upgrade(config, "head")
+    with engine.connect() as c:
+        counted = c.execute(sa.text(
+            "SELECT visit_count, first_visit_at, last_visit_at, usual_gap_days, "
+            "total_spent_cents, favourite_staff, overdue_at FROM customer ORDER BY id"
+        )).all()  # fmt: skip
+    assert counted[0][0] == 3
+    assert counted[0][1].startswith("2026-01-01 15:00") and counted[0][2].startswith("2026-02-12")
+    assert counted[0][3] == 21.0 and counted[0][4] == 9000 and counted[0][5] == "Ana"
+    assert counted[0][6].startswith("2026-03-16 03:00")  # 21 days x 1.5 after the last
+    assert counted[1] == (0, None, None, None, None, None, None)
+    command.downgrade(config, "0011_media")
+    engine.dispose()

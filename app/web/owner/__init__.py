@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from flask import Flask, g
 
-from app.care import photos
+from app.care import facts, photos
 from app.care.outbound import goes_later
 from app.care.texts import MERGE_FIELDS
+from app.contract.rules import birthday_words
 from app.phones import display
 from app.sms.encoding import segment_info
 from app.sms.errors import failure_reason
 from app.sms.gateway import SHOWN_MEDIA_TYPES
+from app.web.context import now
 from app.web.owner import (
     auth,
     conversation,
@@ -19,6 +21,7 @@ from app.web.owner import (
     dashboard,
     inbox,
     notifications,
+    overdue,
     replies,
     settings,
     templates,
@@ -37,6 +40,7 @@ BLUEPRINTS = (
     auth.bp,
     dashboard.bp,
     inbox.bp,
+    overdue.bp,
     conversation.bp,
     visits.bp,
     customers.bp,
@@ -109,6 +113,17 @@ def kind_label(kind: str) -> str:
     return templates.LABELS.get(kind, kind.replace("_", " ").capitalize())
 
 
+def facts_line(customer) -> str:
+    """A customer's (or an inbox row's) facts in one line: 9th visit · usually every 3 weeks
+    · sees Ana."""
+    return " · ".join(facts.fact_words(customer.visit_count, customer.usual_gap_days,
+                                       customer.favourite_staff))  # fmt: skip
+
+
+def overdue_now(customer) -> bool:
+    return facts.overdue_now(customer.overdue_at, customer.booked_until, now())
+
+
 def register(app: Flask) -> None:
     """Register every owner blueprint and the template helpers."""
     app.permanent_session_lifetime = SESSION_LIFETIME
@@ -135,3 +150,10 @@ def register(app: Flask) -> None:
     app.jinja_env.globals["photo_limit"] = photos.MAX_PHOTO_BYTES
     app.add_template_global(lambda c: CONSENT_WORDS.get(c, c), "consent_words")
     app.jinja_env.globals["merge_fields"] = MERGE_FIELDS
+    app.add_template_global(facts_line, "facts_line")
+    app.add_template_global(overdue_now, "overdue")
+    app.add_template_global(facts.is_regular, "is_regular")
+    app.add_template_global(birthday_words, "birthday_words")
+    app.add_template_global(lambda days: facts.gap_words(days).capitalize(), "usual_words")
+    app.add_template_global(lambda cents: f"${cents / 100:,.2f}", "money")
+    app.add_template_global(now, "now_utc")

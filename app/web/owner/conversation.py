@@ -14,14 +14,21 @@ from flask import (
     url_for,
 )
 
-from app.care import accounts, automations, composer, photos
+from app.care import accounts, automations, composer, facts, photos
 from app.care import inbox as care_inbox
+from app.care.facts import suggested_text
 from app.care.feedback import latest_unhappy
 from app.care.outbound import OutboundRefused
 from app.care.replies import saved_replies
 from app.errors import Invalid
 from app.web.context import db, now, public_base, services
-from app.web.owner.common import customer_or_404, owner_blueprint, signed_in, wants_fragment
+from app.web.owner.common import (
+    customer_or_404,
+    local,
+    owner_blueprint,
+    signed_in,
+    wants_fragment,
+)
 from app.web.owner.live import conditional, embed
 from app.web.owner.templates import LABELS
 
@@ -71,6 +78,12 @@ def _render(customer, *, body: str = "", kind: str = "", error=None, status: int
     unhappy = latest_unhappy(db(), customer.id) if customer.unhappy_at else None
     if use == "suggested" and unhappy and not body:
         body = unhappy.suggested_reply or ""
+    elif use == "birthday" and not body:  # the owner asks; the answer is read when it comes
+        body = facts.birthday_question(g.business, customer)
+    elif use == "overdue" and not body:  # from the Overdue list: a personal text, typed as own
+        body = suggested_text(
+            g.business, customer, last_visit_words=local(customer.last_visit_at, "date")
+        )
     elif use and not body:
         body, kind = next(((text, k) for k, _, text in picker if k == use), ("", ""))
     context = _thread_context(customer, before)
@@ -151,6 +164,9 @@ def send(customer_id: int):
         db().rollback()
         status = refused.status
         return _render(customer, body=body, kind=kind, error=refused.message, status=status)
+    if request.form.get("asks") == "birthday":
+        facts.asked_birthday(customer, now=now())
+        db().add(customer)
     db().commit()
     # The page opens on the new text, in view, where its state (Sending…, Sent, Delivered or
     # why not) changes as the thread refreshes.

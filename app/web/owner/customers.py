@@ -20,7 +20,9 @@ from flask import (
 from app.care import inbox as care_inbox
 from app.care import referrals
 from app.care.customers import existing_phones, export_rows, get_customer, save_customer
+from app.care.facts import overdue_now
 from app.care.imports import COLUMNS, ImportRefused, RowError, import_customers_csv, parse_rows
+from app.contract.rules import birthday_words
 from app.errors import Invalid, Refused
 from app.web.context import db, now, public_base
 from app.web.owner.common import (
@@ -37,7 +39,8 @@ from app.web.owner.common import (
 
 bp = owner_blueprint("customers", __name__, url_prefix="/customers")
 PREVIEW_ROWS = 50
-# The first six are the import's columns, so an export imports back as it is.
+# The import's columns come first (birthday among them, after the consent states it
+# would otherwise split), so an export imports back as it is; the facts come last.
 EXPORT_COLUMNS = (
     "phone",
     "name",
@@ -51,6 +54,14 @@ EXPORT_COLUMNS = (
     "opted_out_at",
     "created_at",
     "notes",
+    "birthday",
+    "visit_count",
+    "first_visit_at",
+    "last_visit_at",
+    "usual_gap_days",
+    "total_spent",
+    "favourite_staff",
+    "overdue",
 )
 SOURCE_SUGGESTIONS = (
     "in person",
@@ -73,7 +84,7 @@ def customers():
 
 
 EDIT_FIELDS = ("phone", "name", "email", "tags", "notes", "consent", "consent_source",
-               "marketing_consent")  # fmt: skip
+               "marketing_consent", "birthday")  # fmt: skip
 
 
 def _form_values() -> dict:
@@ -109,6 +120,7 @@ def _values(customer) -> dict:
         "consent": customer.consent,
         "consent_source": source_words(customer.consent_source, customer.consent),
         "marketing_consent": customer.marketing_consent == "granted",
+        "birthday": birthday_words(customer.birthday),
     }
 
 
@@ -232,11 +244,16 @@ def import_confirm():
     return redirect(url_for(".customers"))
 
 
+def _iso(when) -> str:
+    return when.isoformat() if when else ""
+
+
 @bp.get("/export.csv")
 @owner_only  # every customer's number, and consent in bulk: owners only
 def export():
     business_id = g.business.id
     session = db()
+    moment = now()
 
     def lines():
         buffer = io.StringIO()
@@ -257,6 +274,18 @@ def export():
                     customer.opted_out_at.isoformat() if customer.opted_out_at else "",
                     customer.created_at.isoformat(),
                     csv_cell(customer.notes),
+                    customer.birthday or "",
+                    customer.visit_count,
+                    _iso(customer.first_visit_at),
+                    _iso(customer.last_visit_at),
+                    "" if customer.usual_gap_days is None else customer.usual_gap_days,
+                    ""
+                    if customer.total_spent_cents is None
+                    else f"{customer.total_spent_cents / 100:.2f}",
+                    csv_cell(customer.favourite_staff),
+                    "yes"
+                    if overdue_now(customer.overdue_at, customer.booked_until, moment)
+                    else "no",
                 ]
             )
             if buffer.tell() > 16384:
