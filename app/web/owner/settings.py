@@ -43,7 +43,7 @@ SETTING_FIELDS = (
 SENDER_FIELDS = ("number", "messaging_service_sid")
 CARE_NUMBERS = ("thank_you_delay_minutes", "review_reminder_days", "review_cooldown_days",
                 "review_hold_days", "unanswered_alert_minutes",
-                "missed_call_hourly_limit")  # fmt: skip
+                "missed_call_hourly_limit", "marketing_per_30_days")  # fmt: skip
 CARE_SWITCHES = ("after_hours_reply", "missed_call_textback", "ces_enabled")
 CARE_FIELDS = ("review_mode", "rating_scale", *CARE_NUMBERS, *CARE_SWITCHES,
                "missed_call_countries")  # fmt: skip
