@@ -128,7 +128,7 @@ def draw(
         except ValueError as exc:
             raise NoWindow(str(exc)) from exc
         if opening != candidate and not pushed:
-            moved_by = _quiet_hours(window, candidate)
+            moved_by = _quiet_hours(window, candidate, opening)
         candidate, pushed = opening, False
         if promotional:
             offers = _outbound(customer.id, candidate - timedelta(days=MARKETING_DAYS),
@@ -169,8 +169,8 @@ def _full_day(session, customer, start, end, statuses, exclude_id, per_day, *, n
                          "ago": ago(latest.send_at, now) if went else None}  # fmt: skip
 
 
-def _quiet_hours(window: Window, when: datetime) -> tuple[str, dict]:
-    hours, facts = window.closed_by(when)
+def _quiet_hours(window: Window, when: datetime, opening: datetime) -> tuple[str, dict]:
+    hours, facts = window.closed_by(when, opening)
     return f"quiet_{hours}", facts
 
 
