@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session, select
 
+from app.care import budget
 from app.care.outbound import HOLD_WORDS
 from app.models import Business
 from tests.conftest import CUSTOMER_PHONE
@@ -273,3 +274,25 @@ def test_a_thank_you_after_hours_waits_for_the_morning_and_says_why(story):
     [thanks] = [m for m in planned if m["kind"] == "thank_you"]
     assert at(thanks["send_at"]) == ny(11, 9, 0)
     assert thanks["reason"] == "outside your sending hours (9 AM to 8 PM)"
+
+
+def test_a_kind_that_only_makes_sense_on_its_day_is_skipped_not_moved(story, client, monkeypatch):
+    """The one line a birthday text will add (`when_full=SKIP`), tried on the thank-you: with
+    the day's budget used, it is canceled with its reason instead of going tomorrow."""
+    monkeypatch.setitem(budget.DRAWS, "thank_you", budget.Draw(when_full=budget.SKIP))
+    story.patch(referral_asks=False)
+    story.visit(name="Maria Lopez")
+    story.run(ny(10, 11, 30))  # the first visit's thank-you
+    story.clock.set(ny(10, 16, 0))
+    second = story.visit(name="Maria Lopez")
+    assert second["planned"] == []  # (and the review request: the first visit's is to go)
+    said = "texted 4 hours ago (thank you): 1 automated text a day"
+    assert f"thank_you: {said}" in second["skipped"]
+    thanks = of_kind(story, second["customer_id"], "thank_you")
+    assert [(m["status"], m["reason"]) for m in thanks] == [("sent", None), ("canceled", said)]
+    assert f'Canceled</span><span class="reason">: {said}' in conversation(
+        client, second["customer_id"]
+    )
+    story.run_until(ny(12, 12, 0))  # it never goes later by surprise
+    assert [m["status"] for m in of_kind(story, second["customer_id"], "thank_you")] == [
+        "sent", "canceled"]  # fmt: skip
