@@ -251,7 +251,8 @@ def test_the_settings_page_sets_the_offer_limit_and_refuses_bad_values(owner, en
     refused = post(owner, "/settings/care", {"marketing_per_30_days": "0"},
                    token_path="/settings/")  # fmt: skip
     assert refused.status_code == 422
-    assert 'role="alert"' in refused.get_data(as_text=True)
+    shown = refused.get_data(as_text=True)
+    assert 'id="f-marketing_per_30_days-error">Enter a whole number from 1 to 30.' in shown
     with Session(engine) as s:
         assert s.exec(select(Business)).one().marketing_per_30_days == 4
     saved = post(owner, "/settings/care", {"marketing_per_30_days": "2"}, token_path="/settings/")
