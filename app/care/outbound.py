@@ -14,7 +14,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from app.care import budget, optouts, referrals, states
-from app.care.budget import INFORMATIONAL, PROMOTIONAL, draw_of, window_for, words
+from app.care.budget import PROMOTIONAL, draw_of, words
 from app.care.links import review_link_opened
 from app.db import changed
 from app.errors import Refused
@@ -39,7 +39,6 @@ TO_OWNER = frozenset({"alert"})  # texts to the business's own alert phone
 # YES to get texts from ..."): nothing else goes to it until they answer.
 ASKED_FOR = frozenset({"referral_confirmation"})
 
-__all__ = ["INFORMATIONAL", "PROMOTIONAL", "window_for"]  # (the composer's, from the budget)
 
 # A text that waits (a thank-you after its delay, tomorrow's review request) rather than going
 # as soon as a worker takes it: past this, the inbox shows it as next, not as the last line.
@@ -168,7 +167,7 @@ def may_reach_opted_out(business: Business, kind: str) -> bool:
 
 
 def consent_needed(kind: str, promotional: bool = False) -> str | None:
-    """The consent a text needs before it may go automatically: INFORMATIONAL,
+    """The consent a text needs before it may go automatically: budget.INFORMATIONAL,
     PROMOTIONAL (an offer makes any text promotional), or None for the texts that are not
     automated."""
     if promotional:
