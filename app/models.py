@@ -162,6 +162,8 @@ class Business(SQLModel, table=True):
     send_rate_per_second: float = Field(default=1.0)
     thank_you_delay_minutes: int = Field(default=30)
     daily_automated_cap: int = Field(default=1)
+    # the contact budget (app.care.budget): promotional texts per customer per 30 days at most
+    marketing_per_30_days: int = Field(default=4)
     review_url: str | None = Field(default=None, max_length=500)
     alert_phone: str | None = Field(default=None, max_length=20)
     # True when Twilio's own opt-out handling answers STOP/START (long codes, toll-free,

@@ -17,6 +17,7 @@ from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
 from app.care import merge, push, referrals, states, texts
+from app.care.budget import words
 from app.care.feedback import suggest_reply
 from app.care.hours import next_opening_words, opening_hours
 from app.care.links import conversation_link
@@ -127,7 +128,7 @@ def _plan_thanks_and_review(session, business, customer, visit, fields, *, now, 
         return
     if recently_asked(session, business, customer, now):
         days = business.review_cooldown_days
-        plan.skipped.append(f"review: already asked in the last {days} days")
+        plan.skipped.append(f"review: {words('asked_recently', days=days)}")
         return
     ask_at = max(visit.occurred_at, now - timedelta(hours=12)) + timedelta(days=1)
     if business.review_mode == "ask_first":
@@ -158,7 +159,7 @@ def _plan_referral_ask(session, business, customer, visit, fields, *, now, plan)
         return
     if referrals.asked_recently(session, business, customer, now):
         days = business.referral_cooldown_days
-        plan.skipped.append(f"referral: already asked in the last {days} days")
+        plan.skipped.append(f"referral: {words('asked_recently', days=days)}")
         return
     promotional = bool(business.referral_offer) and customer.marketing_consent == "granted"
     offer = business.referral_offer if promotional else ""
@@ -260,7 +261,7 @@ def handle_reply(
         feedback.suggested_reply = suggest_reply(customer.first_name, business.name)
         states.cancel_where(session, col(Message.customer_id) == customer.id,
                             col(Message.kind).in_(NOT_TO_THE_UNHAPPY),
-                            reason="they sounded unhappy: no referral ask")  # fmt: skip
+                            reason=words("unhappy"))  # fmt: skip
         why = "; ".join(reading.reasons) or "sounds unhappy"
         alert_owner(session, business, customer, f"unhappy ({why}):", body, now=now,
                     base_url=base_url, message_id=message_id)  # fmt: skip

@@ -19,13 +19,13 @@ from sqlmodel import Session, col, select
 
 from app.care import merge, photos, texts
 from app.care.automations import REVIEW_ASKS, recently_asked
+from app.care.budget import window_for
 from app.care.outbound import (
     LIVE_STATES,
     OutboundRefused,
     check_allowed,
     introduction,
     queue_text,
-    window_for,
 )
 from app.errors import Invalid
 from app.models import AUTOMATED_KINDS, Business, Customer, Message, TrackedLink, User

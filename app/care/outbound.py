@@ -10,16 +10,15 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from app.care import optouts, referrals, states
+from app.care import budget, optouts, referrals, states
+from app.care.budget import PROMOTIONAL, draw_of, words
 from app.care.links import review_link_opened
-from app.care.windows import Window, recipient_window
 from app.db import changed
 from app.errors import Refused
 from app.models import (
-    AUTOMATED_KINDS,
     KINDS,
     Business,
     Customer,
@@ -40,19 +39,6 @@ TO_OWNER = frozenset({"alert"})  # texts to the business's own alert phone
 # YES to get texts from ..."): nothing else goes to it until they answer.
 ASKED_FOR = frozenset({"referral_confirmation"})
 
-# Which consent each automated text needs (CTIA; the TCPA): texts about a visit are
-# informational and need the customer's consent to texts; an offer or a reward is
-# promotional and needs their separate, written consent to marketing texts. A text of any
-# kind that carries an offer is queued as `promotional` and needs it too.
-INFORMATIONAL, PROMOTIONAL = "texts", "marketing"
-CONSENT_NEEDED: dict[str, str] = {
-    "thank_you": INFORMATIONAL,
-    "review_request": INFORMATIONAL,
-    "review_reminder": INFORMATIONAL,
-    "feedback_question": INFORMATIONAL,
-    "referral_ask": INFORMATIONAL,  # promotional when it carries the business's offer
-    "referral_reward": PROMOTIONAL,
-}
 
 # A text that waits (a thank-you after its delay, tomorrow's review request) rather than going
 # as soon as a worker takes it: past this, the inbox shows it as next, not as the last line.
@@ -64,12 +50,11 @@ def goes_later(message: Message) -> bool:
     return message.send_at is not None and message.send_at > message.created_at + LATER
 
 
-ROLLING_DAY_LIMIT = 3  # never more than 3 automated texts in 24 hours (FL, OK, MD law)
-
-
 # Refusals about the customer's state are conflicts (409); the rest are the input's fault.
 CONFLICTS = frozenset({"opted_out", "no_consent", "no_marketing_consent", "bad_number",
-                       "recently_asked", "reminded"})  # fmt: skip
+                       "recently_asked", "reminded", "over_budget"})  # fmt: skip
+# Refusals at send time that mean "never", not "not yet": the text is canceled.
+NEVER = frozenset({"opted_out", "no_consent", "no_marketing_consent"})
 
 
 class OutboundRefused(Refused):
@@ -103,7 +88,7 @@ def size_of(body: str, media: list | None) -> tuple[int, str]:
 
 
 def is_automated(kind: str) -> bool:
-    return kind in AUTOMATED_KINDS
+    return draw_of(kind) is not None
 
 
 # How the first text says how to opt out: the instruction, never just the word ("Stop by
@@ -182,11 +167,13 @@ def may_reach_opted_out(business: Business, kind: str) -> bool:
 
 
 def consent_needed(kind: str, promotional: bool = False) -> str | None:
-    """The consent a text needs before it may go automatically: INFORMATIONAL,
-    PROMOTIONAL, or None for the texts that are not automated."""
+    """The consent a text needs before it may go automatically: budget.INFORMATIONAL,
+    PROMOTIONAL (an offer makes any text promotional), or None for the texts that are not
+    automated."""
     if promotional:
         return PROMOTIONAL
-    return CONSENT_NEEDED.get(kind)
+    kind_draw = draw_of(kind)
+    return kind_draw.consent if kind_draw is not None else None
 
 
 def check_allowed(
@@ -221,66 +208,35 @@ def check_allowed(
         )
 
 
-def window_for(business: Business, customer: Customer) -> Window:
-    return recipient_window(
-        customer.phone, business.timezone, business.window_start, business.window_end
-    )
+class OverBudget(OutboundRefused):
+    """An automated text the customer's budget skips: `message` is the canceled row kept so
+    the conversation shows it, with its reason."""
+
+    def __init__(self, reason: str, message: Message):
+        super().__init__("over_budget", reason)
+        self.canceled = message
 
 
-def _automated_between(
-    session: Session, customer_id: int, start: datetime, end: datetime, states, exclude_id=None
-) -> int:
-    query = select(func.count(col(Message.id))).where(
-        col(Message.customer_id) == customer_id,
-        col(Message.direction) == "outbound",
-        col(Message.kind).in_(AUTOMATED_KINDS),
-        col(Message.status).in_(states),
-        col(Message.send_at) >= start,
-        col(Message.send_at) < end,
-    )
-    if exclude_id is not None:
-        query = query.where(col(Message.id) != exclude_id)
-    return session.exec(query).one()
-
-
-def automated_slot(
+def budget_slot(
     session: Session,
     business: Business,
     customer: Customer,
+    kind: str,
     earliest: datetime,
     *,
-    states=LIVE_STATES,
+    now: datetime,
+    promotional: bool = False,
+    sent_only: bool = False,
     exclude_id: int | None = None,
-) -> datetime:
-    """The first moment at or after `earliest` inside the recipient's window and under the caps."""
-    window = window_for(business, customer)
-    per_day = max(1, min(business.daily_automated_cap, ROLLING_DAY_LIMIT))
-    candidate = earliest
-    for _ in range(60):
-        try:
-            candidate = window.next_opening(candidate)
-        except ValueError as exc:
-            raise OutboundRefused("no_window", str(exc)) from exc
-        local = candidate.astimezone(window.zone)
-        day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-        next_day = day_start + timedelta(days=1)
-        same_day = _automated_between(session, customer.id, day_start, next_day, states, exclude_id)
-        if same_day >= per_day:
-            candidate = next_day
-            continue
-        around = _automated_between(
-            session,
-            customer.id,
-            candidate - timedelta(hours=24),
-            candidate + timedelta(hours=24),
-            states,
-            exclude_id,
-        )
-        if around >= ROLLING_DAY_LIMIT:
-            candidate = next_day
-            continue
-        return candidate
-    raise OutboundRefused("no_slot", "No sending slot in the next two months for this customer.")
+) -> budget.Decision:
+    """The budget's decision for an automated text (app.care.budget.draw), with a window
+    that never opens refused in words."""
+    try:
+        return budget.draw(session, business, customer, kind, promotional=promotional,
+                           at=earliest, now=now, sent_only=sent_only,
+                           exclude_id=exclude_id)  # fmt: skip
+    except budget.NoWindow as exc:
+        raise OutboundRefused("no_window", str(exc)) from exc
 
 
 def _introduction_pending(session: Session, customer: Customer, send_at: datetime) -> bool:
@@ -330,8 +286,11 @@ def queue_text(
         raise OutboundRefused("empty_body", "The text is empty.")
     check_allowed(business, customer, kind, promotional=promotional)
     earliest = max(send_at or now, now)
+    decision = None
     if is_automated(kind):
-        earliest = automated_slot(session, business, customer, earliest)
+        decision = budget_slot(session, business, customer, kind, earliest, now=now,
+                               promotional=promotional)  # fmt: skip
+        earliest = decision.send_at or earliest
     if not _introduction_pending(session, customer, earliest):
         body = introduce(body, business, customer, kind)
     if len(body) > MAX_BODY_CHARS:
@@ -356,9 +315,15 @@ def queue_text(
         visit_id=visit_id,
         user_id=user_id,
         send_at=earliest,
+        reason=decision.reason if decision is not None else None,
         created_at=now,
     )
     session.add(message)
+    if decision is not None and decision.skipped:
+        # Skipped, never later by surprise: kept canceled, so the conversation says why.
+        states.cancel(message, decision.reason or "")
+        session.flush()
+        raise OverBudget(decision.reason or "", message)
     if kind not in TO_OWNER:
         customer.last_activity_at = now  # planning a text is activity: the inbox lists it
         if not goes_later(message):
@@ -392,7 +357,7 @@ def end_complaint_hold(session: Session, customer: Customer, *, now: datetime) -
 
 
 HELD_KINDS = frozenset({"review_request", "review_reminder", "feedback_question"})
-HOLD_WORDS = "waiting for you to answer their complaint first (a few days at most)"
+HOLD_WORDS = words("complaint_hold")
 
 
 def complaint_open(customer: Customer) -> bool:
@@ -423,16 +388,13 @@ def check_before_send(
     try:
         check_allowed(business, customer, message.kind, promotional=message.promotional)
     except OutboundRefused as refused:
-        action = (
-            "cancel"
-            if refused.code in {"opted_out", "no_consent", "no_marketing_consent"}
-            else "fail"
-        )
-        return Verdict(action, reason=refused.message)
+        if refused.code in NEVER:
+            return Verdict("cancel", reason=words(refused.code))
+        return Verdict("fail", reason=refused.message)
     if not may_reach_opted_out(business, message.kind) and optouts.is_opted_out(
         session, business.id, message.to_number
     ):  # the number it goes to, whoever it was queued for (an alert, an edited phone)
-        return Verdict("cancel", reason="the number opted out")
+        return Verdict("cancel", reason=words("number_opted_out"))
     if message.kind == "referral_ask":
         why = referrals.why_not_ask(session, business, customer, message, now)
         if why is not None:
@@ -440,24 +402,21 @@ def check_before_send(
     if message.kind == "review_reminder" and review_link_opened(
         session, customer.id, message.visit_id
     ):
-        return Verdict("cancel", reason="the review link was opened")
+        return Verdict("cancel", reason=words("review_link_opened"))
     held = complaint_hold(business, customer, message.kind, now)
     if held is not None:
         return Verdict("reschedule", send_at=held, reason=HOLD_WORDS)
     if is_automated(message.kind):
         try:
-            slot = automated_slot(
-                session,
-                business,
-                customer,
-                now,
-                states=("sending", "sent", "delivered"),
-                exclude_id=message.id,
-            )
+            decision = budget_slot(session, business, customer, message.kind, now, now=now,
+                                   promotional=message.promotional, sent_only=True,
+                                   exclude_id=message.id)  # fmt: skip
         except OutboundRefused as refused:
             return Verdict("fail", reason=refused.message)
-        if slot > now:
-            return Verdict("reschedule", send_at=slot, reason="outside the sending window or cap")
+        if decision.send_at is None:
+            return Verdict("cancel", reason=decision.reason or "")
+        if decision.send_at > now:
+            return Verdict("reschedule", send_at=decision.send_at, reason=decision.reason or "")
     return Verdict("send")
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from app.care import automations, customers, merge, outbound, texts
+from app.care.budget import words
 from app.contract.commands import FriendSignUp
 from app.db import changed
 from app.errors import NotFound, Refused
@@ -119,10 +120,10 @@ def why_not_ask(
     they were unhappy since it was planned is asked to recommend us; nobody twice within the
     cooldown."""
     if customer.unhappy_at is not None and customer.unhappy_at >= message.created_at:
-        return "the customer said they were unhappy"
+        return words("unhappy")
     if asked_recently(session, business, customer, now, exclude_id=message.id,
                       states=("sending", "sent", "delivered")):  # fmt: skip
-        return f"already asked in the last {business.referral_cooldown_days} days"
+        return words("asked_recently", days=business.referral_cooldown_days)
     return None
 
 
@@ -340,23 +341,27 @@ def friend_visited(
     try:
         outbound.queue_text(session, business, referrer, body, MessageKind.REFERRAL_REWARD,
                             now=now, cause="system", promotional=True)  # fmt: skip
+    except outbound.OverBudget as skipped:  # kept canceled in her conversation, with why
+        _thank_in_person(session, business, referrer, friend, now=now, base_url=base_url,
+                         why=skipped.message)  # fmt: skip
     except outbound.OutboundRefused:
         _thank_in_person(session, business, referrer, friend, now=now, base_url=base_url)
     return lead
 
 
-def _thank_in_person(session, business, referrer, friend, *, now, base_url) -> None:
+def _thank_in_person(session, business, referrer, friend, *, now, base_url,
+                     why: str = "no consent to reward texts") -> None:  # fmt: skip
     """No reward text may go: the owner hears it in the inbox (and on the alert phone)."""
     who = referrer.first_name or as_written_by(business.number, referrer.phone)
-    note = (f"{friend.name or 'A friend'}, sent by {who}, just visited: thank {who} in person "
-            "(no consent to reward texts)")  # fmt: skip
+    note = f"{friend.name or 'A friend'}, sent by {who}, just visited: thank {who} in person"
+    note += f" ({why})"
     referrer.last_activity_at = now
     referrer.last_message_preview = note[:160]
     referrer.unread_count = (referrer.unread_count or 0) + 1
     referrer.needs_reply = True
     session.add(referrer)
     automations.alert_owner(session, business, referrer, "a friend they sent visited:",
-                            f"thank {who} in person (no consent to reward texts)", now=now,
+                            f"thank {who} in person ({why})", now=now,
                             base_url=base_url)  # fmt: skip
 
 

@@ -178,6 +178,7 @@ def cancel(message: Message, reason: str) -> bool:
     if not _move(message, CANCELED, _FROM_OUTBOX):
         return False
     message.error_message = reason[:300] or None
+    message.reason = reason[:200] or None  # why the planned text will not go, in words
     return True
 
 
@@ -187,6 +188,7 @@ def withdraw(message: Message, reason: str) -> bool:
     if not _move(message, CANCELED, _FROM_SENDING):
         return False
     message.error_message = reason[:300] or None
+    message.reason = reason[:200] or None
     _release(message)
     return True
 
@@ -197,7 +199,7 @@ def cancel_where(session: Session, *criteria, reason: str) -> int:
     rows = session.execute(
         update(Message)
         .where(col(Message.status) == SCHEDULED, *criteria)
-        .values(status=CANCELED, error_message=reason[:300] or None)
+        .values(status=CANCELED, error_message=reason[:300] or None, reason=reason[:200] or None)
         .returning(col(Message.business_id), col(Message.created_at))
         .execution_options(synchronize_session=False)
     ).all()

@@ -184,6 +184,7 @@ class BusinessChanges(Command):
     send_rate_per_second: Annotated[float, Field(ge=0.1, le=100)] | NotNull = None
     thank_you_delay_minutes: Annotated[int, Field(ge=0, le=1440)] | NotNull = None
     daily_automated_cap: Annotated[int, Field(ge=1, le=3)] | NotNull = None
+    marketing_per_30_days: Annotated[int, Field(ge=1, le=30)] | NotNull = None
     review_url: OptionalReviewUrl = None
     alert_phone: OptionalPhone = None
     provider_handles_opt_out: bool | NotNull = None

@@ -80,6 +80,10 @@ class BusinessPublic(View):
     send_rate_per_second: float
     thank_you_delay_minutes: int
     daily_automated_cap: int
+    marketing_per_30_days: int = Field(
+        description="promotional texts (offers, rewards) per customer in 30 days at most; "
+        "one more is skipped, with its reason"
+    )
     review_url: str | None
     alert_phone: str | None
     provider_handles_opt_out: bool
@@ -245,7 +249,11 @@ class MessagePublic(View):
     media: list[MediaItem]
     visit_id: int | None
     send_at: datetime | None
-    reason: str | None = Field(description="why a planned text was held or moved, in words")
+    reason: str | None = Field(
+        description="why a planned text was moved (it waits: quiet hours, the day's limit, an "
+        "unresolved complaint) or skipped (canceled: no marketing consent, 4 offers in 30 "
+        "days already), in plain words; null when nothing held it"
+    )
     sent_at: datetime | None
     delivered_at: datetime | None
     created_at: datetime

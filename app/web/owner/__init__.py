@@ -80,7 +80,7 @@ def message_state(message) -> dict:
     elif status in {"failed", "undelivered"}:
         detail = failure_reason(message.error_code, message.error_message)
     elif status == "canceled":
-        detail = message.error_message
+        detail = message.reason or message.error_message  # skipped by a rule, in words
     cls = {
         "failed": "failed",
         "undelivered": "failed",

@@ -45,7 +45,7 @@ SENDER_FIELDS = ("number", "messaging_service_sid")
 CARE_NUMBERS = ("thank_you_delay_minutes", "review_reminder_days", "review_cooldown_days",
                 "review_hold_days", "unanswered_alert_minutes",
                 "missed_call_hourly_limit", "overdue_factor", "overdue_floor_days",
-                "overdue_fixed_days")  # fmt: skip
+                "overdue_fixed_days", "marketing_per_30_days")  # fmt: skip
 CARE_SWITCHES = ("after_hours_reply", "missed_call_textback", "ces_enabled")
 CARE_FIELDS = ("review_mode", "rating_scale", *CARE_NUMBERS, *CARE_SWITCHES,
                "missed_call_countries")  # fmt: skip
