@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from app.care.automations import opening_hours
 from app.care.reading import HIGH_FROM
+from app.care.staff import canonical_names
 from app.contract import views as v
 from app.contract.commands import DayRange
 from app.errors import Invalid
@@ -170,9 +171,10 @@ def business_metrics(
     ]  # fmt: skip
 
     # ---- per staff member: visits and what their customers said ---------------------------
+    who = canonical_names(session, bid)  # the staff list's spelling: "ana" counts as Ana
     by_staff: dict[str, list] = {}
     for score, scale, staff, _unhappy, _at in feedback:
-        by_staff.setdefault(staff or "", []).append((score, scale))
+        by_staff.setdefault(who(staff), []).append((score, scale))
     visits: dict[str, int] = {}
     for name, count in session.execute(
         sa.select(V.staff, func.count(V.id))
@@ -180,7 +182,7 @@ def business_metrics(
                _in(V.occurred_at, start, end))
         .group_by(V.staff)
     ).all():  # fmt: skip
-        visits[name or ""] = visits.get(name or "", 0) + count
+        visits[who(name)] = visits.get(who(name), 0) + count
     staff = [
         v.StaffMetrics(staff=name or None, visits=visits.get(name, 0),
                        **satisfaction(by_staff.get(name, [])))
