@@ -172,6 +172,7 @@ def authenticate(
         raise SignInFailed()
     session.exec(delete(SignInAttempt).where(col(SignInAttempt.email) == email))
     session.exec(delete(SignInLock).where(col(SignInLock.email) == email))
+    sync_user(session, user, now=now)  # a named member is on the staff list
     if stored.split(":")[0].split("$")[0] != password_method.split(":")[0]:
         user.password_hash = hash_password(password, password_method)  # move to the current method
         session.add(user)
