@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import cast
+from typing import TypeVar, cast
 
 from sqlalchemy import Connection, CursorResult, Engine, Result, event
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, create_engine
 
 
@@ -55,6 +56,24 @@ def read_only(engine: Engine) -> Iterator[Connection]:
 
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+Row = TypeVar("Row")
+
+
+def add_unless_taken(session: Session, row: Row, existing: Callable[[], Row | None]):
+    """Insert `row`, or, when a unique index says another request inserted the same a moment
+    ago, find that one with `existing`. Returns (the row, whether it is the new one)."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        found = existing()
+        if found is None:
+            raise
+        return found, False
+    return row, True
 
 
 @contextmanager

@@ -469,6 +469,23 @@ class BusinessTemplate(SQLModel, table=True):
     updated_at: datetime = created_ts()
 
 
+class StaffMember(SQLModel, table=True):
+    """A name on the business's staff list: offered in the visit form and counted on the
+    dashboard. Names are unique per business whatever their case (`name_key`); a team member
+    who signs in is linked through `user_id`, someone who never signs in has none."""
+
+    __tablename__ = "staff_member"
+    __table_args__ = (sa.UniqueConstraint("business_id", "name_key"),)
+
+    id: int = Field(default=None, primary_key=True)
+    business_id: int = Field(foreign_key="business.id", index=True)
+    name: str = Field(max_length=80)
+    name_key: str = Field(max_length=160)  # the name folded and case-folded
+    user_id: int | None = Field(default=None, foreign_key="app_user.id", unique=True)
+    active: bool = Field(default=True)
+    created_at: datetime = created_ts()
+
+
 class SavedReply(SQLModel, table=True):
     """An answer the owner's team writes once and picks in the composer."""
 

@@ -16,8 +16,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.care import push
 from app.care.businesses import PASSWORD_METHOD
+from app.care.staff import sync_user
 from app.contract import parse
-from app.contract.commands import ROLES, Invite, NewPassword, Profile
+from app.contract.commands import ROLES, Invite, NewPassword, Profile, StaffSave
 from app.errors import Invalid
 from app.models import ApiKey, Business, SignInAttempt, SignInLock, User
 
@@ -175,6 +176,7 @@ def authenticate(
         raise SignInFailed()
     session.exec(delete(SignInAttempt).where(col(SignInAttempt.email) == email))
     session.exec(delete(SignInLock).where(col(SignInLock.email) == email))
+    sync_user(session, user, now=now)  # a named member is on the staff list
     if stored.split(":")[0].split("$")[0] != password_method.split(":")[0]:
         user.password_hash = hash_password(password, password_method)  # move to the current method
         session.add(user)
@@ -258,6 +260,7 @@ def invite(
     )
     session.add(user)
     session.flush()  # the invite link carries the new member's id
+    sync_user(session, user, now=now)  # on the staff list from the start
     return user
 
 
@@ -329,9 +332,44 @@ def set_role(session: Session, actor: User, user: User, role: str) -> None:
     session.add(user)
 
 
-def update_profile(session: Session, user: User, *, name: str) -> None:
-    user.name = parse(Profile, {"name": name or ""}).name
+def accept_invite(
+    session: Session,
+    user: User,
+    *,
+    name: str,
+    password: str,
+    confirm: str,
+    now: datetime,
+    password_method: str = PASSWORD_METHOD,
+) -> None:
+    """The invited member confirms (or corrects) their name and sets a password (typed twice):
+    both, or neither (Invalid carries every field's error)."""
+    errors: dict[str, str] = {}
+    try:
+        name = parse(StaffSave, {"name": name or ""}).name
+    except Invalid as exc:
+        errors.update(exc.errors)
+    try:
+        check_new_password(password, user.email)
+    except Invalid as exc:
+        errors.update(exc.errors)
+    if password != confirm and "password" not in errors:
+        errors["confirm"] = "The two passwords are not the same."
+    if errors:
+        raise Invalid.many(errors)
+    set_password(session, user, password, password_method=password_method)
+    update_profile(session, user, name=name, now=now)
+
+
+def update_profile(
+    session: Session, user: User, *, name: str, now: datetime, required: bool = False
+) -> None:
+    """Change a user's own name (what their texts are signed with, and their entry on the
+    staff list). `required`: an empty name is refused (the first sign-in's question)."""
+    model: type[StaffSave | Profile] = StaffSave if required else Profile
+    user.name = parse(model, {"name": name or ""}).name
     session.add(user)
+    sync_user(session, user, now=now)
 
 
 # ---- API keys -----------------------------------------------------------------------------

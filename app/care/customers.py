@@ -17,6 +17,7 @@ from app.care.outbound import TO_OWNER, cancel_pending
 from app.contract import parse
 from app.contract.commands import CONSENT_STATES, CustomerEdit, CustomerUpsert
 from app.contract.rules import MAX_NAME
+from app.db import add_unless_taken
 from app.errors import Invalid
 from app.models import (
     Business,
@@ -57,18 +58,12 @@ def find_or_create(
         return customer, False
     customer = Customer(business_id=business.id, phone=phone, name=(name or "")[:MAX_NAME],
                         referral_code=free_code(session), created_at=now)  # fmt: skip
-    try:
-        with session.begin_nested():
-            session.add(customer)
-            session.flush()
-    except IntegrityError:
-        # Another request created the same customer a moment ago.
-        existing = find_customer(session, business.id, phone)
-        if existing is None:
-            raise
-        return existing, False
-    follow_number(session, customer, now=now)
-    return customer, True
+    customer, created = add_unless_taken(
+        session, customer, lambda: find_customer(session, business.id, phone)
+    )
+    if created:
+        follow_number(session, customer, now=now)
+    return customer, created
 
 
 def free_code(session: Session) -> str:

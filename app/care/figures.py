@@ -178,6 +178,16 @@ def touch(session: Session, changes: Iterable[tuple[int, datetime | None]], *, n
     ])  # fmt: skip
 
 
+def touch_all(session: Session, business_id: int) -> None:
+    """Every kept day of a business counts again (a staff member renamed: their old visits
+    and ratings carry the new name now)."""
+    session.execute(
+        sa.update(table_of(DailyFigures))
+        .where(D.business_id == business_id)
+        .values(figures=None, touches=D.touches + 1)
+    )
+
+
 # What each kept figure is counted from: the moments that place a row on a day, and the
 # attributes whose change changes a count.
 WATCHED: dict[type, tuple[tuple[str, ...], tuple[str, ...]]] = {

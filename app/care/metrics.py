@@ -21,6 +21,7 @@ from app.care import figures
 from app.care.automations import opening_hours
 from app.care.figures import ANSWER_WITHIN, REPLY_WITHIN
 from app.care.reading import HIGH_FROM
+from app.care.staff import canonical_names
 from app.contract import views as v
 from app.contract.commands import DayRange
 from app.errors import Invalid
@@ -175,12 +176,13 @@ def business_metrics(
     ]  # fmt: skip
 
     # ---- per staff member: visits and what their customers said ---------------------------
+    who = canonical_names(session, business.id)  # the staff list's spelling: "ana" counts as Ana
     by_staff: dict[str, Counter] = {}
     for (score, scale, staff, unhappy), count in total.feedback.items():
-        by_staff.setdefault(staff or "", Counter())[(score, scale, staff, unhappy)] += count
+        by_staff.setdefault(who(staff), Counter())[(score, scale, staff, unhappy)] += count
     visits: Counter = Counter()
     for name, count in total.visits.items():
-        visits[name or ""] += count
+        visits[who(name)] += count
     staff = [
         v.StaffMetrics(staff=name or None, visits=visits.get(name, 0),
                        **satisfaction(by_staff.get(name, Counter())))

@@ -19,6 +19,7 @@ from app.care.customers import (
 )
 from app.care.facts import refresh_facts
 from app.care.outbound import cancel_pending
+from app.care.staff import staff_for_visit
 from app.contract.commands import VisitCreate
 from app.contract.rules import cents
 from app.models import Business, Customer, Message, Visit, VisitStatus
@@ -62,7 +63,8 @@ def record_visit(
         business_id=business.id,
         customer_id=customer.id,
         occurred_at=command.occurred_at or now,
-        staff=command.staff or None,
+        # "ana" typed anywhere is the list's Ana; a new name joins the list
+        staff=staff_for_visit(session, business, command.staff, now=now),
         amount_cents=cents(command.amount),
         status=VisitStatus.BOOKED if command.booked else VisitStatus.COMPLETED,
         source=source,

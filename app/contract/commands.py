@@ -50,6 +50,7 @@ from app.contract.rules import (
     PersonName,
     Phone,
     ReplyTitle,
+    RequiredStaffName,
     RowId,
     StaffName,
     Tags,
@@ -446,14 +447,15 @@ class SegmentCount(Command):
 
 class Invite(Command):
     email: Email
-    name: StaffName
+    name: RequiredStaffName
     role: Literal["owner", "staff"] = "staff"
 
-    @model_validator(mode="after")
-    def _named(self) -> Invite:
-        if not self.name:
-            raise invalid("missing_field", "Enter a name of 1 to 80 characters.", field="name")
-        return self
+
+class StaffSave(Command):
+    """A name on the staff list (added, renamed), or a team member's own name when they are
+    asked for it (at first sign-in, accepting an invite)."""
+
+    name: RequiredStaffName
 
 
 class NewPassword(Command):

@@ -456,6 +456,9 @@ PersonName = Annotated[str, Field(max_length=MAX_NAME * 2), _folded(MAX_NAME)]
 ReplyTitle = Annotated[str, Field(max_length=120), _folded(60, required=True, what="a title")]
 StaffName = Annotated[str, Field(max_length=MAX_STAFF * 2), _folded(MAX_STAFF)]
 OptionalStaffName = Annotated[StaffName | None, BeforeValidator(_blank_to_none)]
+RequiredStaffName = Annotated[str, Field(max_length=MAX_STAFF * 2),
+                              _folded(MAX_STAFF, required=True,
+                                      what=f"a name of 1 to {MAX_STAFF} characters")]  # fmt: skip
 ConsentSource = Annotated[str, Field(max_length=MAX_SOURCE * 2), _folded(MAX_SOURCE)]
 Offer = Annotated[str, Field(max_length=MAX_OFFER * 2), _folded(MAX_OFFER)]
 HolidayName = Annotated[str, Field(max_length=MAX_HOLIDAY_NAME * 2), _folded(MAX_HOLIDAY_NAME)]

@@ -270,6 +270,17 @@ class VisitPublic(View):
     skipped: list[str] = Field(description="why a follow-up was not planned, in words")
 
 
+class StaffPublic(View):
+    id: int
+    name: str = Field(
+        description="unique in the business whatever its case: a visit's "
+        '`staff` of "ana" is recorded as the list\'s "Ana"'
+    )
+    active: bool = Field(description="offered when a visit is recorded in the owner's pages")
+    signs_in: bool = Field(description="a team member with their own sign-in")
+    created_at: datetime
+
+
 # ---- texts --------------------------------------------------------------------------------
 
 

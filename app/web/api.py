@@ -29,6 +29,7 @@ from app.care.inbox import past, read_time_cursor, time_cursor
 from app.care.metrics import business_metrics, metrics_range
 from app.care.outbound import queue_text
 from app.care.referrals import mark_rewarded
+from app.care.staff import staff_named
 from app.care.visits import cancel_visit, planned_for, record_visit
 from app.contract import parse, parse_json
 from app.contract import views as v
@@ -37,12 +38,13 @@ from app.contract.commands import (
     CustomerUpsert,
     MessageCreate,
     SegmentCount,
+    StaffSave,
     TemplateSave,
     VisitCreate,
 )
 from app.contract.rules import DayOrMoment, OptionalPhone
 from app.errors import Invalid, NotFound, Refused
-from app.models import MAX_ID, Business, Customer, Message, Referral, Visit
+from app.models import MAX_ID, Business, Customer, Message, Referral, StaffMember, Visit
 from app.phones import home_region
 from app.sms.encoding import segment_info
 from app.sms.errors import reason_for
@@ -437,6 +439,33 @@ def list_referrals(query: ReferralQuery):
 def reward_referral(id: int):
     referral = mark_rewarded(db(), business().id, id, by=None, now=now())
     return v.ReferralPublic.model_validate(referral)
+
+
+def staff_view(member: StaffMember) -> v.StaffPublic:
+    return v.StaffPublic(id=member.id, name=member.name, active=member.active,
+                         signs_in=member.user_id is not None,
+                         created_at=member.created_at)  # fmt: skip
+
+
+class StaffQuery(PageQuery):
+    active: bool | None = None
+
+
+@route("GET", "/staff", summary="The staff list: names offered in the visit form and counted "
+       "per staff in the metrics", query=StaffQuery, response=v.Page[v.StaffPublic])  # fmt: skip
+def list_staff(query: StaffQuery):
+    statement = select(StaffMember).where(col(StaffMember.business_id) == business().id)
+    if query.active is not None:
+        statement = statement.where(col(StaffMember.active).is_(query.active))
+    return page(statement, col(StaffMember.id), staff_view, query)
+
+
+@route("POST", "/staff", summary="Add a name to the staff list, or find it there in any case",
+       body=StaffSave, response=v.StaffPublic, status=201, also=(200,))  # fmt: skip
+def add_staff(data: StaffSave):
+    member, added = staff_named(db(), business(), data.name, now=now())
+    return Response(response=staff_view(member).model_dump_json(),
+                    status=201 if added else 200, mimetype="application/json")  # fmt: skip
 
 
 class MetricsQuery(BaseModel):

@@ -31,6 +31,7 @@ from app.migrate import upgrade
 from app.models import User
 from app.sms.webhooks import inbound_text
 from tests.conftest import DAYTIME, FAST_PASSWORD_METHOD
+from tests.e2e import audit, axe
 
 CHROMIUM = os.environ.get("REGULARS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -205,6 +206,8 @@ def phone_context(chromium, **options):
         **options,
     )
     context.set_default_timeout(WAIT_MS)
+    # axe-core needs the page's timers, which do not run with JavaScript off (tests/e2e/axe.py)
+    context.javascript_enabled = options.get("java_script_enabled", True)
     return context
 
 
@@ -225,3 +228,32 @@ def page(chromium, live_server):
 @pytest.fixture(scope="session", autouse=True)
 def _screenshot_folder():
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+
+@pytest.fixture(scope="session")
+def axe_script(_browser_available):
+    """axe-core's script for the run (installed with npm the first time), or None with the
+    reason noted; under CI=true a missing axe-core fails the run."""
+    script, problem = axe.install()
+    if script is None and axe.required():
+        pytest.fail(f"the accessibility check cannot run in CI: {problem}")
+    AXE_NOTE["problem"] = problem
+    audit.AXE["script"] = script
+    return script
+
+
+@pytest.fixture(autouse=True)
+def _axe_in_every_audit(request):
+    """Every browser test's audits run axe too (only once a browser test asks for a page)."""
+    if "page" in request.fixturenames or "chromium" in request.fixturenames:
+        request.getfixturevalue("axe_script")
+
+
+AXE_NOTE: dict[str, str] = {"problem": ""}
+
+
+def pytest_terminal_summary(terminalreporter):
+    if AXE_NOTE["problem"]:
+        terminalreporter.write_line(
+            f"note: the axe-core accessibility check was skipped: {AXE_NOTE['problem']}"
+        )

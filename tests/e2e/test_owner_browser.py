@@ -212,7 +212,7 @@ def test_record_a_visit_and_see_the_planned_follow_ups(page):
     page.get_by_label("Phone").fill("(212) 555-0188")
     page.get_by_label("First name").fill("Sam")
     page.get_by_label("They agreed to get texts from Bloom Hair Studio").check()
-    page.get_by_label("Staff member").fill("Ana")
+    page.get_by_label("Staff member").select_option("Ana")
     page.get_by_role("button", name="Save visit").click()
     expect(page.get_by_role("heading", name="Visit saved")).to_be_visible()
     planned = page.locator(".planned li")
@@ -333,7 +333,7 @@ def test_create_and_revoke_an_api_key_and_visit_every_setting(page):
     expect(page.locator(".keys li", has_text="Booking system")).to_contain_text("Revoked")
     assert api_status(page.base, key) == 401
     page.goto(page.base + "/settings/team")
-    page.get_by_label("Name").fill("Ana Ruiz")
+    page.get_by_label("Name", exact=True).fill("Ana Ruiz")
     page.get_by_label("Email").fill("ana@bloom.example")
     page.get_by_role("button", name="Create invite link").click()
     link = page.get_by_label("Sign-in link").input_value()

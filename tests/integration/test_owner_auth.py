@@ -49,6 +49,17 @@ def test_pages_need_sign_in(client, business):
         assert response.headers["Location"].startswith("/sign-in?next="), path
 
 
+@pytest.fixture
+def named_owner(session, business):
+    """The owner has given their name, so signing in goes straight where it was going."""
+    owner = session.exec(select(User).where(User.email == OWNER_EMAIL)).one()
+    owner.name = "Rosa Diaz"
+    session.add(owner)
+    session.commit()
+    return owner
+
+
+@pytest.mark.usefixtures("named_owner")
 def test_sign_in_sets_a_safe_session_cookie_and_returns_to_the_page(client, business):
     response = sign_in(client, OWNER_EMAIL, OWNER_PASSWORD, query_string={"next": "/customers/"})
     assert response.status_code == 302
@@ -62,6 +73,7 @@ def test_sign_in_is_case_insensitive_on_email(client, business):
     assert sign_in(client, "  Owner@Bloom.TEST ", OWNER_PASSWORD).status_code == 302
 
 
+@pytest.mark.usefixtures("named_owner")
 def test_sign_in_never_redirects_off_site(client, business):
     for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
         token = token_for(client)

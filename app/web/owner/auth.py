@@ -46,7 +46,35 @@ def sign_in():
             "owner/sign_in.html", next=target, email=email, error=exc.message
         ), 401
     sign_in_session(user)
+    if not user.name:  # texts are signed with a name: ask for it once signed in
+        return redirect(url_for(".name_step", next=target))
     return redirect(target or url_for("inbox.inbox"))
+
+
+@bp.route("/account/name", methods=["GET", "POST"])
+@signed_in
+def name_step():
+    """ "What should customers call you?": asked after signing in while a user has no name;
+    saved, or skipped only with the Skip button."""
+    target = safe_next(request.values.get("next")) or url_for("inbox.inbox")
+    if request.method == "GET":
+        return _name_page(target, g.user.name, None)
+    if request.form.get("skip") == "1":
+        flash("Skipped for now: texts you send are signed with your role until you add a "
+              "name on your account page.", "info")  # fmt: skip
+        return redirect(target)
+    name = request.form.get("name", "")
+    try:
+        accounts.update_profile(db(), g.user, name=name, now=now(), required=True)
+    except Invalid as exc:
+        return _name_page(target, name, exc.message, 422)
+    flash(f"Thanks, {g.user.name}. Texts you send are signed with your name.", "info")
+    return redirect(target)
+
+
+def _name_page(target: str, name: str, error: str | None, status: int = 200):
+    return render_template("owner/name_step.html", next=target, name=name, error=error,
+                           hide_tabs=True), status  # fmt: skip
 
 
 @bp.post("/sign-out")
@@ -71,22 +99,23 @@ def accept_invite(token: str):
     user = accounts.user_for_invite(db(), services().settings.secret_key, token)
     if user is None:
         return render_template("owner/invite_invalid.html"), 404
-    error = None
+    errors: dict[str, str] = {}
+    name = user.name
     if request.method == "POST":
+        name = request.form.get("name", user.name)  # the invite's name unless changed
         password = request.form.get("password", "")
-        if password != request.form.get("confirm", ""):
-            error = "The two passwords are not the same."
+        try:
+            accounts.accept_invite(db(), user, name=name, password=password,
+                                   confirm=request.form.get("confirm", ""), now=now(),
+                                   password_method=password_method())  # fmt: skip
+        except Invalid as exc:
+            errors = dict(exc.errors)
         else:
-            try:
-                accounts.set_password(db(), user, password, password_method=password_method())
-            except Invalid as exc:
-                error = exc.message
-            else:
-                sign_in_session(user)
-                flash("Welcome! Your password is set.", "info")
-                return redirect(url_for("inbox.inbox"))
-    status = 422 if error else 200
-    return render_template("owner/invite.html", invited=user, error=error), status
+            sign_in_session(user)
+            flash("Welcome! Your password is set.", "info")
+            return redirect(url_for("inbox.inbox"))
+    status = 422 if errors else 200
+    return render_template("owner/invite.html", invited=user, name=name, errors=errors), status
 
 
 @bp.get("/account")
@@ -104,7 +133,7 @@ def _account_page(errors: dict, status: int = 200):
 @signed_in
 def save_profile():
     try:
-        accounts.update_profile(db(), g.user, name=request.form.get("name", ""))
+        accounts.update_profile(db(), g.user, name=request.form.get("name", ""), now=now())
     except Invalid as exc:
         return _account_page({exc.field: exc.message}, 422)
     flash("Your name is saved.", "info")

@@ -7,14 +7,14 @@ from zoneinfo import ZoneInfo
 
 from flask import abort, flash, g, make_response, redirect, render_template, request, url_for
 
-from app.care import accounts, push
+from app.care import accounts, push, staff
 from app.care.alert_phone import alert_phone_problem
 from app.care.businesses import change_business, issue_api_key
 from app.care.missed_calls import allowed_countries
 from app.contract import parse
 from app.contract.commands import BusinessChanges
 from app.contract.rules import MAX_HOLIDAYS
-from app.errors import Invalid, Refused
+from app.errors import Invalid, NotFound, Refused
 from app.models import WEEKDAYS
 from app.web.context import db, now, services
 from app.web.owner import notifications
@@ -277,18 +277,62 @@ def _invite_link(user) -> str:
     return url_for("owner_auth.accept_invite", token=token, _external=True)
 
 
-def _team_page(values=None, errors=None, status=200):
+def _team_page(values=None, errors=None, status=200, staff_errors=None):
     members = accounts.team(db(), g.business.id)
-    values = values or {"role": "staff"}
+    values = values or {"role": "staff", "name": request.args.get("name", "")[:80]}
     return render_template(
-        "owner/team.html", members=members, values=values, errors=errors or {}
-    ), status
+        "owner/team.html", members=members, values=values, errors=errors or {},
+        staff=staff.staff_list(db(), g.business.id), staff_errors=staff_errors or {},
+    ), status  # fmt: skip
 
 
 @bp.get("/team")
 @owner_only
 def team():
     return _team_page()
+
+
+# ---- the staff list (with or without a sign-in) -------------------------------------------
+
+
+@bp.post("/team/staff")
+@owner_only
+def add_staff():
+    name = request.form.get("name", "")
+    try:
+        member = staff.add_staff(db(), g.business, name, now=now())
+    except Invalid as exc:
+        return _team_page(staff_errors={"new": exc.message, "new_value": name}, status=422)
+    flash(f"{member.name} is on the staff list.", "info")
+    return redirect(url_for(".team") + "#staff")
+
+
+@bp.post("/team/staff/<int:staff_id>/name")
+@owner_only
+def rename_staff(staff_id: int):
+    name = request.form.get("name", "")
+    try:
+        member = staff.rename_staff(db(), g.business, staff_id, name)
+    except NotFound:
+        abort(404)
+    except (Invalid, Refused) as exc:
+        return _team_page(staff_errors={staff_id: exc.message, f"{staff_id}_value": name},
+                          status=422)  # fmt: skip
+    flash(f"Renamed to {member.name}.", "info")
+    return redirect(url_for(".team") + "#staff")
+
+
+@bp.post("/team/staff/<int:staff_id>/active")
+@owner_only
+def staff_active(staff_id: int):
+    active = request.form.get("active") == "1"
+    try:
+        member = staff.set_staff_active(db(), g.business, staff_id, active)
+    except NotFound:
+        abort(404)
+    shown = "is offered again" if active else "is no longer offered"
+    flash(f"{member.name} {shown} when you record a visit.", "info")
+    return redirect(url_for(".team") + "#staff")
 
 
 def _link_page(member, fresh: bool):

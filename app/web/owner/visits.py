@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
-from app.care import accounts
+from app.care.staff import own_entry, staff_list
 from app.care.visits import planned_for, record_visit
 from app.contract import parse
 from app.contract.commands import VisitCreate
@@ -16,20 +16,21 @@ from app.web.owner.common import form_errors, home, owner_blueprint, signed_in
 bp = owner_blueprint("visits", __name__, url_prefix="/visits")
 
 
-def _staff_names() -> list[str]:
-    return [u.name for u in accounts.team(db(), g.business.id) if u.active and u.name]
-
-
 def _form(values: dict, errors: dict, status: int = 200):
+    names = [member.name for member in staff_list(db(), g.business.id, active_only=True)]
+    if values.get("staff") and values["staff"] not in names:
+        values = {**values, "staff_new": values["staff"], "staff": ""}  # typed, not picked
     return render_template(
-        "owner/visit_new.html", values=values, errors=errors, staff_names=_staff_names()
+        "owner/visit_new.html", values=values, errors=errors, staff_names=names
     ), status
 
 
 @bp.get("/new")
 @signed_in
 def new_visit():
-    return _form({"staff": g.user.name, "consent": False, "marketing_consent": False}, {})
+    mine = own_entry(db(), g.user)  # whoever records the visit is picked first
+    staff = mine.name if mine is not None and mine.active else ""
+    return _form({"staff": staff, "consent": False, "marketing_consent": False}, {})
 
 
 @bp.post("/")
@@ -38,7 +39,8 @@ def create():
     values = {
         "phone": request.form.get("phone", "").strip(),
         "name": request.form.get("name", ""),
-        "staff": request.form.get("staff", ""),
+        # a name typed for someone not on the list wins over the list's choice
+        "staff": request.form.get("staff_new", "").strip() or request.form.get("staff", ""),
         "consent": request.form.get("consent") == "yes",
         "marketing_consent": request.form.get("marketing_consent") == "yes",
     }
