@@ -24,7 +24,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from app.contract.commands import PushSubscriptionSave
-from app.db import changed
 from app.errors import Invalid, Refused
 from app.models import (
     Business,
@@ -259,17 +258,20 @@ def _notice_statements(dialect: str) -> dict:
               "excerpt": queue.excluded.excerpt, "state": "pending", "attempts": 0,
               "send_at": queue.excluded.send_at, "lease_until": None, "error": None},
     )  # fmt: skip
-    return {"text": queue.on_conflict_do_nothing(), "alert": alert}
+    # How many were queued, from the rows themselves (a driver's rowcount for an INSERT ...
+    # SELECT is not to be trusted: -1 on PostgreSQL when nothing matched).
+    return {"text": queue.on_conflict_do_nothing().returning(notices.c.id),
+            "alert": alert.returning(notices.c.id)}  # fmt: skip
 
 
 def _queue(session, kind, *, business_id, customer_id, message_id, reason, excerpt, now) -> int:
     statement = _notice_statements(session.get_bind().dialect.name)[kind]
-    return changed(session.execute(
+    return len(session.execute(
         statement,
         {"business_id": business_id, "for_business": business_id, "customer_id": customer_id,
          "message_id": message_id, "kind": kind, "reason": reason[:200],
          "excerpt": " ".join(excerpt.split())[:EXCERPT_CHARS], "now": now},
-    ))  # fmt: skip
+    ).all())  # fmt: skip
 
 
 def notify_text(session: Session, *, business_id: int, customer_id: int, message_id: int,

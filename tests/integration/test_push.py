@@ -153,6 +153,17 @@ def test_an_unhappy_reply_reaches_the_owners_phone_as_a_push(story, owner, stand
     assert "last one" in page  # the device shows when its last notification went
 
 
+def test_an_alert_with_no_alert_phone_and_no_device_reaches_nobody_and_says_so(story, engine):
+    """Nobody to tell: the alert is not counted as given (so the next one is not held back)."""
+    story.visit()
+    story.run(story.clock.now() + timedelta(hours=1))
+    assert story.reply(UNHAPPY).status_code == 200
+    with Session(engine) as s:
+        customer = s.get(Customer, maria_id(engine))
+        assert customer is not None and customer.last_owner_alert_at is None
+        assert s.exec(select(PushNotice)).all() == []
+
+
 def test_every_new_text_is_a_push_with_the_number_as_the_business_writes_it(
     story, owner, standin, engine
 ):
