@@ -52,6 +52,10 @@ CONSENT_NEEDED: dict[str, str] = {
     "feedback_question": INFORMATIONAL,
     "referral_ask": INFORMATIONAL,  # promotional when it carries the business's offer
     "referral_reward": PROMOTIONAL,
+    # the moments (app.care.moments): promotional when they carry a reward or an offer
+    "milestone_thank_you": INFORMATIONAL,
+    "anniversary": INFORMATIONAL,
+    "birthday": INFORMATIONAL,
 }
 
 # A text that waits (a thank-you after its delay, tomorrow's review request) rather than going
