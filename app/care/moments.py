@@ -18,10 +18,11 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy import and_, or_, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from app.care import merge, texts
-from app.care.automations import alert_owner
+from app.care.automations import ALERT_EVERY, alert_owner
 from app.care.facts import ordinal
 from app.care.outbound import OutboundRefused, queue_text
 from app.db import changed
@@ -66,10 +67,10 @@ def _claim(session: Session, customer: Customer, column, value: int, **values) -
         .values({column.key: value, **values})
         .execution_options(synchronize_session=False)
     ))  # fmt: skip
-    if claimed:
-        setattr(customer, column.key, value)
+    if claimed:  # the row in memory as it now is in the database
+        set_committed_value(customer, column.key, value)
         for name, new in values.items():
-            setattr(customer, name, new)
+            set_committed_value(customer, name, new)
     return bool(claimed)
 
 
@@ -94,13 +95,18 @@ def heads_ups(session: Session, *, now: datetime, base_url: str = "") -> int:
     ).all()  # fmt: skip
     told = 0
     for customer, business in due:
-        coming = customer.visit_count + 1
+        coming, before = customer.visit_count + 1, customer.milestone_alerted
         if not _claim(session, customer, col(Customer.milestone_alerted), coming,
                       milestone_heads_up_at=None):  # fmt: skip
             continue
         if alert_owner(session, business, customer, "heads-up about",
                        heads_up_words(customer, coming), now=now, base_url=base_url):  # fmt: skip
             told += 1
+        elif customer.last_owner_alert_at and customer.last_owner_alert_at > now - ALERT_EVERY:
+            # alerted about them within the hour (at most one an hour): this one after it
+            customer.milestone_alerted = before
+            customer.milestone_heads_up_at = customer.last_owner_alert_at + ALERT_EVERY
+            session.add(customer)
     return told
 
 

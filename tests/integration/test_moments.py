@@ -112,6 +112,21 @@ def test_the_owner_hears_before_the_10th_visit_once(story, clock):
     assert alerts(story.run()) == []
 
 
+def test_a_heads_up_within_the_hour_of_another_alert_comes_after_it(story, clock):
+    story.patch(alert_phone=ALERT_PHONE)
+    clock.set(ny(30, 11))
+    weekly_visits(story, clock, 4)
+    story.run_until(ny(5, 10, month=4))
+    clock.set(ny(5, 10, 50, month=4))
+    story.reply("The color came out awful and nobody called me back")
+    [unhappy] = alerts(story.run())
+    assert "unhappy" in unhappy
+    assert alerts(story.run(ny(5, 11, 5, month=4)) + story.run()) == []  # an hour apart at least
+    [body] = alerts(story.run(ny(5, 12, 10, month=4)) + story.run())
+    assert "Maria's 5th visit is coming: anything special?" in body
+    assert alerts(story.run_until(ny(8, 12, month=4))) == []
+
+
 def test_a_booked_milestone_visit_is_announced_the_day_before(story, clock):
     story.patch(alert_phone=ALERT_PHONE)
     clock.set(ny(30, 11))
