@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from app.care import merge, texts
 from app.care.automations import ALERT_EVERY, alert_owner
-from app.care.facts import ordinal
+from app.care.facts import is_milestone, ordinal
 from app.care.outbound import OutboundRefused, queue_text
 from app.db import changed
 from app.models import Business, Customer, MessageKind
@@ -96,6 +96,10 @@ def heads_ups(session: Session, *, now: datetime, base_url: str = "") -> int:
     told = 0
     for customer, business in due:
         coming, before = customer.visit_count + 1, customer.milestone_alerted
+        if not is_milestone(business, coming):  # the milestones changed since: none due
+            customer.milestone_heads_up_at = None
+            session.add(customer)
+            continue
         if not _claim(session, customer, col(Customer.milestone_alerted), coming,
                       milestone_heads_up_at=None):  # fmt: skip
             continue

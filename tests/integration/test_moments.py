@@ -127,6 +127,14 @@ def test_a_heads_up_within_the_hour_of_another_alert_comes_after_it(story, clock
     assert alerts(story.run_until(ny(8, 12, month=4))) == []
 
 
+def test_no_heads_up_once_the_owner_takes_the_milestone_away(story, clock):
+    story.patch(alert_phone=ALERT_PHONE)
+    clock.set(ny(30, 11))
+    weekly_visits(story, clock, 4)
+    story.patch(milestone_visits=[10], milestone_every=0)  # the 5th is no milestone now
+    assert alerts(story.run_until(ny(8, 12, month=4))) == []
+
+
 def test_a_booked_milestone_visit_is_announced_the_day_before(story, clock):
     story.patch(alert_phone=ALERT_PHONE)
     clock.set(ny(30, 11))
