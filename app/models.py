@@ -106,6 +106,9 @@ class MessageKind(StrEnum):
     FEEDBACK_THANKS = "feedback_thanks"
     AFTER_HOURS = "after_hours"
     MISSED_CALL = "missed_call"
+    MILESTONE_THANK_YOU = "milestone_thank_you"  # the thank-you of a 5th, 10th, 25th visit
+    ANNIVERSARY = "anniversary"  # a year (or more) since their first visit
+    BIRTHDAY = "birthday"
 
 
 class VisitStatus(StrEnum):
@@ -201,6 +204,18 @@ class Business(SQLModel, table=True):
     overdue_factor: float = Field(default=1.5)
     overdue_floor_days: int = Field(default=30)
     overdue_fixed_days: int = Field(default=90)
+    # moments (app.care.moments): the visits whose thank-you is a milestone one (then every
+    # `milestone_every`th; 0: none after the list), with an optional reward (promotional); the
+    # anniversary of the first visit and the birthday (N days before), each off by default,
+    # with an optional offer that makes them promotional
+    milestone_visits: list[int] = Field(default_factory=lambda: [5, 10, 25],
+                                        sa_column=sa.Column(sa.JSON, nullable=False))  # fmt: skip
+    milestone_every: int = Field(default=25)
+    milestone_reward: str | None = Field(default=None, max_length=160)
+    anniversary_texts: bool = Field(default=False)
+    birthday_texts: bool = Field(default=False)
+    birthday_days_before: int = Field(default=0)
+    moment_offer: str | None = Field(default=None, max_length=160)
     # Opening hours, when someone is there to answer (not the sending window): per weekday
     # its spans {"monday": [{"open": "09:00", "close": "17:00"}], ...}, [] when closed; and
     # closed dates [{"date": "2026-12-25", "name": "Christmas Day"}] (app.care.hours).
@@ -303,6 +318,10 @@ class Customer(SQLModel, table=True):
         # the Overdue list and the API's ?overdue=true / sort=last_visit
         sa.Index("ix_customer_business_overdue", "business_id", "overdue_at"),
         sa.Index("ix_customer_business_last_visit", "business_id", "last_visit_at"),
+        # the daily planning run (app.care.moments): birthdays, anniversaries, heads-ups
+        sa.Index("ix_customer_business_birthday", "business_id", "birthday"),
+        sa.Index("ix_customer_business_first_visit", "business_id", "first_visit_at"),
+        sa.Index("ix_customer_milestone_heads_up", "milestone_heads_up_at"),
     )
 
     id: int = Field(default=None, primary_key=True)
@@ -347,6 +366,12 @@ class Customer(SQLModel, table=True):
     overdue_at: datetime | None = ts()  # last visit + the business's overdue threshold
     birthday: str | None = Field(default=None, max_length=5)  # "MM-DD", no year
     awaiting_birthday_until: datetime | None = ts()  # the owner asked for it: a reply is read
+    # moments: when the owner hears the next visit is a milestone, the last one they heard
+    # about, and the year each yearly text last went (so never twice a year)
+    milestone_heads_up_at: datetime | None = ts()
+    milestone_alerted: int | None = Field(default=None)
+    anniversary_year: int | None = Field(default=None)
+    birthday_year: int | None = Field(default=None)
     # care automation
     awaiting_rating_until: datetime | None = ts()  # a 1-5 question is open until then
     awaiting_effort_until: datetime | None = ts()  # the 1-7 "how easy" question is open
@@ -735,6 +760,7 @@ TERMINAL_STATES = frozenset(
 AUTOMATED_KINDS = frozenset(
     {MessageKind.THANK_YOU, MessageKind.REVIEW_REQUEST, MessageKind.REVIEW_REMINDER,
      MessageKind.FEEDBACK_QUESTION, MessageKind.EFFORT_QUESTION, MessageKind.REFERRAL_ASK,
-     MessageKind.REFERRAL_REWARD}
+     MessageKind.REFERRAL_REWARD, MessageKind.MILESTONE_THANK_YOU, MessageKind.ANNIVERSARY,
+     MessageKind.BIRTHDAY}
 )  # fmt: skip
 KINDS = frozenset(MessageKind)

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from app.care import merge, push, referrals, states, texts
 from app.care.budget import words
+from app.care.facts import is_milestone, ordinal
 from app.care.feedback import suggest_reply
 from app.care.hours import next_opening_words, opening_hours
 from app.care.links import conversation_link
@@ -121,8 +122,9 @@ def _plan_thanks_and_review(session, business, customer, visit, fields, *, now, 
     # The delay counts from the visit, so a visit recorded late is thanked promptly.
     thank_at = max(visit.occurred_at, now - timedelta(days=1))
     thank_at += timedelta(minutes=business.thank_you_delay_minutes)
-    _queue(session, business, customer, "thank_you", fields, now=now, visit=visit,
-           send_at=thank_at, plan=plan)  # fmt: skip
+    kind, extra, promotional = thank_you_kind(business, customer)
+    _queue(session, business, customer, kind, {**fields, **extra}, now=now, visit=visit,
+           send_at=thank_at, plan=plan, promotional=promotional)  # fmt: skip
     if customer.consent != "granted":
         plan.skipped.append("review: the customer has not agreed to texts")
         return
@@ -146,6 +148,20 @@ def _plan_thanks_and_review(session, business, customer, visit, fields, *, now, 
         remind_at = asked_at + timedelta(days=business.review_reminder_days)
         _queue(session, business, customer, "review_reminder", fields, now=now, visit=visit,
                send_at=remind_at, plan=plan)  # fmt: skip
+
+
+def thank_you_kind(business: Business, customer: Customer) -> tuple[str, dict, bool]:
+    """(kind, its own merge fields, promotional) of a visit's thank-you: the milestone
+    thank-you, with the count, after the visit that reaches a milestone. Informational, unless
+    the business gives a reward with it: then promotional, so only for a customer who agreed
+    to offers in writing (anyone else gets the plain thank-you)."""
+    if not is_milestone(business, customer.visit_count):
+        return "thank_you", {}, False
+    reward = business.milestone_reward or ""
+    if reward and customer.marketing_consent != "granted":
+        return "thank_you", {}, False
+    fields = {"visit_count": ordinal(customer.visit_count), "reward": reward}
+    return "milestone_thank_you", fields, bool(reward)
 
 
 def _plan_referral_ask(session, business, customer, visit, fields, *, now, plan) -> None:

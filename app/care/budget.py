@@ -43,10 +43,12 @@ class Draw:
     when_full: str = WAIT
 
 
-# One line per kind that is not a plain informational text that waits. A birthday text would
-# be `"birthday": Draw(when_full=SKIP)`.
+# One line per kind that is not a plain informational text that waits (a milestone
+# thank-you, an anniversary or a birthday with a reward or an offer is queued promotional).
 DRAWS: dict[str, Draw] = {
     "referral_reward": Draw(PROMOTIONAL),
+    "anniversary": Draw(when_full=SKIP),  # on its day or not at all
+    "birthday": Draw(when_full=SKIP),
 }
 
 

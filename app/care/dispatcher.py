@@ -29,6 +29,7 @@ from sqlmodel import Session, col, select
 
 from app.care import push, states
 from app.care.automations import RATING_WINDOW, alert_unanswered
+from app.care.moments import Planned, plan_moments
 from app.care.outbound import (
     TO_OWNER,
     cancel_pending,
@@ -83,6 +84,8 @@ SENT_EFFECTS = {
     MessageKind.EFFORT_QUESTION: ("introduced", "asked_effort"),
 }
 SWEEP_EVERY_SECONDS = 60.0  # how often the worker looks for unanswered customers
+# how often the moments are planned: each business's day soon after its midnight (idempotent)
+PLAN_EVERY_SECONDS = 3600.0
 PRUNE_BATCH = 1000  # status callbacks deleted per transaction, so no prune holds a long lock
 PRUNE_BATCHES = 10  # per sweep: a backlog shrinks by 10,000 a minute
 PUSH_BATCH = 50  # notifications sent per run
@@ -157,6 +160,7 @@ class Dispatcher:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._pool: ThreadPoolExecutor | None = None
         self._last_sweep: datetime | None = None
+        self._last_plan: datetime | None = None
         self._lock = threading.Lock()
         timeout = settings.twilio_timeout_seconds
         # Renewed every third of LEASE_SECONDS, a lease always has a send's timeout left.
@@ -197,7 +201,22 @@ class Dispatcher:
             session.commit()
         self.prune_status_callbacks(now)
         self.prune_push_notices(now)
+        self.plan_moments(now, force=force)
         return alerted
+
+    def plan_moments(self, now: datetime, force: bool = False) -> Planned | None:
+        """The hourly planning run: milestone heads-ups, anniversaries and birthdays due."""
+        if (
+            not force
+            and self._last_plan
+            and ((now - self._last_plan).total_seconds() < PLAN_EVERY_SECONDS)
+        ):
+            return None
+        self._last_plan = now
+        with session_scope(self.engine) as session:
+            planned = plan_moments(session, now=now, base_url=self.settings.public_base_url)
+            session.commit()
+        return planned
 
     def prune_status_callbacks(self, now: datetime) -> int:
         """Delete stored status callbacks (and the payloads Twilio sent, phone numbers and

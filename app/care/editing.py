@@ -145,7 +145,17 @@ SAMPLES = (
 SAMPLE_PHONE = "+12125550123"
 SAMPLE_CODE = "K7PM4R"
 # What an occasion brings (an alert's reason, an ask's offer): the long sample values.
-OCCASION_FIELDS = ("reason", "excerpt", "unhappy", "offer", "reward", "next_opening", "link")
+OCCASION_FIELDS = (
+    "reason",
+    "excerpt",
+    "unhappy",
+    "offer",
+    "reward",
+    "next_opening",
+    "link",
+    "visit_count",
+    "years",
+)
 # The kind a template's text is queued as, where the two names differ.
 MESSAGE_KINDS = {"owner_alert": MessageKind.ALERT}
 

@@ -101,6 +101,43 @@ def overdue_clause(now: datetime):
     )
 
 
+HEADS_UP_BEFORE = timedelta(days=1)  # the owner hears of a milestone the day before it
+
+
+def is_milestone(business: Business, visit_count: int) -> bool:
+    """Is this visit (the customer's `visit_count`th) one of the business's milestones: one of
+    its list (default 5th, 10th, 25th), or beyond it a multiple of `milestone_every`?"""
+    listed = business.milestone_visits or []
+    if visit_count in listed:
+        return True
+    every = business.milestone_every
+    return every > 0 and visit_count > max(listed, default=0) and visit_count % every == 0
+
+
+def milestone_words(business: Business) -> str:
+    """The milestones as the owner says them: 5th, 10th, 25th, then every 25th."""
+    words = [ordinal(number) for number in business.milestone_visits or []]
+    if business.milestone_every > 0:
+        words.append(f"then every {ordinal(business.milestone_every)}")
+    return ", ".join(words)
+
+
+def heads_up_from(business: Business, facts: Facts, alerted: int | None) -> datetime | None:
+    """When the owner hears that the customer's next visit is a milestone: the day before a
+    booked visit, else a day before their usual gap is up; None when the next visit is no
+    milestone, the owner heard of it already, or there is no telling when it will be."""
+    coming = facts.visit_count + 1
+    if not is_milestone(business, coming) or (alerted or 0) >= coming:
+        return None
+    if facts.booked_until is not None and (
+        facts.last_visit_at is None or facts.booked_until > facts.last_visit_at
+    ):
+        return facts.booked_until - HEADS_UP_BEFORE
+    if facts.last_visit_at is not None and facts.usual_gap_days is not None:
+        return facts.last_visit_at + timedelta(days=facts.usual_gap_days) - HEADS_UP_BEFORE
+    return None
+
+
 def refresh_facts(session: Session, business: Business, customer: Customer) -> Facts:
     """Count the customer's visits again and keep the facts on the row (one indexed read of
     their visits). Call it after any change to their visits."""
@@ -119,6 +156,7 @@ def refresh_facts(session: Session, business: Business, customer: Customer) -> F
     for name, value in facts.__dict__.items():
         setattr(customer, name, value)
     customer.overdue_at = overdue_from(business, facts)
+    customer.milestone_heads_up_at = heads_up_from(business, facts, customer.milestone_alerted)
     session.add(customer)
     return facts
 

@@ -50,6 +50,8 @@ FIELDS: dict[str, Field] = {
     "link": Field("Conversation link", "opens the conversation"),
     "unhappy": Field("Unhappy", "yes when the reply was unhappy"),
     "scale": Field("Rating scale", "5 or 10, as set in Settings"),
+    "visit_count": Field("Visit count", "which visit it was: 5th, 10th"),
+    "years": Field("Years", "how long since their first visit: a year, 2 years"),
 }  # fmt: skip
 
 

@@ -72,6 +72,7 @@ FIELD_LIMITS = {
     "staff_name": 80, "review_link": 500, "referral_link": 200, "reward": 160,
     "next_opening": 40, "reason": 40, "customer_phone": 20, "business_phone": 20,
     "excerpt": 80, "unhappy": 5, "scale": 2, "offer": 160, "offers": 5,
+    "visit_count": 8, "years": 10,
 }  # fmt: skip
 UNKNOWN_FIELD_LIMIT = 120
 CASE_GROWTH = 3  # str.upper() can make one character three ("ΐ" -> "Ϊ́")
@@ -229,6 +230,9 @@ MERGE_FIELDS: dict[str, tuple[str, ...]] = {
     "effort_question": ("first_name", "business_name"),
     "referral_ask": ("first_name", "business_name", "referral_link", "offer"),
     "referral_reward": ("first_name", "business_name", "reward"),
+    "milestone_thank_you": ("first_name", "business_name", "staff_name", "visit_count", "reward"),
+    "anniversary": ("first_name", "business_name", "years", "offer"),
+    "birthday": ("first_name", "business_name", "offer"),
     "after_hours": ("business_name", "next_opening"),
     "missed_call": ("business_name",),
     "help": ("business_name", "business_phone"),
@@ -266,6 +270,8 @@ def sample_fields(business_name: str = "Bloom Hair Studio") -> dict:
         "link": "https://regulars.example/l/Xk3d9QpL2mZt",
         "unhappy": False,
         "scale": 5,
+        "visit_count": "10th",
+        "years": "2 years",
     }
 
 

@@ -36,6 +36,7 @@ from app.contract.rules import (
     Email,
     HolidayDate,
     HolidayName,
+    Milestones,
     Notes,
     OptionalBirthday,
     OptionalDay,
@@ -211,6 +212,14 @@ class BusinessChanges(Command):
     overdue_floor_days: Annotated[int, Field(ge=1, le=730)] | NotNull = None
     overdue_fixed_days: Annotated[int, Field(ge=7, le=3650)] | NotNull = None
     ces_enabled: bool | NotNull = None
+    # moments (app.care.moments); a reward or an offer makes their texts promotional
+    milestone_visits: Milestones | NotNull = None
+    milestone_every: Annotated[int, Field(ge=0, le=1000)] | NotNull = None  # 0: no more
+    milestone_reward: OptionalOffer = None
+    anniversary_texts: bool | NotNull = None
+    birthday_texts: bool | NotNull = None
+    birthday_days_before: Annotated[int, Field(ge=0, le=14)] | NotNull = None
+    moment_offer: OptionalOffer = None
     # when someone is there to answer (the after-hours reply, alerts, response times)
     opening_hours: WeekHours | NotNull = None
     holidays: Holidays | NotNull = None  # the whole list: it replaces the one there is
@@ -235,6 +244,8 @@ NOT_NULL_SETTINGS = frozenset(
         "missed_call_countries",
         "referral_offer",
         "referral_reward",
+        "milestone_reward",
+        "moment_offer",
     }
 )
 

@@ -129,6 +129,39 @@ Countries = Annotated[
 ]  # fmt: skip
 
 
+MAX_MILESTONES = 10
+
+
+def check_milestones(value: Any, info: ValidationInfo) -> list[int]:
+    """Milestone visits, from a list or a form's "5, 10, 25": whole numbers from 2 to 1000,
+    sorted, no repeats; an empty list means none."""
+    if isinstance(value, str) and info.mode == "python":
+        value = [part for part in value.replace(";", ",").replace(" ", ",").split(",") if part]
+    if not isinstance(value, list):
+        raise invalid("invalid_field", "List the visits by number, e.g. 5, 10, 25.")
+    visits = set()
+    for part in value:
+        number = part.strip().removesuffix("th") if isinstance(part, str) else part
+        try:
+            number = int(number)
+        except (TypeError, ValueError):
+            raise invalid("invalid_field", "List the visits by number, e.g. 5, 10, 25.") from None
+        if isinstance(part, bool) or not 2 <= number <= 1000:
+            raise invalid("invalid_field", "Each milestone is a visit from the 2nd to the 1000th.")
+        visits.add(number)
+    if len(visits) > MAX_MILESTONES:
+        raise invalid("invalid_field", f"List at most {MAX_MILESTONES} milestones.")
+    return sorted(visits)
+
+
+Milestones = Annotated[
+    list[int],
+    BeforeValidator(check_milestones),
+    WithJsonSchema({"type": "array", "items": {"type": "integer", "minimum": 2, "maximum": 1000},
+                    "maxItems": MAX_MILESTONES}),
+]  # fmt: skip
+
+
 # ---- email --------------------------------------------------------------------------------
 
 

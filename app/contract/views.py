@@ -137,6 +137,25 @@ class BusinessPublic(View):
     overdue_fixed_days: int = Field(
         description="someone with 1 or 2 visits is overdue this many days after the last"
     )
+    milestone_visits: list[int] = Field(
+        description="the visits whose thank-you is a milestone thank-you, with the count"
+    )
+    milestone_every: int = Field(
+        description="after the list, every visit that is a multiple of this too (0: none)"
+    )
+    milestone_reward: str | None = Field(
+        description="a reward in the milestone thank-you; it makes it promotional (sent only "
+        "with marketing consent, the plain thank-you otherwise)"
+    )
+    anniversary_texts: bool = Field(
+        description="a text on the anniversary of each customer's first visit, yearly"
+    )
+    birthday_texts: bool = Field(description="a text on each customer's birthday")
+    birthday_days_before: int = Field(description="the birthday text this many days before it")
+    moment_offer: str | None = Field(
+        description="an offer in the anniversary and birthday texts; it makes them promotional "
+        "(sent only with marketing consent, without the offer otherwise)"
+    )
     created_at: datetime
 
     @classmethod

@@ -10,7 +10,10 @@ app.care.visits keeps them. Then, through the WSGI app and signed in as the owne
   overdue=true`; target: the list under 50 ms at the median;
 - the inbox with the facts on each line against the inbox before them (the same page whose
   rows read only the columns it read before: no facts line, no badges), requested in turn
-  (A B B A ...); target: no more than 10% over.
+  (A B B A ...); target: no more than 10% over;
+- the planning run of the moments (app.care.moments: milestone heads-ups, anniversaries and
+  birthdays, both turned on, every customer with a birthday), once for the day and once
+  again (nothing left to do); target: under 60 s.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from .pages import FAST_HASH, OWNER_EMAIL, OWNER_PASSWORD, SECRET_KEY, _insert, 
 
 OVERDUE_TARGET_MS = 50.0  # median, both databases
 INBOX_RATIO_TARGET = 1.10  # the inbox with facts over the inbox without
+PLANNING_TARGET_SECONDS = 60.0
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
 SPAN = timedelta(days=730)
 STAFF = ("Ana", "Leo", "Grace", "Omar", "Priya", "Sam")
@@ -58,7 +62,7 @@ def plan(customers: int, visits: int, seed: int = 12):
 
 def fill(engine, customers: int, visits: int) -> dict:
     from app.care.businesses import create_business
-    from app.care.facts import facts_of, overdue_from
+    from app.care.facts import facts_of, heads_up_from, overdue_from
     from app.db import unit_of_work
     from app.models import Business, Customer, Visit
 
@@ -75,6 +79,7 @@ def fill(engine, customers: int, visits: int) -> dict:
         business_id = business.id
     settings = Business(name="defaults")  # a new business's overdue settings
     rng = random.Random(6)
+    days = random.Random(7)  # birthdays (apart, so the visits stay as they were)
     batch = 20_000
     overdue = 0
     started = time.monotonic()
@@ -97,6 +102,8 @@ def fill(engine, customers: int, visits: int) -> dict:
                     "last_message_preview": "thanks, see you friday", "unread_count": 0,
                     "needs_reply": False, "notes": "", "created_at": NOW - 2 * SPAN,
                     **facts.__dict__, "overdue_at": overdue_at,
+                    "birthday": f"{days.randint(1, 12):02d}-{days.randint(1, 28):02d}",
+                    "milestone_heads_up_at": heads_up_from(settings, facts, None),
                 })  # fmt: skip
             _insert(connection, Customer.__table__, rows)
         first_id = connection.execute(
@@ -209,13 +216,38 @@ def run(kind: str, database_url: str, *, customers: int, visits: int, rounds: in
     results["api_by_last_visit"] = measure(client, "/api/v1/customers?sort=-last_visit&limit=50",
                                            rounds, warmup=3, headers=api)  # fmt: skip
     inbox = _inbox_ratio(client, rounds)
+    planning = _planning(engine, seeded["business_id"])
     engine.dispose()
     overdue_ms = max(results[k]["median_ms"] for k in ("overdue_first_page", "overdue_page_21"))
     return {
         "db": kind, "customers": customers, "seeded": seeded, "seed_seconds": seed_seconds,
-        "pages": results, "inbox": inbox,
-        "meets_targets": overdue_ms < OVERDUE_TARGET_MS and inbox["ratio"] <= INBOX_RATIO_TARGET,
+        "pages": results, "inbox": inbox, "planning": planning,
+        "meets_targets": overdue_ms < OVERDUE_TARGET_MS and inbox["ratio"] <= INBOX_RATIO_TARGET
+        and planning["seconds"] < PLANNING_TARGET_SECONDS,
     }  # fmt: skip
+
+
+def _planning(engine, business_id: int) -> dict:
+    """The moments' planning run for the day, with anniversaries and birthdays on, timed as
+    the worker runs it (one transaction), then once more (everything is claimed)."""
+    from app.care.moments import plan_moments
+    from app.db import unit_of_work
+    from app.models import Business
+
+    with unit_of_work(engine) as session:
+        business = session.get(Business, business_id)
+        assert business is not None
+        business.anniversary_texts = business.birthday_texts = True
+        session.add(business)
+    runs = []
+    for _ in range(2):
+        began = time.monotonic()
+        with unit_of_work(engine) as session:
+            planned = plan_moments(session, now=NOW)
+        runs.append((round(time.monotonic() - began, 2), planned.__dict__))
+    (seconds, first), (again, second) = runs
+    assert not any(second.values()), f"the second run planned again: {second}"
+    return {"seconds": seconds, "planned": first, "again_seconds": again}
 
 
 def add_arguments(group) -> None:
@@ -249,6 +281,9 @@ def report(result: dict, bench: Bench) -> None:
         for name, page in one["pages"].items():
             print(f"    {name:<20} median {page['median_ms']:6.1f} ms   "
                   f"p95 {page['p95_ms']:6.1f} ms   {page['path']}")  # fmt: skip
+        planning = one["planning"]
+        print(f"    planning run         {planning['seconds']:6.2f} s   again "
+              f"{planning['again_seconds']:.2f} s   {planning['planned']}")  # fmt: skip
         print(f"    inbox with facts     median {inbox['with_facts']['median_ms']:6.1f} ms   "
               f"before {inbox['before_facts']['median_ms']:6.1f} ms   "
               f"ratio {inbox['ratio']:.3f}")  # fmt: skip

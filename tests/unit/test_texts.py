@@ -29,6 +29,8 @@ LONG_FIELDS = {
     "excerpt": "The color came out much darker than we agreed and nobody called me back abo",
     "link": "https://regulars-for-small-business.example/l/Xk3d9QpL2mZtRw7y",
     "unhappy": False,
+    "visit_count": "25th",  # a milestone thank-you
+    "years": "12 years",  # an anniversary
 }
 # Texts to the owner's own phone do not introduce the business.
 TO_OWNER = {"owner_alert"}

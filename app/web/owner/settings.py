@@ -52,6 +52,9 @@ CARE_FIELDS = ("review_mode", "rating_scale", *CARE_NUMBERS, *CARE_SWITCHES,
 REFERRAL_FIELDS = ("referral_ask_days", "referral_cooldown_days", "referral_offer",
                    "referral_reward", "referral_hourly_limit")  # fmt: skip
 REFERRAL_SWITCHES = ("referral_asks",)
+MOMENT_FIELDS = ("milestone_visits", "milestone_every", "milestone_reward",
+                 "birthday_days_before", "moment_offer")  # fmt: skip
+MOMENT_SWITCHES = ("anniversary_texts", "birthday_texts")
 # The form's two window fields are one setting.
 WINDOW_FIELD = {"sending_window": "window_start"}
 
@@ -64,6 +67,12 @@ def _care_values() -> dict:
 
 def _referral_values() -> dict:
     return {name: getattr(g.business, name) for name in (*REFERRAL_FIELDS, *REFERRAL_SWITCHES)}
+
+
+def _moment_values() -> dict:
+    values = {name: getattr(g.business, name) for name in (*MOMENT_FIELDS, *MOMENT_SWITCHES)}
+    values["milestone_visits"] = ", ".join(str(n) for n in g.business.milestone_visits)
+    return values
 
 
 def _hours_values() -> dict[str, dict]:
@@ -109,7 +118,7 @@ def _holidays() -> list[dict]:
 
 
 def _settings_page(values: dict, errors: dict, status: int = 200, care=None, referrals=None,
-                   hours=None, holiday=None):  # fmt: skip
+                   hours=None, holiday=None, moments=None):  # fmt: skip
     return render_template(
         "owner/settings.html",
         values=values,
@@ -117,6 +126,7 @@ def _settings_page(values: dict, errors: dict, status: int = 200, care=None, ref
         zones=COMMON_ZONES,
         care=care or _care_values(),
         referrals=referrals or _referral_values(),
+        moments=moments or _moment_values(),
         hours=hours or _hours_values(),
         weekdays=WEEKDAYS,
         holidays=_holidays(),
@@ -166,6 +176,13 @@ def save_care():
 def save_referrals():
     return _save_section(REFERRAL_FIELDS, REFERRAL_SWITCHES, "referrals", _referral_values,
                          "Referral settings saved.")  # fmt: skip
+
+
+@bp.post("/moments")
+@owner_only
+def save_moments():
+    return _save_section(MOMENT_FIELDS, MOMENT_SWITCHES, "moments", _moment_values,
+                         "Settings for milestones and birthdays saved.")  # fmt: skip
 
 
 def _current_values() -> dict:

@@ -8,6 +8,7 @@ from flask import abort, flash, g, jsonify, redirect, render_template, request, 
 from sqlmodel import col, select
 
 from app.care import editing, merge, texts
+from app.care.facts import milestone_words
 from app.models import BusinessTemplate
 from app.web.context import db, now, public_base
 from app.web.owner.common import owner_blueprint, owner_only, signed_in
@@ -23,6 +24,9 @@ LABELS = {
     "effort_question": "How easy was it?",
     "referral_ask": "Referral ask",
     "referral_reward": "Referral reward",
+    "milestone_thank_you": "Thank-you for a milestone visit",
+    "anniversary": "Anniversary of their first visit",
+    "birthday": "Birthday",
     "after_hours": "After-hours reply",
     "missed_call": "Missed-call text-back",
     "help": "Reply to HELP",
@@ -40,6 +44,9 @@ WHEN = {
     "link), unless they said they were unhappy; once every {cooldown} days at most.",
     "referral_reward": "When a friend they sent first visits (only with their consent to "
     "offers and rewards; otherwise you are told to thank them in person).",
+    "milestone_thank_you": "Instead of the thank-you, after a milestone visit ({milestones}).",
+    "anniversary": "A year after their first visit, then every year.",
+    "birthday": "On their birthday{before}, when you know it.",
     "after_hours": "Answers a text that arrives while you are closed.",
     "missed_call": "Answers a call you could not take.",
     "help": "Answers a customer who texts HELP.",
@@ -54,8 +61,18 @@ def _when(kind: str) -> str:
     business = g.business
     if kind == "referral_ask" and not business.referral_asks:
         return "Off: turn referral asks on in Settings."
-    return WHEN.get(kind, "").format(days=business.referral_ask_days,
-                                     cooldown=business.referral_cooldown_days)  # fmt: skip
+    if kind == "anniversary" and not business.anniversary_texts:
+        return "Off: turn anniversary texts on in Settings."
+    if kind == "birthday" and not business.birthday_texts:
+        return "Off: turn birthday texts on in Settings."
+    if kind == "milestone_thank_you" and not milestone_words(business):
+        return "Off: list milestone visits in Settings."
+    before = business.birthday_days_before
+    return WHEN.get(kind, "").format(
+        days=business.referral_ask_days, cooldown=business.referral_cooldown_days,
+        milestones=milestone_words(business),
+        before=f" ({before} day{'s' if before != 1 else ''} before)" if before else "",
+    )  # fmt: skip
 
 
 def _kind_or_404(kind: str) -> str:
