@@ -93,3 +93,31 @@ def test_a_csv_row_without_a_country_code_is_read_in_the_business_country(owner,
                          content_type="multipart/form-data")  # fmt: skip
     page = preview.get_data(as_text=True)
     assert preview.status_code == 200 and "07400 123457" in page, page[-2000:]
+
+
+UTC_TIME = re.compile(r"\b3:00\s?PM\b|\b15:00\b|\bUTC\b|\+00:00|T15:00")
+
+
+def shown(page: str) -> str:
+    """What a page shows: its text, not its tags (a <time datetime> is for machines)."""
+    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
+    return re.sub(r"<[^>]+>", " ", page)
+
+
+def test_no_owner_page_shows_a_utc_time(owner, client, auth):
+    """Everything here happens at 15:00 UTC, 11:00 AM in New York, the business's zone: the
+    pages say 11:00 AM, never 3:00 PM, 15:00 or UTC (the API keeps its UTC moments)."""
+    visit = client.post("/api/v1/visits", json={"phone": "+12125550123", "name": "Maria Lopez",
+                        "consent": True}, headers=auth)  # fmt: skip
+    assert visit.status_code == 201, visit.json
+    post_signed(client, "/webhooks/twilio/sms", inbound_form("hi?", sid="SM" + "2" * 32))
+    maria = visit.json["customer_id"]
+    pages = owner_pages(owner, maria, visit.json["id"])
+    pages["/dashboard"] = owner.get("/dashboard").get_data(as_text=True)
+    pages["/simulator"] = owner.get("/simulator").get_data(as_text=True)
+    for path, page in pages.items():
+        assert not UTC_TIME.findall(shown(page)), (path, UTC_TIME.findall(shown(page)))
+    assert "11:00 AM" in pages[f"/conversations/{maria}"]
+    assert "11:00 AM" in pages["/inbox"]
+    assert client.get(f"/api/v1/customers/{maria}", headers=auth).json["created_at"].startswith(
+        "2026-03-10T15:00")  # fmt: skip
