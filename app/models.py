@@ -109,6 +109,7 @@ class MessageKind(StrEnum):
     MILESTONE_THANK_YOU = "milestone_thank_you"  # the thank-you of a 5th, 10th, 25th visit
     ANNIVERSARY = "anniversary"  # a year (or more) since their first visit
     BIRTHDAY = "birthday"
+    WINBACK = "winback"  # an overdue regular, once per lapse (app.care.moments)
 
 
 class VisitStatus(StrEnum):
@@ -216,6 +217,10 @@ class Business(SQLModel, table=True):
     birthday_texts: bool = Field(default=False)
     birthday_days_before: int = Field(default=0)
     moment_offer: str | None = Field(default=None, max_length=160)
+    # the automatic win-back text to an overdue customer, off by default; an offer in it
+    # makes it promotional
+    winback_texts: bool = Field(default=False)
+    winback_offer: str | None = Field(default=None, max_length=160)
     # Opening hours, when someone is there to answer (not the sending window): per weekday
     # its spans {"monday": [{"open": "09:00", "close": "17:00"}], ...}, [] when closed; and
     # closed dates [{"date": "2026-12-25", "name": "Christmas Day"}] (app.care.hours).
@@ -372,6 +377,7 @@ class Customer(SQLModel, table=True):
     milestone_alerted: int | None = Field(default=None)
     anniversary_year: int | None = Field(default=None)
     birthday_year: int | None = Field(default=None)
+    winback_for: datetime | None = ts()  # the last visit of the lapse a win-back went for
     # care automation
     awaiting_rating_until: datetime | None = ts()  # a 1-5 question is open until then
     awaiting_effort_until: datetime | None = ts()  # the 1-7 "how easy" question is open
@@ -761,6 +767,6 @@ AUTOMATED_KINDS = frozenset(
     {MessageKind.THANK_YOU, MessageKind.REVIEW_REQUEST, MessageKind.REVIEW_REMINDER,
      MessageKind.FEEDBACK_QUESTION, MessageKind.EFFORT_QUESTION, MessageKind.REFERRAL_ASK,
      MessageKind.REFERRAL_REWARD, MessageKind.MILESTONE_THANK_YOU, MessageKind.ANNIVERSARY,
-     MessageKind.BIRTHDAY}
+     MessageKind.BIRTHDAY, MessageKind.WINBACK}
 )  # fmt: skip
 KINDS = frozenset(MessageKind)

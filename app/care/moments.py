@@ -1,5 +1,5 @@
 """Moments worth a word: the owner's heads-up before a milestone visit, the anniversary of a
-customer's first visit and their birthday.
+customer's first visit, their birthday, and a word to a regular who is overdue (win-back).
 
 One planning run (the worker's sweep calls `plan_moments` every hour, so each business's day
 is planned soon after its midnight) finds what is due with indexed reads only: heads-ups by
@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 from app.care import merge, texts
 from app.care.automations import ALERT_EVERY, alert_owner
 from app.care.facts import is_milestone, ordinal
-from app.care.outbound import OutboundRefused, queue_text
+from app.care.outbound import OutboundRefused, complaint_open, queue_text
 from app.db import changed
 from app.models import Business, Customer, MessageKind
 
@@ -36,6 +36,7 @@ class Planned:
     heads_ups: int = 0
     anniversaries: int = 0
     birthdays: int = 0
+    winbacks: int = 0
 
 
 def plan_moments(session: Session, *, now: datetime, base_url: str = "") -> Planned:
@@ -45,7 +46,11 @@ def plan_moments(session: Session, *, now: datetime, base_url: str = "") -> Plan
     planned.heads_ups = heads_ups(session, now=now, base_url=base_url)
     businesses = session.exec(
         select(Business).where(
-            or_(col(Business.anniversary_texts).is_(True), col(Business.birthday_texts).is_(True))
+            or_(
+                col(Business.anniversary_texts).is_(True),
+                col(Business.birthday_texts).is_(True),
+                col(Business.winback_texts).is_(True),
+            )
         )  # fmt: skip
     ).all()
     for business in businesses:
@@ -54,6 +59,8 @@ def plan_moments(session: Session, *, now: datetime, base_url: str = "") -> Plan
             planned.anniversaries += anniversaries(session, business, today, now=now)
         if business.birthday_texts:
             planned.birthdays += birthdays(session, business, today, now=now)
+        if business.winback_texts:
+            planned.winbacks += winbacks(session, business, now=now)
     return planned
 
 
@@ -217,4 +224,73 @@ def _queue_moment(session, business, customer, kind: MessageKind, *, now: dateti
                    promotional=promotional)  # fmt: skip
     except OutboundRefused:
         return False  # no slot, a bad number: this year's goes no more
+    return True
+
+
+# ---- win-back: an overdue customer, once per lapse -----------------------------------------
+
+
+# Only a lapse that began this recently: turning win-back on texts the customers who fall
+# overdue from then on, never every customer who lapsed years ago at once (a broadcast).
+WINBACK_WITHIN = timedelta(days=7)
+
+
+def winbacks(session: Session, business: Business, *, now: datetime) -> int:
+    """A "we have missed you" text to each customer who fell overdue in the last
+    WINBACK_WITHIN (app.care.facts), once per lapse (a visit since starts a new one), never
+    with a visit booked ahead or a complaint the owner has not answered. Read by the overdue
+    index; claimed like the yearly texts."""
+    sent = 0
+    last_id = 0
+    while True:
+        customers = session.exec(
+            select(Customer)
+            .where(col(Customer.business_id) == business.id,
+                   col(Customer.overdue_at) <= now,
+                   col(Customer.overdue_at) > now - WINBACK_WITHIN,
+                   col(Customer.id) > last_id,
+                   col(Customer.consent) == "granted",
+                   or_(col(Customer.booked_until).is_(None), col(Customer.booked_until) <= now),
+                   or_(col(Customer.winback_for).is_(None),
+                       col(Customer.winback_for) < col(Customer.last_visit_at)))
+            .order_by(col(Customer.id))
+            .limit(BATCH)
+        ).all()  # fmt: skip
+        for customer in customers:
+            last_id = customer.id
+            if complaint_open(customer) or customer.last_visit_at is None:
+                continue  # the owner answers them first; the next run looks again
+            if _claim_lapse(session, customer) and _queue_winback(session, business, customer,
+                                                                  now=now):  # fmt: skip
+                sent += 1
+        if len(customers) < BATCH:
+            return sent
+
+
+def _claim_lapse(session: Session, customer: Customer) -> bool:
+    """This lapse's win-back, for the one run that sets it (another finds it done)."""
+    last_visit = customer.last_visit_at
+    claimed = changed(session.execute(
+        update(Customer)
+        .where(col(Customer.id) == customer.id,
+               or_(col(Customer.winback_for).is_(None),
+                   col(Customer.winback_for) < col(Customer.last_visit_at)))
+        .values(winback_for=col(Customer.last_visit_at))
+        .execution_options(synchronize_session=False)
+    ))  # fmt: skip
+    if claimed:
+        set_committed_value(customer, "winback_for", last_visit)
+    return bool(claimed)
+
+
+def _queue_winback(session, business, customer, *, now: datetime) -> bool:
+    promotional = bool(business.winback_offer) and customer.marketing_consent == "granted"
+    fields = {**merge.fields_for(session, business, customer, now=now),
+              "offer": business.winback_offer if promotional else ""}  # fmt: skip
+    body = texts.render_for(session, business, MessageKind.WINBACK, **fields)
+    try:
+        queue_text(session, business, customer, body, MessageKind.WINBACK, now=now,
+                   cause="system", promotional=promotional)  # fmt: skip
+    except OutboundRefused:
+        return False
     return True

@@ -233,6 +233,7 @@ MERGE_FIELDS: dict[str, tuple[str, ...]] = {
     "milestone_thank_you": ("first_name", "business_name", "staff_name", "visit_count", "reward"),
     "anniversary": ("first_name", "business_name", "years", "offer"),
     "birthday": ("first_name", "business_name", "offer"),
+    "winback": ("first_name", "business_name", "offer"),
     "after_hours": ("business_name", "next_opening"),
     "missed_call": ("business_name",),
     "help": ("business_name", "business_phone"),

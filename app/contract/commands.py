@@ -220,6 +220,8 @@ class BusinessChanges(Command):
     birthday_texts: bool | NotNull = None
     birthday_days_before: Annotated[int, Field(ge=0, le=14)] | NotNull = None
     moment_offer: OptionalOffer = None
+    winback_texts: bool | NotNull = None
+    winback_offer: OptionalOffer = None
     # when someone is there to answer (the after-hours reply, alerts, response times)
     opening_hours: WeekHours | NotNull = None
     holidays: Holidays | NotNull = None  # the whole list: it replaces the one there is

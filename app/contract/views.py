@@ -156,6 +156,14 @@ class BusinessPublic(View):
         description="an offer in the anniversary and birthday texts; it makes them promotional "
         "(sent only with marketing consent, without the offer otherwise)"
     )
+    winback_texts: bool = Field(
+        description="a text to a customer once they are overdue, once per lapse (never with a "
+        "visit booked or a complaint unanswered)"
+    )
+    winback_offer: str | None = Field(
+        description="an offer in the win-back text; it makes it promotional (sent only with "
+        "marketing consent, without the offer otherwise)"
+    )
     created_at: datetime
 
     @classmethod

@@ -50,7 +50,12 @@ def plan(customers: int, visits: int, seed: int = 12):
         count = min(60, 1 + int(rng.expovariate(1 / max(per_customer - 0.5, 0.1))))
         gap = rng.choice((7, 14, 21, 28, 35, 42, 56, 90)) * 86400
         last = now - rng.random() * min(SPAN.total_seconds(), gap * 4)
-        times = sorted(max(start, last - i * gap * rng.uniform(0.8, 1.2)) for i in range(count))
+        # A history longer than the two years begins somewhere in its first gap after their
+        # start, not all on one day (which would put a year of anniversaries on one day).
+        times = sorted(
+            at if at >= start else start + rng.random() * gap
+            for at in (last - i * gap * rng.uniform(0.8, 1.2) for i in range(count))
+        )
         favourite = rng.choice(STAFF)
         rows = [(datetime.fromtimestamp(at, UTC),
                  favourite if rng.random() < 0.7 else rng.choice(STAFF),

@@ -317,3 +317,64 @@ def test_a_birthday_given_by_text_in_answer_to_the_owners_question(story, owner,
     story.reply("12/25")  # answered already: the question is closed
     assert customer_json(story)["birthday"] == "03-03"
     assert "March 3" in page(owner, f"/conversations/{maria['id']}")
+
+
+# ---- win-back: the automatic text, once per lapse ----------------------------------------------
+
+
+def winbacks_sent(out) -> list[str]:
+    return [body for _to, body in out if "we have missed you" in body]
+
+
+def run_at(story, when) -> list:
+    """The worker at `when` and ten minutes later: what its planning queued has gone."""
+    return story.run(when) + story.run(when + timedelta(minutes=10))
+
+
+def test_an_overdue_regular_gets_one_win_back_text_per_lapse(story, owner, clock):
+    assert story.api("/api/v1/business")["winback_texts"] is False  # off by default
+    story.patch(winback_texts=True, winback_offer="10% off this week.")
+    clock.set(ny(2, 11))
+    visits_every_three_weeks(story, clock)
+    last_visit = clock.now()
+    assert winbacks_sent(run_at(story, last_visit + weeks(4.5) - timedelta(hours=2))) == []
+    [text] = winbacks_sent(run_at(story, last_visit + weeks(5)))
+    assert text.startswith("Hi Maria, we have missed you at Bloom Hair Studio!")
+    assert "10% off" not in text  # no written consent to offers: the text without it
+    assert winbacks_sent(run_at(story, last_visit + weeks(6))) == []  # once per lapse
+    # She comes back, lapses again: one more, and again only one.
+    clock.set(last_visit + weeks(7))
+    story.visit(phone=CUSTOMER_PHONE, name="Maria Lopez")
+    back = clock.now()
+    assert len(winbacks_sent(run_at(story, back + weeks(5)))) == 1
+    assert winbacks_sent(run_at(story, back + weeks(6))) == []
+    reasons = [m for m in story.api(f"/api/v1/customers/{customer_json(story)['id']}/messages")[
+        "items"] if m["kind"] == "winback"]  # fmt: skip
+    assert len(reasons) == 2
+
+
+def test_no_win_back_with_a_visit_booked_or_a_complaint_unanswered(story, owner, clock):
+    story.patch(winback_texts=True)
+    clock.set(ny(2, 11))
+    visits_every_three_weeks(story, clock)
+    visits_every_three_weeks(story, clock, phone="+12125550177", name="James Carter")
+    last_visit = clock.now()
+    story.visit(occurred_at=(last_visit + weeks(8)).isoformat(), booked=True)  # Maria's
+    clock.set(last_visit + weeks(1))
+    story.reply(
+        "The color was wrong and nobody called me back. Very disappointed.", phone="+12125550177"
+    )
+    out = run_at(story, last_visit + weeks(5))
+    assert winbacks_sent(out) == []
+    assert overdue_ids(story)  # James is overdue, but his complaint waits for the owner
+
+
+def test_turning_win_back_on_texts_no_one_who_lapsed_long_ago(story, clock):
+    """Win-back is for a lapse as it happens, not a broadcast to everyone who ever left."""
+    clock.set(ny(2, 11))
+    visits_every_three_weeks(story, clock)
+    last_visit = clock.now()
+    clock.set(last_visit + weeks(20))
+    assert customer_json(story)["overdue"] is True
+    story.patch(winback_texts=True)
+    assert winbacks_sent(run_at(story, last_visit + weeks(20) + timedelta(hours=1))) == []

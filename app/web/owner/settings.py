@@ -53,8 +53,8 @@ REFERRAL_FIELDS = ("referral_ask_days", "referral_cooldown_days", "referral_offe
                    "referral_reward", "referral_hourly_limit")  # fmt: skip
 REFERRAL_SWITCHES = ("referral_asks",)
 MOMENT_FIELDS = ("milestone_visits", "milestone_every", "milestone_reward",
-                 "birthday_days_before", "moment_offer")  # fmt: skip
-MOMENT_SWITCHES = ("anniversary_texts", "birthday_texts")
+                 "birthday_days_before", "moment_offer", "winback_offer")  # fmt: skip
+MOMENT_SWITCHES = ("anniversary_texts", "birthday_texts", "winback_texts")
 # The form's two window fields are one setting.
 WINDOW_FIELD = {"sending_window": "window_start"}
 

@@ -27,6 +27,7 @@ LABELS = {
     "milestone_thank_you": "Thank-you for a milestone visit",
     "anniversary": "Anniversary of their first visit",
     "birthday": "Birthday",
+    "winback": "We have missed you",
     "after_hours": "After-hours reply",
     "missed_call": "Missed-call text-back",
     "help": "Reply to HELP",
@@ -47,6 +48,8 @@ WHEN = {
     "milestone_thank_you": "Instead of the thank-you, after a milestone visit ({milestones}).",
     "anniversary": "A year after their first visit, then every year.",
     "birthday": "On their birthday{before}, when you know it.",
+    "winback": "Once a customer is overdue (Customers > Overdue), once each time, never with a "
+    "visit booked or a complaint you have not answered.",
     "after_hours": "Answers a text that arrives while you are closed.",
     "missed_call": "Answers a call you could not take.",
     "help": "Answers a customer who texts HELP.",
@@ -65,6 +68,8 @@ def _when(kind: str) -> str:
         return "Off: turn anniversary texts on in Settings."
     if kind == "birthday" and not business.birthday_texts:
         return "Off: turn birthday texts on in Settings."
+    if kind == "winback" and not business.winback_texts:
+        return "Off: turn win-back texts on in Settings."
     if kind == "milestone_thank_you" and not milestone_words(business):
         return "Off: list milestone visits in Settings."
     before = business.birthday_days_before
