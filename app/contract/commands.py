@@ -248,6 +248,7 @@ NOT_NULL_SETTINGS = frozenset(
         "referral_reward",
         "milestone_reward",
         "moment_offer",
+        "winback_offer",
     }
 )
 

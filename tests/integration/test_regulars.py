@@ -351,6 +351,7 @@ def test_an_overdue_regular_gets_one_win_back_text_per_lapse(story, owner, clock
     reasons = [m for m in story.api(f"/api/v1/customers/{customer_json(story)['id']}/messages")[
         "items"] if m["kind"] == "winback"]  # fmt: skip
     assert len(reasons) == 2
+    assert story.patch(winback_offer=None)["winback_offer"] is None  # an offer can be taken away
 
 
 def test_no_win_back_with_a_visit_booked_or_a_complaint_unanswered(story, owner, clock):
