@@ -21,7 +21,15 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from .common import Bench, Section, label, mark, say
-from .pages import FAST_HASH, OWNER_EMAIL, OWNER_PASSWORD, SECRET_KEY, _insert, measure
+from .pages import (
+    FAST_HASH,
+    OWNER_EMAIL,
+    OWNER_PASSWORD,
+    _insert,
+    fresh_services,
+    measure,
+    signed_in,
+)
 
 DASHBOARD_TARGET_MS = 200.0  # median, PostgreSQL
 SEARCH_TARGET_MS = 50.0  # median, both
@@ -218,32 +226,15 @@ def fill(engine, customers: int, messages: int) -> dict:
 
 
 def run(kind: str, database_url: str, *, customers: int, messages: int, rounds: int) -> dict:
-    from app import build_services, create_app
     from app.clock import FixedClock
-    from app.migrate import upgrade
 
     say(f"dashboard on {kind}: filling the database")
-    services = build_services(
-        {"ignore_environment": True, "env": "test", "database_url": database_url,
-         "secret_key": SECRET_KEY, "sms_backend": "simulator",
-         "extra": {"password_method": FAST_HASH}},
-        clock=FixedClock(NOW),
-    )  # fmt: skip
+    services = fresh_services(kind, database_url, clock=FixedClock(NOW))
     engine = services.engine
-    if kind == "postgresql":
-        with engine.begin() as connection:
-            connection.execute(sa.text("DROP SCHEMA public CASCADE"))
-            connection.execute(sa.text("CREATE SCHEMA public"))
-    upgrade(engine)
     began = time.monotonic()
     seeded = fill(engine, customers, messages)
     seed_seconds = round(time.monotonic() - began, 1)
-    client = create_app(services=services).test_client()
-    page = client.get("/sign-in").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    signed = client.post("/sign-in", data={"csrf_token": token, "email": OWNER_EMAIL,
-                                           "password": OWNER_PASSWORD})  # fmt: skip
-    assert signed.status_code == 302, "the bench owner could not sign in"
+    client = signed_in(services)
     found = client.get("/inbox?q=quis").get_data(as_text=True)
     assert RARE[0] in found, "the search by part of a name found nothing"
     month = client.get("/dashboard.csv?days=30").get_data(as_text=True)

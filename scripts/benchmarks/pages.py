@@ -80,11 +80,11 @@ def fill(engine, customers: int, messages: int, long_thread: int, seed: int = 7)
     """One business with `customers` customers and `messages` texts; one customer has a
     conversation of `long_thread` texts. Returns ids to request."""
     from app.care.businesses import create_business
-    from app.db import session_scope
+    from app.db import unit_of_work
     from app.models import Customer, Message
 
     rng = random.Random(seed)
-    with session_scope(engine) as session:
+    with unit_of_work(engine) as session:  # (care code never commits: the business is kept)
         business, _ = create_business(
             session,
             name="Bench Salon",
@@ -192,6 +192,39 @@ def measure(client, path: str, rounds: int, warmup: int, headers=None, status=20
     }
 
 
+def fresh_services(kind: str, database_url: str, clock=None):
+    """Regulars' services on an empty database at the newest migration (PostgreSQL's public
+    schema dropped and made again), as every page bench starts."""
+    from app import build_services
+    from app.migrate import upgrade
+
+    services = build_services(
+        {"ignore_environment": True, "env": "test", "database_url": database_url,
+         "secret_key": SECRET_KEY, "sms_backend": "simulator",
+         "extra": {"password_method": FAST_HASH}},
+        clock=clock,
+    )  # fmt: skip
+    if kind == "postgresql":
+        with services.engine.begin() as connection:
+            connection.execute(sa.text("DROP SCHEMA public CASCADE"))
+            connection.execute(sa.text("CREATE SCHEMA public"))
+    upgrade(services.engine)
+    return services
+
+
+def signed_in(services):
+    """A test client of the app with the bench owner signed in."""
+    from app import create_app
+
+    client = create_app(services=services).test_client()
+    page = client.get("/sign-in").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    signed = client.post("/sign-in", data={"csrf_token": token, "email": OWNER_EMAIL,
+                                           "password": OWNER_PASSWORD})  # fmt: skip
+    assert signed.status_code == 302, "the bench owner could not sign in"
+    return client
+
+
 def run(
     kind: str,
     database_url: str,
@@ -202,35 +235,10 @@ def run(
     rounds: int,
     warmup: int,
 ) -> dict:
-    from app import build_services, create_app
-    from app.migrate import upgrade
-
     say(f"pages on {kind}: filling the database")
-    services = build_services(
-        {
-            "ignore_environment": True,
-            "env": "test",
-            "database_url": database_url,
-            "secret_key": SECRET_KEY,
-            "sms_backend": "simulator",
-            "extra": {"password_method": FAST_HASH},
-        }
-    )
-    engine = services.engine
-    if kind == "postgresql":
-        with engine.begin() as connection:
-            connection.execute(sa.text("DROP SCHEMA public CASCADE"))
-            connection.execute(sa.text("CREATE SCHEMA public"))
-    upgrade(engine)
-    ids = fill(engine, customers, messages, long_thread)
-    app = create_app(services=services)
-    client = app.test_client()
-    page = client.get("/sign-in").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    signed = client.post(
-        "/sign-in", data={"csrf_token": token, "email": OWNER_EMAIL, "password": OWNER_PASSWORD}
-    )
-    assert signed.status_code == 302, "the bench owner could not sign in"
+    services = fresh_services(kind, database_url)
+    ids = fill(services.engine, customers, messages, long_thread)
+    client = signed_in(services)
     inbox = client.get("/inbox").get_data(as_text=True)
     older = re.search(r'href="([^"]+)" rel="next"', inbox).group(1).replace("&amp;", "&")
     conversation = f"/conversations/{ids['long_customer_id']}"
@@ -256,7 +264,7 @@ def run(
     etag = client.get("/inbox", headers={"X-Requested-With": "fetch"}).headers["ETag"]
     live = {"X-Requested-With": "fetch", "If-None-Match": etag}
     results["inbox_live_poll"] = measure(client, "/inbox", rounds, warmup, headers=live, status=304)
-    engine.dispose()
+    services.engine.dispose()
     return {
         "db": kind,
         "customers": customers,

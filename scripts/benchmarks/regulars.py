@@ -27,7 +27,15 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from .common import Bench, Section, abba, label, mark, percentile, say
-from .pages import FAST_HASH, OWNER_EMAIL, OWNER_PASSWORD, SECRET_KEY, _insert, measure
+from .pages import (
+    FAST_HASH,
+    OWNER_EMAIL,
+    OWNER_PASSWORD,
+    _insert,
+    fresh_services,
+    measure,
+    signed_in,
+)
 
 OVERDUE_TARGET_MS = 50.0  # median, both databases
 INBOX_RATIO_TARGET = 1.10  # the inbox with facts over the inbox without
@@ -172,26 +180,14 @@ def _inbox_ratio(client, rounds: int) -> dict:
 
 
 def run(kind: str, database_url: str, *, customers: int, visits: int, rounds: int) -> dict:
-    from app import build_services, create_app
     from app.care.businesses import issue_api_key
     from app.clock import FixedClock
     from app.db import unit_of_work
-    from app.migrate import upgrade
     from app.models import Business
 
     say(f"regulars on {kind}: filling the database")
-    services = build_services(
-        {"ignore_environment": True, "env": "test", "database_url": database_url,
-         "secret_key": SECRET_KEY, "sms_backend": "simulator",
-         "extra": {"password_method": FAST_HASH}},
-        clock=FixedClock(NOW),
-    )  # fmt: skip
+    services = fresh_services(kind, database_url, clock=FixedClock(NOW))
     engine = services.engine
-    if kind == "postgresql":
-        with engine.begin() as connection:
-            connection.execute(sa.text("DROP SCHEMA public CASCADE"))
-            connection.execute(sa.text("CREATE SCHEMA public"))
-    upgrade(engine)
     began = time.monotonic()
     seeded = fill(engine, customers, visits)
     seed_seconds = round(time.monotonic() - began, 1)
@@ -199,12 +195,7 @@ def run(kind: str, database_url: str, *, customers: int, visits: int, rounds: in
         business = session.get(Business, seeded["business_id"])
         assert business is not None
         key = issue_api_key(session, business, label="bench")
-    client = create_app(services=services).test_client()
-    page = client.get("/sign-in").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    signed = client.post("/sign-in", data={"csrf_token": token, "email": OWNER_EMAIL,
-                                           "password": OWNER_PASSWORD})  # fmt: skip
-    assert signed.status_code == 302, "the bench owner could not sign in"
+    client = signed_in(services)
     listed = client.get("/overdue").get_data(as_text=True)
     assert listed.count('class="suggested"') == 25, "the Overdue list is not full"
     deep = "/overdue"
