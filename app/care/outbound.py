@@ -114,6 +114,7 @@ _PURPOSE = re.compile(
 )
 _APOSTROPHES = str.maketrans("", "", "'’‘ʼ`")
 OPT_OUT_LINE = "Reply STOP to opt out."
+_ENDS_WITH_LINK = re.compile(r"(?:https?://|www\.)\S+$", re.IGNORECASE)
 
 
 def says_how_to_opt_out(body: str) -> bool:
@@ -151,8 +152,10 @@ def introduction(body: str, business_name: str, kind: str = "manual") -> str:
         body = f"{business_name}: {body}"
     if kind != "opt_out_confirmation" and not says_how_to_opt_out(body):
         # (they just opted out: no STOP line for them) A sentence of its own, after a full stop.
+        # A link at the very end gets no full stop: some phones would take it into the link
+        # (and a token may itself end in "-" or "_", so the rule must not depend on its letters).
         body = body.rstrip()
-        if body[-1:].isalnum():
+        if body[-1:].isalnum() and not _ENDS_WITH_LINK.search(body):
             body += "."
         body = f"{body} {OPT_OUT_LINE}"
     return body

@@ -124,7 +124,8 @@
     if (!saysHowToOptOut(body)) {
       // A sentence of its own, after a full stop (as the server writes it).
       body = body.replace(/\s+$/, "");
-      if (/[\p{L}\p{N}]$/u.test(body)) body += ".";
+      // A link at the very end gets no full stop (a phone could take it into the link).
+      if (/[\p{L}\p{N}]$/u.test(body) && !/(?:https?:\/\/|www\.)\S+$/i.test(body)) body += ".";
       body += " Reply STOP to opt out.";
     }
     return body;
