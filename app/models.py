@@ -110,6 +110,7 @@ class MessageKind(StrEnum):
     ANNIVERSARY = "anniversary"  # a year (or more) since their first visit
     BIRTHDAY = "birthday"
     WINBACK = "winback"  # an overdue regular, once per lapse (app.care.moments)
+    BROADCAST = "broadcast"  # one recipient's text of a broadcast (app.care.broadcasts)
 
 
 class VisitStatus(StrEnum):
@@ -221,6 +222,9 @@ class Business(SQLModel, table=True):
     # makes it promotional
     winback_texts: bool = Field(default=False)
     winback_offer: str | None = Field(default=None, max_length=160)
+    # broadcasts: at most this many of their texts per local day from the sending number (the
+    # carriers' daily limits: about 2,000 for a young brand, 1,000 for a sole proprietor)
+    broadcast_daily_cap: int = Field(default=2000)
     # Opening hours, when someone is there to answer (not the sending window): per weekday
     # its spans {"monday": [{"open": "09:00", "close": "17:00"}], ...}, [] when closed; and
     # closed dates [{"date": "2026-12-25", "name": "Christmas Day"}] (app.care.hours).
@@ -482,6 +486,7 @@ class TrackedLink(SQLModel, table=True):
     visit_id: int | None = Field(default=None, foreign_key="visit.id")
     kind: str = Field(default="review", max_length=16)
     target_url: str = Field(max_length=500)
+    broadcast_id: int | None = Field(default=None, foreign_key="broadcast.id", index=True)
     opened_at: datetime | None = ts()
     open_count: int = Field(default=0)
     created_at: datetime = created_ts()
@@ -562,6 +567,16 @@ class Message(SQLModel, table=True):
         # texts to one number: a STOP cancels them all, the alert phone's last outcome
         sa.Index("ix_message_recipient", "to_number", "id"),
         # missed-call text-backs per business and hour, without indexing every other text
+        # a broadcast's texts (its report, pause and resume) and each recipient's one text
+        sa.Index("ix_message_broadcast", "broadcast_id", "status"),
+        sa.Index(
+            "uq_message_broadcast_recipient",
+            "broadcast_id",
+            "customer_id",
+            unique=True,
+            sqlite_where=sa.text("direction = 'outbound'"),
+            postgresql_where=sa.text("direction = 'outbound'"),
+        ),
         sa.Index(
             "ix_message_missed_call",
             "business_id",
@@ -594,6 +609,8 @@ class Message(SQLModel, table=True):
     promotional: bool = Field(default=False)
     visit_id: int | None = Field(default=None, foreign_key="visit.id")
     user_id: int | None = Field(default=None, foreign_key="app_user.id")
+    # a broadcast's text to this customer, or a reply that answers one
+    broadcast_id: int | None = Field(default=None, foreign_key="broadcast.id")
     send_at: datetime | None = ts()
     # why a planned text was held, moved or skipped, in plain words (shown in the thread)
     reason: str | None = Field(default=None, max_length=200)
@@ -604,6 +621,56 @@ class Message(SQLModel, table=True):
     sent_at: datetime | None = ts()
     delivered_at: datetime | None = ts()
     created_at: datetime = created_ts()
+
+
+class BroadcastState(StrEnum):
+    SCHEDULED = "scheduled"  # waits for its start
+    SENDING = "sending"  # its texts are being written and sent
+    PAUSED = "paused"  # by the owner, or by itself when it could not make progress
+    CANCELED = "canceled"
+    DONE = "done"  # every recipient has a text or a reason
+
+
+class Broadcast(SQLModel, table=True):
+    """One text to a segment of customers (app.care.broadcasts). Its recipients' texts are
+    written into the outbox in batches as it advances, from `cursor` (the last customer id it
+    considered), so no transaction and no process ever holds them all."""
+
+    __tablename__ = "broadcast"
+    __table_args__ = (
+        sa.Index("ix_broadcast_business", "business_id", "id"),
+        sa.Index("ix_broadcast_due", "state", "next_batch_at"),
+    )
+
+    id: int = Field(default=None, primary_key=True)
+    business_id: int = Field(foreign_key="business.id")
+    title: str = Field(max_length=80)
+    body: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    promotional: bool = Field(default=False)  # an offer: marketing consent needed
+    segment: dict = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+    per_hour: int | None = Field(default=None)  # at most this many texts an hour
+    state: BroadcastState = enum_column(BroadcastState, 10)
+    start_at: datetime = ts(nullable=False)
+    next_batch_at: datetime | None = ts()  # when its next batch may be written
+    cursor: int = Field(default=0)
+    eligible: int = Field(default=0)  # texts written
+    skipped: int = Field(default=0)  # recipients left out, each with its reason
+    failed_in_row: int = Field(default=0)  # failures since its last accepted text
+    paused_reason: str | None = Field(default=None, max_length=300)
+    paused_by: str | None = Field(default=None, max_length=10)  # owner | system
+    user_id: int | None = Field(default=None, foreign_key="app_user.id")
+    created_at: datetime = created_ts()
+    finished_at: datetime | None = ts()
+
+
+class BroadcastSkip(SQLModel, table=True):
+    """A customer of a broadcast's segment who gets no text, and why (in plain words)."""
+
+    __tablename__ = "broadcast_skip"
+
+    broadcast_id: int = Field(foreign_key="broadcast.id", primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", primary_key=True)
+    reason: str = Field(max_length=200)
 
 
 class ReferralState(StrEnum):
@@ -767,6 +834,6 @@ AUTOMATED_KINDS = frozenset(
     {MessageKind.THANK_YOU, MessageKind.REVIEW_REQUEST, MessageKind.REVIEW_REMINDER,
      MessageKind.FEEDBACK_QUESTION, MessageKind.EFFORT_QUESTION, MessageKind.REFERRAL_ASK,
      MessageKind.REFERRAL_REWARD, MessageKind.MILESTONE_THANK_YOU, MessageKind.ANNIVERSARY,
-     MessageKind.BIRTHDAY, MessageKind.WINBACK}
+     MessageKind.BIRTHDAY, MessageKind.WINBACK, MessageKind.BROADCAST}
 )  # fmt: skip
 KINDS = frozenset(MessageKind)

@@ -49,6 +49,7 @@ DRAWS: dict[str, Draw] = {
     "referral_reward": Draw(PROMOTIONAL),
     "anniversary": Draw(when_full=SKIP),  # on its day or not at all
     "birthday": Draw(when_full=SKIP),
+    "broadcast": Draw(when_full=SKIP),  # goes with its broadcast, or not at all
 }
 
 
@@ -176,6 +177,16 @@ def _quiet_hours(window: Window, when: datetime, opening: datetime) -> tuple[str
     return f"quiet_{hours}", facts
 
 
+def first_opening(window: Window, at: datetime) -> tuple[datetime, str | None]:
+    """The first moment at or after `at` the window is open, and why it waits, in words (None
+    when it need not). Raises ValueError when the window never opens."""
+    opening = window.next_opening(at)
+    if opening == at:
+        return at, None
+    rule, facts = _quiet_hours(window, at, opening)
+    return opening, words(rule, **facts)
+
+
 # ---- the words ----------------------------------------------------------------------------
 
 
@@ -233,6 +244,7 @@ def words(rule: str, **facts) -> str:
 
 FIXED_WORDS = {
     "opted_out": "opted out",
+    "bad_number": "the number cannot get texts",
     "number_opted_out": "the number opted out",
     "no_consent": "no consent to texts",
     "no_marketing_consent": "no marketing consent",

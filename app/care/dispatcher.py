@@ -27,7 +27,7 @@ from sqlalchemy import Engine, delete, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from app.care import push, states
+from app.care import broadcasts, push, states
 from app.care.automations import RATING_WINDOW, alert_unanswered
 from app.care.moments import Planned, plan_moments
 from app.care.outbound import (
@@ -46,6 +46,7 @@ from app.clock import Clock, SystemClock
 from app.config import Settings
 from app.db import changed, is_postgres, read_only, session_scope
 from app.models import (
+    Broadcast,
     Business,
     Customer,
     Message,
@@ -90,6 +91,7 @@ PRUNE_BATCH = 1000  # status callbacks deleted per transaction, so no prune hold
 PRUNE_BATCHES = 10  # per sweep: a backlog shrinks by 10,000 a minute
 PUSH_BATCH = 50  # notifications sent per run
 PERMANENT_CANCELS_PLAN = {Action.OPTED_OUT, Action.BAD_NUMBER, Action.LANDLINE}
+QUIET_KINDS = TO_OWNER | {MessageKind.BROADCAST}  # texts that leave the inbox's order alone
 
 
 @dataclass
@@ -105,6 +107,8 @@ class Job:
     business_id: int = 0
     # checked against the number's opt-out right before the provider is called
     opt_out_guard: bool = True
+    broadcast_id: int | None = None
+    per_hour: int | None = None  # its broadcast's own pace (at most this many an hour)
 
 
 @dataclass
@@ -175,6 +179,7 @@ class Dispatcher:
         total = RunStats()
         batches = 0
         while max_batches is None or batches < max_batches:
+            self.advance_broadcasts()
             stats = self.run_batch()
             total.add(stats)
             batches += 1
@@ -184,6 +189,31 @@ class Dispatcher:
         self.sweep()
         total.pushed += self.send_pushes()  # after the sweep: its alerts go in this run
         return total
+
+    def advance_broadcasts(self) -> int:
+        """Write the next batch of every broadcast due (app.care.broadcasts.advance), each in
+        its own transaction; returns how many texts were written. A failure is logged and
+        leaves that broadcast where it was: its next batch is tried on the next run."""
+        written = 0
+        for _ in range(broadcasts.ROUNDS):
+            with session_scope(self.engine) as session:
+                now = self.clock.now()
+                found = broadcasts.due(session, now=now, limit=1,
+                                       skip_locked=is_postgres(self.engine))  # fmt: skip
+                if not found:
+                    return written
+                try:
+                    done = broadcasts.advance(session, found[0], now=now,
+                                              base_url=self.settings.public_base_url)  # fmt: skip
+                    session.commit()
+                except Exception:
+                    log.exception("broadcast %s could not advance", found[0].id)
+                    session.rollback()
+                    return written
+            written += done.written
+            if not (done.written or done.skipped):
+                return written
+        return written
 
     def sweep(self, force: bool = False) -> int:
         """Periodic care work: alert owners about customers left unanswered, and prune status
@@ -392,6 +422,7 @@ class Dispatcher:
             ).all()
             jobs: list[Job] = []
             expired_ids = set(expired)
+            paces = self._broadcast_paces(session, [m.broadcast_id for m, _c, _b in rows])
             for message, customer, business in rows:
                 reconcile = message.id in expired_ids
                 job = self._prepare(
@@ -399,10 +430,21 @@ class Dispatcher:
                     lease=lease,
                 )  # fmt: skip
                 if job is not None:
+                    job.per_hour = paces.get(job.broadcast_id or 0)
                     jobs.append(job)
             jobs = self._pace(session, jobs, now, stats)
             session.commit()
         return jobs
+
+    def _broadcast_paces(self, session: Session, ids: list[int | None]) -> dict[int, int]:
+        """The broadcasts of these texts that have a pace of their own (texts an hour)."""
+        wanted = {i for i in ids if i is not None}
+        if not wanted:
+            return {}
+        query = select(col(Broadcast.id), col(Broadcast.per_hour)).where(
+            col(Broadcast.id).in_(wanted), col(Broadcast.per_hour).is_not(None)
+        )
+        return {id_: per_hour for id_, per_hour in session.exec(query) if per_hour}
 
     def _lock_due(self, session: Session, query, limit: int) -> list[int]:
         if limit <= 0:
@@ -482,10 +524,14 @@ class Dispatcher:
             lease_until=message.lease_until.timestamp(),
             business_id=business.id,
             opt_out_guard=not may_reach_opted_out(business, message.kind),
+            broadcast_id=message.broadcast_id,
         )
 
     def _pace(self, session: Session, jobs: list[Job], now: datetime, stats) -> list[Job]:
-        """Give each job its sender's next slot; jobs beyond the horizon go back to the outbox."""
+        """Give each job its sender's next slot; jobs beyond the horizon go back to the outbox.
+        A broadcast with a pace of its own (per hour, the owner's choice, kept whatever the
+        operator's SEND_PACING) takes its own slot first."""
+        jobs = self._pace_broadcasts(session, jobs, now, stats)
         if not self.settings.pacing:
             return jobs
         now_ts = now.timestamp()
@@ -500,13 +546,40 @@ class Dispatcher:
             rate = max(group[0].rate or 1.0, 0.01)
             slots = self._reserve(session, sender, rate, len(group), now_ts)
             for job, slot in zip(group, slots, strict=False):
-                job.not_before = slot
+                job.not_before = max(job.not_before, slot)
                 ready.append(job)
             later = group[len(slots) :]
             if later:
                 next_free = datetime.fromtimestamp(slots[-1] + 1.0 / rate if slots else now_ts,
                                                    tz=now.tzinfo)  # fmt: skip
                 states.release_claims(session, [j.message_id for j in later], send_at=next_free)
+                stats.rescheduled += len(later)
+        return ready
+
+    def _pace_broadcasts(self, session: Session, jobs: list[Job], now: datetime, stats
+                         ) -> list[Job]:  # fmt: skip
+        by_broadcast: dict[int, list[Job]] = defaultdict(list)
+        ready: list[Job] = []
+        for job in jobs:
+            if job.per_hour and job.broadcast_id and job.reconcile_since is None:
+                by_broadcast[job.broadcast_id].append(job)
+            else:
+                ready.append(job)
+        now_ts = now.timestamp()
+        for broadcast_id, group in by_broadcast.items():
+            rate = group[0].per_hour / 3600.0  # type: ignore[operator]
+            slots = self._reserve(session, f"broadcast:{broadcast_id}", rate, len(group), now_ts)
+            for job, slot in zip(group, slots, strict=False):
+                job.not_before = max(job.not_before, slot)
+                ready.append(job)
+            later = group[len(slots) :]
+            if later:
+                next_free = slots[-1] + 1.0 / rate if slots else now_ts + 1.0 / rate
+                states.release_claims(
+                    session,
+                    [j.message_id for j in later],
+                    send_at=datetime.fromtimestamp(next_free, tz=now.tzinfo),
+                )
                 stats.rescheduled += len(later)
         return ready
 
@@ -609,13 +682,21 @@ class Dispatcher:
             }
             delivered_to: dict[str, set[int]] = defaultdict(set)
             went: list[Message] = []
+            progress: dict[int, broadcasts.Progress] = defaultdict(broadcasts.Progress)
             for outcome in outcomes:
                 message = messages.get(outcome.job.message_id)
-                if message is not None and self._record_one(session, message, outcome, now, stats):
+                accepted = message is not None and self._record_one(session, message, outcome,
+                                                                    now, stats)  # fmt: skip
+                if message is not None and message.broadcast_id is not None:
+                    self._progress(progress[message.broadcast_id], outcome, accepted)
+                if accepted and message is not None:
                     for effect in SENT_EFFECTS.get(message.kind, ("introduced",)):
                         delivered_to[effect].add(message.customer_id)
-                    if message.kind not in TO_OWNER and goes_later(message):
+                    # (a broadcast's texts never reorder the inbox: their answers do)
+                    if message.kind not in QUIET_KINDS and goes_later(message):
                         went.append(message)
+            if progress:
+                broadcasts.stalled(session, progress, now=now)
             self._mark_customers(session, delivered_to, now)
             for message in went:  # few: only texts that waited for their time
                 session.execute(
@@ -627,6 +708,23 @@ class Dispatcher:
                     )
                 )
             session.commit()
+
+    @staticmethod
+    def _progress(seen: broadcasts.Progress, outcome: Outcome, accepted: bool) -> None:
+        """One broadcast text's attempt: accepted, or failed for a reason that is not its
+        recipient's own number (those fail that recipient and say nothing of the rest)."""
+        if accepted:
+            seen.attempts.append(True)
+            return
+        failure = outcome.failure
+        if failure is None or failure.outcome_unknown:
+            return
+        rule = classify(failure.code, failure.http_status)
+        if rule.action in PERMANENT_CANCELS_PLAN:
+            return
+        seen.attempts.append(False)
+        if failure.code in broadcasts.BLOCKING_CODES or rule.action is Action.CONFIGURATION:
+            seen.blocked = f"{rule.reason} (error {failure.code})"
 
     def _mark_customers(self, session, delivered_to: dict[str, set[int]], now) -> None:
         """What a sent text says about its customer, one UPDATE per kind of effect."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -22,6 +22,7 @@ from app.care.automations import (
     is_after_hours,
     not_sorted_yet,
 )
+from app.care.broadcasts import ANSWER_DAYS
 from app.care.customers import find_or_create, set_consent
 from app.care.keywords import HELP, OPT_IN, OPT_OUT_PLAIN, OPT_OUTS, bare_word, keyword_of
 from app.care.outbound import cancel_pending, preview, queue_text
@@ -65,6 +66,7 @@ def _media_rows(media: tuple[Media, ...]) -> list[dict[str, str]] | None:
 CUSTOMER_COLUMNS = ("business_id", "phone", "name", "tags", "number_status",
                     "created_at", "last_inbound_at", "last_activity_at", "last_message_preview",
                     "unread_count", "needs_reply", "notes")  # fmt: skip
+ANSWER_WINDOW = timedelta(days=ANSWER_DAYS)
 MESSAGE_COLUMNS = ("business_id", "customer_id", "direction", "body", "kind", "status",
                    "provider_sid", "segments", "encoding", "from_number", "to_number",
                    "media_urls", "cause", "attempts", "created_at")  # fmt: skip
@@ -110,9 +112,22 @@ def _statements(dialect: str) -> dict:
         customers.c.created_at,
         customers.c.unread_count,
     )
+    # A reply to a broadcast answers it: the last text that went to them was the broadcast's,
+    # within ANSWER_DAYS (one step back along the conversation's index).
+    earlier = messages.alias("earlier")
+    answered = (
+        select(earlier.c.broadcast_id)
+        .where(earlier.c.business_id == bindparam("business_id"),
+               earlier.c.customer_id == bindparam("customer_id"),
+               earlier.c.direction == "outbound",
+               earlier.c.sent_at >= bindparam("answers_since"))
+        .order_by(earlier.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )  # fmt: skip
     store = (
         insert(messages)
-        .values({c: bindparam(c) for c in MESSAGE_COLUMNS})
+        .values({**{c: bindparam(c) for c in MESSAGE_COLUMNS}, "broadcast_id": answered})
         .on_conflict_do_nothing(index_elements=[messages.c.provider_sid])
         .returning(messages.c.id)
     )
@@ -215,7 +230,8 @@ def receive_text(
          "body": body, "kind": MessageKind.MANUAL, "status": MessageStatus.RECEIVED,
          "provider_sid": sid, "segments": info.segments, "encoding": info.encoding,
          "from_number": phone, "to_number": to or None, "media_urls": media,
-         "cause": "inbound", "attempts": 0, "created_at": now},
+         "cause": "inbound", "attempts": 0, "created_at": now,
+         "answers_since": now - ANSWER_WINDOW},
     ).scalar_one_or_none()  # fmt: skip
     if message_id is None:
         # A retry of a text we already have (perhaps racing us): change nothing, same answer.

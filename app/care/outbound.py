@@ -406,6 +406,16 @@ def check_before_send(
         session, customer.id, message.visit_id
     ):
         return Verdict("cancel", reason=words("review_link_opened"))
+    if message.kind == "broadcast":
+        # Its budget was drawn when its batch was written, just before (app.care.broadcasts);
+        # its recipient's window is checked again now.
+        try:
+            opening, waits = budget.first_opening(budget.window_for(business, customer), now)
+        except ValueError as exc:
+            return Verdict("fail", reason=str(exc))
+        if opening > now:
+            return Verdict("reschedule", send_at=opening, reason=waits or "")
+        return Verdict("send")
     held = complaint_hold(business, customer, message.kind, now)
     if held is not None:
         return Verdict("reschedule", send_at=held, reason=HOLD_WORDS)

@@ -21,6 +21,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col
 
 from app.care import figures
+from app.db import changed
 from app.models import TERMINAL_STATES, Message, MessageStatus
 
 SCHEDULED = MessageStatus.SCHEDULED
@@ -225,3 +226,34 @@ def release_claims(session: Session, message_ids: Iterable[int], *, send_at: dat
     ).all()
     figures.touch(session, [(business_id, created) for business_id, created in rows])
     return len(rows)
+
+
+def hold(session: Session, *, broadcast_id: int, why: str) -> int:
+    """A paused broadcast's unsent texts stay in the outbox without a send time (no claim
+    takes a text without one); returns how many."""
+    held = session.execute(
+        update(Message)
+        .where(
+            col(Message.broadcast_id) == broadcast_id,
+            col(Message.status) == SCHEDULED,
+            col(Message.direction) == "outbound",
+        )  # fmt: skip
+        .values(send_at=None, reason=why[:200])
+        .execution_options(synchronize_session=False)
+    )
+    return changed(held)
+
+
+def unhold(session: Session, *, broadcast_id: int, send_at: datetime) -> int:
+    """A resumed broadcast's held texts are due again from `send_at`; returns how many."""
+    released = session.execute(
+        update(Message)
+        .where(
+            col(Message.broadcast_id) == broadcast_id,
+            col(Message.status) == SCHEDULED,
+            col(Message.send_at).is_(None),
+        )  # fmt: skip
+        .values(send_at=send_at, reason=None)
+        .execution_options(synchronize_session=False)
+    )
+    return changed(released)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -276,16 +276,18 @@ def sample_fields(business_name: str = "Bloom Hair Studio") -> dict:
     }
 
 
-def validate_source(kind: str, source: str, business_name: str = "Bloom Hair Studio") -> str:
-    """Render `source` with sample values; raise TemplateError with a reason if it cannot."""
-    if kind not in MERGE_FIELDS:
+def validate_source(kind: str, source: str, business_name: str = "Bloom Hair Studio", *,
+                    allowed: Sequence[str] | None = None) -> str:  # fmt: skip
+    """Render `source` with sample values; raise TemplateError with a reason if it cannot.
+    `allowed`: the merge fields of a text that is not one of the saved ones (a broadcast)."""
+    if allowed is None and kind not in MERGE_FIELDS:
         raise TemplateError(f"There is no text called {kind!r}.")
+    names_allowed = tuple(allowed) if allowed is not None else MERGE_FIELDS[kind]
     if not source.strip():
         raise TemplateError("The text is empty.")
     if len(source) > MAX_TEMPLATE_CHARS:
         raise TemplateError(f"Keep the template under {MAX_TEMPLATE_CHARS} characters.")
-    allowed = set(MERGE_FIELDS[kind])
-    fields = {k: v for k, v in sample_fields(business_name).items() if k in allowed}
+    fields = {k: v for k, v in sample_fields(business_name).items() if k in names_allowed}
     try:
         # Checked before it runs: nothing that repeats or grows, and short enough with every
         # field at its longest, so a saved text can always be sent and never blows up memory.
@@ -301,7 +303,7 @@ def validate_source(kind: str, source: str, business_name: str = "Bloom Hair Stu
     except TemplateSyntaxError as exc:
         raise TemplateError(f"Line {exc.lineno}: {exc.message}") from exc
     except UndefinedError as exc:
-        names = ", ".join("{{ " + f + " }}" for f in MERGE_FIELDS[kind])
+        names = ", ".join("{{ " + f + " }}" for f in names_allowed)
         raise TemplateError(f"{exc.message}. This text can use: {names}.") from exc
     except UnsafeTemplate as exc:
         raise TemplateError(str(exc)) from exc

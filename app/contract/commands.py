@@ -37,8 +37,10 @@ from app.contract.rules import (
     HolidayDate,
     HolidayName,
     Milestones,
+    Moment,
     Notes,
     OptionalBirthday,
+    OptionalDate,
     OptionalDay,
     OptionalEmail,
     OptionalMessagingServiceSid,
@@ -54,6 +56,7 @@ from app.contract.rules import (
     RequiredStaffName,
     RowId,
     StaffName,
+    Tag,
     Tags,
     TimeZone,
     check_day_hours,
@@ -222,6 +225,7 @@ class BusinessChanges(Command):
     moment_offer: OptionalOffer = None
     winback_texts: bool | NotNull = None
     winback_offer: OptionalOffer = None
+    broadcast_daily_cap: Annotated[int, Field(ge=1, le=1_000_000)] | NotNull = None
     # when someone is there to answer (the after-hours reply, alerts, response times)
     opening_hours: WeekHours | NotNull = None
     holidays: Holidays | NotNull = None  # the whole list: it replaces the one there is
@@ -446,6 +450,68 @@ class MessageCreate(Command):
         if bool(self.body) == bool(self.template):
             raise invalid("missing_field", "send exactly one of body or template", field="body")
         return self
+
+
+# ---- broadcasts ---------------------------------------------------------------------------
+
+BROADCAST_KINDS = ("informational", "promotional")
+
+
+class Segment(Command):
+    """Who a broadcast is for: everyone, or the customers matching every filter given. Dates
+    are the business's local days: last visit before (not on) one, on or after another."""
+
+    tag: Tag | None = None
+    last_visit_before: OptionalDate = None
+    last_visit_after: OptionalDate = None
+    min_visits: Annotated[int, Field(ge=0, le=100_000), BeforeValidator(form_number)] | None = None
+    max_visits: Annotated[int, Field(ge=0, le=100_000), BeforeValidator(form_number)] | None = None
+    staff: StaffName | None = None  # has had a visit with them
+    overdue: bool | None = None
+    birthday_month: Annotated[int, Field(ge=1, le=12), BeforeValidator(form_number)] | None = None
+
+    @field_validator("staff", "tag", mode="before")
+    @classmethod
+    def _blank(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("min_visits", "max_visits", "birthday_month", mode="before")
+    @classmethod
+    def _blank_number(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _ranges(self) -> Segment:
+        if (self.min_visits is not None and self.max_visits is not None
+                and self.min_visits > self.max_visits):  # fmt: skip
+            raise invalid("invalid_field", "The fewest visits is more than the most.",
+                          field="min_visits")  # fmt: skip
+        before, after = self.last_visit_before, self.last_visit_after
+        if before is not None and after is not None and after >= before:
+            raise invalid("invalid_field", "No day is both before and after those dates.",
+                          field="last_visit_after")  # fmt: skip
+        return self
+
+
+class BroadcastDraft(Command):
+    """A broadcast as the owner writes it, before it is checked or sent."""
+
+    body: Annotated[str, Field(min_length=1, max_length=640)]  # texts.MAX_TEMPLATE_CHARS
+    kind: Literal["informational", "promotional"] = "informational"
+    segment: Segment = Field(default_factory=Segment)
+    per_hour: Annotated[int, Field(ge=1, le=10_000), BeforeValidator(form_number)] | None = None
+
+    @field_validator("per_hour", mode="before")
+    @classmethod
+    def _blank_rate(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+
+class BroadcastCreate(BroadcastDraft):
+    """A broadcast to send: now, or from `start_at` (each recipient inside their window)."""
+
+    title: Annotated[str, Field(max_length=160), AfterValidator(fold)] = ""
+    start_at: Moment | None = None  # (a form's blank time is left out: now)
 
 
 class TemplateSave(Command):

@@ -423,6 +423,26 @@ def check_day_or_moment(value: Any, info: ValidationInfo) -> Any:
 
 
 OptionalDay = Annotated[date | None, BeforeValidator(_blank_to_none)]
+
+
+def check_optional_date(value: Any, info: ValidationInfo) -> Any:
+    """A day as JSON, a form's date input or a CSV cell sends it (2026-12-25); a form's blank
+    is none (JSON says null)."""
+    if value is None or (info.mode == "python" and isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str) and DAY.fullmatch(value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    raise invalid("invalid_field", "Use a date such as 2026-12-25.")
+
+
+OptionalDate = Annotated[date | None, BeforeValidator(check_optional_date),
+                         WithJsonSchema({"type": ["string", "null"], "format": "date",
+                                         "examples": ["2026-12-25"]})]  # fmt: skip
 DayOrMoment = Annotated[
     datetime | date,
     BeforeValidator(check_day_or_moment),
@@ -516,6 +536,15 @@ def check_tags(value: Any, info: ValidationInfo) -> list[str]:
     return tags
 
 
+def check_tag(value: str) -> str:
+    """One tag, written as tags are kept ("VIP " -> "vip")."""
+    tags = parse_tags(value)
+    if len(tags) != 1:
+        raise invalid("invalid_field", "Name one tag.")
+    return tags[0]
+
+
+Tag = Annotated[str, Field(max_length=MAX_TAG * 2), AfterValidator(check_tag)]
 Tags = Annotated[
     list[str],
     BeforeValidator(check_tags),

@@ -164,6 +164,10 @@ class BusinessPublic(View):
         description="an offer in the win-back text; it makes it promotional (sent only with "
         "marketing consent, without the offer otherwise)"
     )
+    broadcast_daily_cap: int = Field(
+        description="broadcast texts per local day at most from the sending number (the "
+        "carriers' daily limit for its brand)"
+    )
     created_at: datetime
 
     @classmethod
@@ -275,6 +279,9 @@ class MessagePublic(View):
     provider_sid: str | None
     media: list[MediaItem]
     visit_id: int | None
+    broadcast_id: int | None = Field(
+        description="the broadcast it is one recipient's text of, or (inbound) answers"
+    )
     send_at: datetime | None
     reason: str | None = Field(
         description="why a planned text was moved (it waits: quiet hours, the day's limit, an "
@@ -442,3 +449,68 @@ class Metrics(Satisfaction):
     staff: list[StaffMetrics]
 
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
+# ---- broadcasts ---------------------------------------------------------------------------
+
+
+class FindingView(View):
+    level: Literal["stop", "warn", "ok"] = Field(
+        description="stop: it cannot go as written; warn: worth a look; ok: checked and fine"
+    )
+    code: str = Field(examples=["shortener"])
+    words: str
+
+
+class ForecastView(View):
+    first_at: datetime | None
+    last_at: datetime | None = Field(description="when the last text is expected to go")
+    days: int = Field(description="the business's local days it spans")
+    held_by: list[str] = Field(description="what paces it, in words")
+
+
+class AudienceView(View):
+    total: int = Field(description="customers in the segment")
+    eligible: int = Field(description="who would get it now")
+    left_out: dict[str, int] = Field(description="why the others would not, with how many")
+
+
+class BroadcastCheck(View):
+    """What a broadcast would be: a recipient's text, the check's findings, who, and when."""
+
+    sample: str = Field(description="what a customer reads (merge fields of a sample one)")
+    segments: int
+    findings: list[FindingView]
+    audience: AudienceView
+    forecast: ForecastView
+
+
+class BroadcastReport(View):
+    queued: int = Field(description="waiting to go (held while the broadcast is paused)")
+    sent: int = Field(description="with the carrier, not yet delivered")
+    delivered: int
+    failed: int
+    canceled: int
+    failures: dict[str, int] = Field(description="texts that did not go, by reason")
+    skipped: dict[str, int] = Field(description="recipients left out, by reason")
+    opted_out_after: int = Field(description="recipients who opted out after it reached them")
+    replies: int = Field(description="customers who answered it")
+    clicks: int = Field(description="recipients who opened a link in it")
+
+
+class BroadcastPublic(View):
+    id: int
+    title: str
+    body: str
+    kind: Literal["informational", "promotional"]
+    segment: dict[str, Any]
+    per_hour: int | None
+    state: Literal["scheduled", "sending", "paused", "canceled", "done"]
+    start_at: datetime
+    paused_reason: str | None
+    paused_by: Literal["owner", "system"] | None
+    recipients: int = Field(description="texts written so far (one per eligible recipient)")
+    skipped: int = Field(description="recipients left out so far, each with a reason")
+    created_at: datetime
+    finished_at: datetime | None
+    report: BroadcastReport

@@ -19,7 +19,7 @@ from sqlalchemy import not_, or_
 from sqlmodel import col, select
 from werkzeug.exceptions import HTTPException
 
-from app.care import texts
+from app.care import broadcasts, texts
 from app.care.businesses import business_for_key, change_business
 from app.care.composer import send_template
 from app.care.customers import get_customer, upsert_customer
@@ -34,6 +34,7 @@ from app.care.visits import cancel_visit, planned_for, record_visit
 from app.contract import parse, parse_json
 from app.contract import views as v
 from app.contract.commands import (
+    BroadcastCreate,
     BusinessChanges,
     CustomerUpsert,
     MessageCreate,
@@ -44,7 +45,7 @@ from app.contract.commands import (
 )
 from app.contract.rules import DayOrMoment, OptionalPhone
 from app.errors import Invalid, NotFound, Refused
-from app.models import MAX_ID, Business, Customer, Message, Referral, StaffMember, Visit
+from app.models import MAX_ID, Broadcast, Business, Customer, Message, Referral, StaffMember, Visit
 from app.phones import home_region
 from app.sms.encoding import segment_info
 from app.sms.errors import reason_for
@@ -439,6 +440,83 @@ def list_referrals(query: ReferralQuery):
 def reward_referral(id: int):
     referral = mark_rewarded(db(), business().id, id, by=None, now=now())
     return v.ReferralPublic.model_validate(referral)
+
+
+def broadcast_view(broadcast: Broadcast) -> v.BroadcastPublic:
+    report = broadcasts.report(db(), broadcast)
+    return v.BroadcastPublic.model_validate({
+        "id": broadcast.id, "title": broadcast.title, "body": broadcast.body,
+        "kind": "promotional" if broadcast.promotional else "informational",
+        "segment": broadcast.segment, "per_hour": broadcast.per_hour, "state": broadcast.state,
+        "start_at": broadcast.start_at, "paused_reason": broadcast.paused_reason,
+        "paused_by": broadcast.paused_by, "recipients": broadcast.eligible,
+        "skipped": broadcast.skipped, "created_at": broadcast.created_at,
+        "finished_at": broadcast.finished_at, "report": v.BroadcastReport.model_validate(report),
+    })  # fmt: skip
+
+
+def check_view(checked: broadcasts.Check) -> v.BroadcastCheck:
+    who = checked.audience
+    return v.BroadcastCheck(
+        sample=checked.sample, segments=checked.segments,
+        findings=[v.FindingView.model_validate(f) for f in checked.findings],
+        audience=v.AudienceView(total=who.total, eligible=who.eligible, left_out=who.left_out),
+        forecast=v.ForecastView.model_validate(checked.forecast),
+    )  # fmt: skip
+
+
+@route("POST", "/broadcasts/check", summary="What a broadcast would be, before it is sent: a "
+       "recipient's text, the check's findings, who would get it (and why the others would "
+       "not), and when the last text would go", body=BroadcastCreate,
+       response=v.BroadcastCheck)  # fmt: skip
+def check_broadcast(data: BroadcastCreate):
+    return check_view(broadcasts.check(db(), business(), data, now=now()))
+
+
+@route("POST", "/broadcasts", summary="Send a text to a segment, now or from start_at, each "
+       "recipient inside their window; refused when the check finds what cannot go",
+       body=BroadcastCreate, response=v.BroadcastPublic, status=201,
+       links=("show_broadcast", "pause_broadcast", "resume_broadcast",
+              "cancel_broadcast"))  # fmt: skip
+def create_broadcast(data: BroadcastCreate):
+    return broadcast_view(broadcasts.create(db(), business(), data, now=now()))
+
+
+@route("GET", "/broadcasts", summary="The business's broadcasts, oldest first, with their "
+       "reports", query=PageQuery, response=v.Page[v.BroadcastPublic])  # fmt: skip
+def list_broadcasts(query: PageQuery):
+    statement = select(Broadcast).where(col(Broadcast.business_id) == business().id)
+    return page(statement, col(Broadcast.id), broadcast_view, query)
+
+
+@route("GET", "/broadcasts/<int:id>", summary="One broadcast with its live report",
+       response=v.BroadcastPublic, errors=(404,))  # fmt: skip
+def show_broadcast(id: int):
+    return broadcast_view(broadcasts.get(db(), business().id, id))
+
+
+@route("POST", "/broadcasts/<int:id>/pause", summary="Pause a broadcast: nothing more goes "
+       "until it is resumed", response=v.BroadcastPublic, errors=(404, 409))  # fmt: skip
+def pause_broadcast(id: int):
+    broadcast = broadcasts.get(db(), business().id, id, lock=True)
+    broadcasts.pause(db(), broadcast, now=now())
+    return broadcast_view(broadcast)
+
+
+@route("POST", "/broadcasts/<int:id>/resume", summary="Resume a paused broadcast where it was",
+       response=v.BroadcastPublic, errors=(404, 409))  # fmt: skip
+def resume_broadcast(id: int):
+    broadcast = broadcasts.get(db(), business().id, id, lock=True)
+    broadcasts.resume(db(), broadcast, now=now())
+    return broadcast_view(broadcast)
+
+
+@route("POST", "/broadcasts/<int:id>/cancel", summary="Cancel a broadcast: its unsent texts "
+       "never go", response=v.BroadcastPublic, errors=(404, 409))  # fmt: skip
+def cancel_broadcast(id: int):
+    broadcast = broadcasts.get(db(), business().id, id, lock=True)
+    broadcasts.cancel(db(), broadcast, now=now())
+    return broadcast_view(broadcast)
 
 
 def staff_view(member: StaffMember) -> v.StaffPublic:
