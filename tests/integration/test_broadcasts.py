@@ -26,7 +26,10 @@ STOPPED = "+12125550128"
 
 @pytest.fixture
 def story(client, auth, services, clock, twilio) -> Story:
-    return Story(client, auth, services, clock, twilio)
+    story = Story(client, auth, services, clock, twilio)
+    # A wait for a paced slot moves the held clock instead of sleeping.
+    story.dispatcher.sleep = lambda seconds: clock.advance(seconds=seconds)
+    return story
 
 
 def customer(story: Story, phone: str, name: str, *, consent=True, marketing=False, **extra):
@@ -170,7 +173,7 @@ def test_a_recipient_outside_their_window_waits_for_it(story):
 def test_pause_holds_resume_goes_on_cancel_accounts_for_the_rest(story):
     for i in range(12):
         customer(story, f"+1212555{1000 + i:04d}", f"Guest {i}")
-    made = broadcast(story, "Open slots this afternoon", per_hour=3600)
+    made = broadcast(story, "Open slots this afternoon", per_hour=60)
     paused = control(story, made["id"], "pause")
     assert paused["state"] == "paused" and paused["paused_by"] == "owner"
     assert story.run() == []
@@ -246,3 +249,57 @@ def test_a_broadcast_whose_number_is_blocked_pauses_itself_and_says_why(story, t
         ).all()
         assert waiting  # held, not failed one by one through the whole list
         assert session.exec(select(BroadcastSkip)).all() == []
+
+
+def test_a_scheduled_broadcast_fires_at_its_time_and_not_before(story):
+    a_few(story)
+    made = broadcast(story, "We open at noon tomorrow", start_at="2026-03-11T13:00:00-04:00")
+    assert made["state"] == "scheduled"
+    assert story.run(ny(11, 12, 59)) == []
+    assert len(story.run(ny(11, 13, 0))) == 2
+    story.run()
+    assert shown(story, made["id"])["state"] == "done"
+
+
+def test_at_most_n_an_hour_spreads_the_texts(story):
+    for i in range(4):
+        customer(story, f"+1212555{3000 + i:04d}", f"Guest {i}")
+    made = broadcast(story, "Open slots this afternoon", per_hour=60)
+    sent = []
+    for _ in range(60):  # a worker polls every 10 seconds
+        sent += story.run(story.clock.now() + timedelta(seconds=10))
+    assert len(sent) == 4
+    with Session(story.engine) as session:
+        times = sorted(session.exec(select(Message.sent_at).where(
+            Message.broadcast_id == made["id"])).all())  # fmt: skip
+    gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
+    assert len(gaps) == 3 and min(gaps) >= 60, gaps  # never faster than the owner asked
+
+
+def test_the_daily_cap_of_the_number_carries_the_rest_to_the_next_day(story):
+    for i in range(5):
+        customer(story, f"+1212555{4000 + i:04d}", f"Guest {i}")
+    story.patch(broadcast_daily_cap=3)
+    made = broadcast(story, "Closed Monday")
+    assert len(story.run()) == 3
+    assert story.run(ny(10, 19)) == []
+    assert len(story.run(ny(11, 9, 30))) == 2
+    story.run()
+    assert shown(story, made["id"])["state"] == "done"
+
+
+def test_a_broadcast_whose_every_attempt_fails_pauses_itself(story, twilio):
+    for i in range(25):
+        customer(story, f"+1212555{5000 + i:04d}", f"Guest {i}")
+    twilio.replace(
+        "POST",
+        MESSAGES_URL,
+        status=503,
+        json={"code": 20503, "message": "Service unavailable", "status": 503},
+    )
+    made = broadcast(story, "Closed Monday")
+    for minute in range(0, 60, 5):
+        story.run(ny(10, 11, minute))
+    paused = shown(story, made["id"])
+    assert paused["state"] == "paused" and paused["paused_by"] == "system"
+    assert "all failed" in paused["paused_reason"]
