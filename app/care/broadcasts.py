@@ -541,6 +541,15 @@ def stalled(session: Session, progress: dict[int, Progress], *, now: datetime) -
     return their ids."""
     paused = []
     for broadcast_id, seen in progress.items():
+        if seen.attempts and seen.attempts[-1] and not seen.blocked:
+            # Its last attempt went (the usual batch): only a count of failures is reset, and
+            # the row is not even locked when there is none (a writer may be holding it).
+            session.execute(sa.update(Broadcast).where(
+                col(Broadcast.id) == broadcast_id, col(Broadcast.failed_in_row) > 0,
+            ).values(failed_in_row=0))  # fmt: skip
+            continue
+        if not seen.attempts and not seen.blocked:
+            continue
         broadcast = session.get(Broadcast, broadcast_id, with_for_update=True)
         if broadcast is None or broadcast.state in ENDED | {BroadcastState.PAUSED}:
             continue
