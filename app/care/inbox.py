@@ -188,6 +188,7 @@ def _with_next_texts(
             col(Message.customer_id).in_([c.id for c in items]),
             col(Message.status) == MessageStatus.SCHEDULED,
             col(Message.kind).not_in(TO_OWNER),
+            col(Message.send_at).is_not(None),  # (held by a paused broadcast: no time yet)
         )
         .order_by(col(Message.send_at))
     )

@@ -46,8 +46,11 @@ LATER = timedelta(minutes=1)
 
 
 def goes_later(message: Message) -> bool:
-    """Was the text planned for later than it was written?"""
-    return message.send_at is not None and message.send_at > message.created_at + LATER
+    """Was the text planned for later than it was written? (A text held without a time, by
+    a paused broadcast, waits too.)"""
+    if message.send_at is None:
+        return message.status == "scheduled"
+    return message.send_at > message.created_at + LATER
 
 
 # Refusals about the customer's state are conflicts (409); the rest are the input's fault.

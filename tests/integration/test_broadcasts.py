@@ -303,3 +303,22 @@ def test_a_broadcast_whose_every_attempt_fails_pauses_itself(story, twilio):
     paused = shown(story, made["id"])
     assert paused["state"] == "paused" and paused["paused_by"] == "system"
     assert "all failed" in paused["paused_reason"]
+
+
+def test_a_paused_broadcasts_held_texts_read_as_held_and_the_inbox_still_opens(story, owner):
+    for i in range(130):  # more than one send batch: some are still waiting when it pauses
+        customer(story, f"+1212555{6000 + i:04d}", f"Guest {i}")
+    made = broadcast(story, "Closed Monday")
+    story.dispatcher.advance_broadcasts()  # its texts are written
+    story.dispatcher.run_batch()  # and one send batch (100) goes
+    control(story, made["id"], "pause")
+    with Session(story.engine) as session:
+        held = session.exec(
+            select(Message).where(
+                Message.broadcast_id == made["id"], col(Message.send_at).is_(None)
+            )
+        ).first()
+        assert held is not None
+    page = owner.get(f"/conversations/{held.customer_id}").get_data(as_text=True)
+    assert "Held" in page and "broadcast paused" in page and "Sending" not in page
+    assert owner.get("/inbox").status_code == 200

@@ -77,6 +77,8 @@ def message_state(message) -> dict:
     elif status == "scheduled" and message.send_at is not None:
         label = f"Scheduled for {local(message.send_at, 'full')}"
         detail = message.reason  # held or moved, in words
+    elif status == "scheduled":
+        label, detail = "Held", message.reason  # a paused broadcast's text: no time yet
     elif status in {"failed", "undelivered"}:
         detail = failure_reason(message.error_code, message.error_message)
     elif status == "canceled":
