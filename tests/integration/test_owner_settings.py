@@ -198,7 +198,7 @@ def test_the_live_preview_answers_json(owner):
     assert answer["source"] == "Review us: {{ review_link }}"  # the plain form, read back
     # What the page puts in place: each sample's text as it goes, with its count and cost.
     link = "https://regulars.test/l/xxxxxxxxxxxx"  # a tracked link's length, none made
-    first = f"Bloom Hair Studio: Review us: {link}. Reply STOP to opt out."
+    first = f"Bloom Hair Studio: Review us: {link} Reply STOP to opt out."
     assert first in html.unescape(answer["html"])
     assert f"{len(first)} characters · 1 text · about 1.1¢" in answer["html"]
     bad = owner.post(
