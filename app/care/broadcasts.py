@@ -691,8 +691,8 @@ class Check:
     forecast: object
 
 
-def check(session: Session, business: Business, data: BroadcastCreate, *, now: datetime
-          ) -> Check:  # fmt: skip
+def check(session: Session, business: Business, data: BroadcastCreate, *, now: datetime,
+          base_url: str = "") -> Check:  # fmt: skip
     """Everything the owner should know before sending (app.care.broadcast_check's findings
     on the text a recipient reads, for the segment as the broadcast would assess it)."""
     from app.care.broadcast_check import check_body, forecast
@@ -702,8 +702,10 @@ def check(session: Session, business: Business, data: BroadcastCreate, *, now: d
     who = audience(session, business, data.segment, body=data.body,
                    promotional=data.kind == "promotional", now=now, at=at)  # fmt: skip
     sample = text_for(data.body, business, _sample_fields(business))
+    own = re.sub(r"^https?://", "", base_url).split("/")[0]
     findings = check_body(sample, business_name=business.name, declared_kind=data.kind,
-                          recipients=who.eligible, empty_fields=dict(who.empty))  # fmt: skip
+                          recipients=who.eligible, empty_fields=dict(who.empty),
+                          app_hosts=(own,) if own else ())  # fmt: skip
     when = forecast(who.phones, start=at, timezone=business.timezone,
                     window_start=business.window_start, window_end=business.window_end,
                     rate_per_second=business.send_rate_per_second, per_hour=data.per_hour,

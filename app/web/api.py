@@ -470,7 +470,7 @@ def check_view(checked: broadcasts.Check) -> v.BroadcastCheck:
        "not), and when the last text would go", body=BroadcastCreate,
        response=v.BroadcastCheck)  # fmt: skip
 def check_broadcast(data: BroadcastCreate):
-    return check_view(broadcasts.check(db(), business(), data, now=now()))
+    return check_view(broadcasts.check(db(), business(), data, now=now(), base_url=public_base()))
 
 
 @route("POST", "/broadcasts", summary="Send a text to a segment, now or from start_at, each "

@@ -322,3 +322,24 @@ def test_a_paused_broadcasts_held_texts_read_as_held_and_the_inbox_still_opens(s
     page = owner.get(f"/conversations/{held.customer_id}").get_data(as_text=True)
     assert "Held" in page and "broadcast paused" in page and "Sending" not in page
     assert owner.get("/inbox").status_code == 200
+
+
+def test_the_check_explains_the_text_and_a_public_shortener_is_refused(story):
+    a_few(story)
+    answer = story.client.post(
+        "/api/v1/broadcasts/check",
+        headers=story.auth,
+        json={"body": "Hi {{ first_name }}! New hours: https://bit.ly/3xYz", "per_hour": 60},
+    )
+    assert answer.status_code == 200, answer.json
+    found = {f["code"]: f for f in answer.json["findings"]}
+    assert found["shortener"]["level"] == "stop" and "bit.ly" in found["shortener"]["words"]
+    assert found["segments"]["level"] in ("ok", "warn") and "$" in found["segments"]["words"]
+    assert found["opt_out"]["level"] == "ok" and found["business_name"]["level"] == "ok"
+    forecast = answer.json["forecast"]
+    assert forecast["last_at"] is not None and forecast["days"] == 1
+    assert any("60 an hour" in words for words in forecast["held_by"])
+    refused = broadcast(story, "Hi! New hours: https://bit.ly/3xYz", status=422)
+    assert "bit.ly" in refused["error"]["message"]
+    cannabis = broadcast(story, "Our new CBD scalp treatment is here", status=422)
+    assert cannabis["error"]["code"] == "shaft"
