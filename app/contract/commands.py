@@ -510,7 +510,7 @@ class BroadcastDraft(Command):
 class BroadcastCreate(BroadcastDraft):
     """A broadcast to send: now, or from `start_at` (each recipient inside their window)."""
 
-    title: Annotated[str, Field(max_length=160), AfterValidator(fold)] = ""
+    title: Annotated[str, Field(max_length=80), AfterValidator(fold)] = ""  # Broadcast.title
     start_at: Moment | None = None  # (a form's blank time is left out: now)
 
 
