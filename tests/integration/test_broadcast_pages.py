@@ -124,7 +124,8 @@ def test_a_scheduled_broadcast_starts_at_the_local_time_chosen(owner, three, ses
     local = made.start_at.astimezone(broadcasts.ZoneInfo("America/New_York"))
     assert (local.date(), local.hour, local.minute) == (tomorrow.date(), 10, 30)
     session.commit()
-    assert "Scheduled for" in text_of(owner.get(f"/broadcasts/{made.id}"))
+    report = text_of(owner.get(f"/broadcasts/{made.id}"))
+    assert "Scheduled</span>" in report and "Starts " in report and "10:30 AM" in report
 
 
 def test_a_stop_finding_blocks_sending(owner, three, session):

@@ -45,15 +45,14 @@ LIVE_STATES = frozenset({BroadcastState.SCHEDULED, BroadcastState.SENDING, Broad
 
 
 def state_words(broadcast: Broadcast) -> str:
-    """Where a broadcast is, as the owner would say it."""
+    """Where a broadcast is, as the owner would say it (when: `when_words`)."""
     state = broadcast.state
-    if state == BroadcastState.SCHEDULED:
-        return f"Scheduled for {local(broadcast.start_at, 'full')}"
     if state == BroadcastState.PAUSED:
         return "Paused by itself" if broadcast.paused_by == "system" else "Paused"
     if state == BroadcastState.DONE:
         return "Finished"
-    return {BroadcastState.SENDING: "Sending", BroadcastState.CANCELED: "Canceled"}[state]
+    return {BroadcastState.SCHEDULED: "Scheduled", BroadcastState.SENDING: "Sending",
+            BroadcastState.CANCELED: "Canceled"}[state]  # fmt: skip
 
 
 def state_badge(broadcast: Broadcast) -> str:
@@ -259,6 +258,6 @@ def when_words(broadcast: Broadcast) -> str:
     if broadcast.finished_at is not None:
         ended = "Ended" if broadcast.state == BroadcastState.CANCELED else "Finished"
         return f"{ended} {local(broadcast.finished_at)}"
-    if broadcast.state == BroadcastState.SCHEDULED:
+    if broadcast.start_at > now():  # scheduled, or paused before its time
         return f"Starts {local(broadcast.start_at, 'full')}"
     return f"Started {local(broadcast.start_at)}"
