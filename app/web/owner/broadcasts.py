@@ -239,9 +239,7 @@ CONTROLS = {
 }
 
 
-@bp.post("/<int:broadcast_id>/<any(pause, resume, cancel):action>")
-@owner_only
-def control(broadcast_id: int, action: str):
+def _control(broadcast_id: int, action: str):
     broadcast = _broadcast_or_404(broadcast_id, lock=True)
     act, words = CONTROLS[action]
     try:
@@ -251,6 +249,24 @@ def control(broadcast_id: int, action: str):
     else:
         flash(words, "info")
     return redirect(url_for(".report", broadcast_id=broadcast.id))
+
+
+@bp.post("/<int:broadcast_id>/pause")
+@owner_only
+def pause(broadcast_id: int):
+    return _control(broadcast_id, "pause")
+
+
+@bp.post("/<int:broadcast_id>/resume")
+@owner_only
+def resume(broadcast_id: int):
+    return _control(broadcast_id, "resume")
+
+
+@bp.post("/<int:broadcast_id>/cancel")
+@owner_only
+def cancel(broadcast_id: int):
+    return _control(broadcast_id, "cancel")
 
 
 def when_words(broadcast: Broadcast) -> str:
