@@ -21,7 +21,7 @@ from app.care import broadcasts
 from app.care.customers import find_or_create, set_consent
 from app.contract.commands import BroadcastCreate, Segment
 from app.db import session_scope
-from app.models import Broadcast, Business
+from app.models import Broadcast, Business, Customer
 from tests.e2e.test_owner_browser import shoot, sign_in
 
 pytestmark = pytest.mark.usefixtures("live_server")
@@ -123,6 +123,15 @@ def test_compose_check_schedule_and_watch_a_broadcast(page, live_server):
     page.get_by_role("link", name="Broadcasts").click()
     expect(page.locator(".broadcasts")).to_contain_text("Holiday closing")
     shoot(page, "broadcast-6-list")
+
+    # In a recipient's conversation, the text says it was the broadcast (and links to it).
+    with session_scope(services.engine) as session:
+        lena = session.exec(select(Customer).where(Customer.phone == RECIPIENTS[0][0])).one()
+    page.goto(f"{page.base}/conversations/{lena.id}")
+    line = page.locator(".bubble.mine .broadcast-line")
+    expect(line).to_have_text("Sent to many as your broadcast ‘Holiday closing’")
+    expect(page.locator(".bubble.mine")).to_contain_text("Hi Lena, we are closed Monday")
+    shoot(page, "broadcast-9-in-the-conversation")
 
 
 def _paused_by_itself(services) -> None:

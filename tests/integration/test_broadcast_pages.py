@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import Session, select
@@ -20,6 +21,7 @@ from tests.integration.test_broadcasts import broadcast as api_broadcast
 from tests.integration.test_owner_helpers import OVERRIDES, csrf_token, other_business, post
 
 pytestmark = pytest.mark.usefixtures("twilio")
+NY_ZONE = ZoneInfo("America/New_York")
 
 
 @pytest.fixture
@@ -111,7 +113,7 @@ def test_a_draft_changed_after_its_check_is_checked_again_not_sent(owner, three,
 
 
 def test_a_scheduled_broadcast_starts_at_the_local_time_chosen(owner, three, session, clock):
-    tomorrow = (clock.now() + timedelta(days=1)).astimezone(broadcasts.ZoneInfo("America/New_York"))
+    tomorrow = (clock.now() + timedelta(days=1)).astimezone(NY_ZONE)
     later = {"when": "later", "start_date": tomorrow.date().isoformat(), "start_time": "10:30"}
     checked = compose(owner, **later).get_data(as_text=True)
     assert "Schedule for" in checked and "10:30 AM" in checked
@@ -121,7 +123,7 @@ def test_a_scheduled_broadcast_starts_at_the_local_time_chosen(owner, three, ses
     assert sent.status_code == 302
     made = session.exec(select(Broadcast)).one()
     assert made.state == "scheduled"
-    local = made.start_at.astimezone(broadcasts.ZoneInfo("America/New_York"))
+    local = made.start_at.astimezone(NY_ZONE)
     assert (local.date(), local.hour, local.minute) == (tomorrow.date(), 10, 30)
     session.commit()
     report = text_of(owner.get(f"/broadcasts/{made.id}"))
