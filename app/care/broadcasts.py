@@ -711,3 +711,36 @@ def check(session: Session, business: Business, data: BroadcastCreate, *, now: d
                     rate_per_second=business.send_rate_per_second, per_hour=data.per_hour,
                     daily_cap=business.broadcast_daily_cap)  # fmt: skip
     return Check(sample, size_of(sample, None)[0], findings, who, when)
+
+
+# ---- for the owner's pages -----------------------------------------------------------------
+
+
+def recent(session: Session, business_id: int, *, before_id: int | None = None,
+           limit: int = 25) -> list[Broadcast]:  # fmt: skip
+    """The business's broadcasts, newest first, `limit` at a time from before `before_id`."""
+    query = select(Broadcast).where(col(Broadcast.business_id) == business_id)
+    if before_id is not None:
+        query = query.where(col(Broadcast.id) < before_id)
+    return list(session.exec(query.order_by(col(Broadcast.id).desc()).limit(limit)))
+
+
+def paused_by_itself(session: Session, business_id: int) -> Broadcast | None:
+    """The business's latest broadcast that paused itself and waits for the owner."""
+    return session.exec(
+        select(Broadcast)
+        .where(col(Broadcast.business_id) == business_id,
+               col(Broadcast.state) == BroadcastState.PAUSED,
+               col(Broadcast.paused_by) == "system")
+        .order_by(col(Broadcast.id).desc())
+    ).first()  # fmt: skip
+
+
+def titles(session: Session, business_id: int, ids: Iterable[int | None]) -> dict[int, str]:
+    """The titles of these broadcasts of the business, by id (a thread's texts and answers)."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    rows = session.exec(select(col(Broadcast.id), col(Broadcast.title)).where(
+        col(Broadcast.business_id) == business_id, col(Broadcast.id).in_(wanted)))  # fmt: skip
+    return dict(rows.all())

@@ -267,6 +267,18 @@
     area.dispatchEvent(new Event("input", { bubbles: true }));
   }
 
+  // Each chip of `root` puts its merge field into `area` where the cursor is.
+  function setUpChips(root, area) {
+    root.querySelectorAll("[data-insert]").forEach(function (chip) {
+      chip.hidden = false;
+      // Keep the cursor (and the phone's keyboard) in the text while the chip is tapped.
+      chip.addEventListener("mousedown", function (event) { event.preventDefault(); });
+      chip.addEventListener("click", function () {
+        insertAtCursor(area, chip.getAttribute("data-insert"));
+      });
+    });
+  }
+
   function setUpTemplateEditor(form) {
     var area = form.querySelector("textarea#source");
     var region = form.querySelector("[data-template-preview]");
@@ -292,14 +304,7 @@
           .catch(function () {});
       }, 250);
     }
-    form.querySelectorAll("[data-insert]").forEach(function (chip) {
-      chip.hidden = false;
-      // Keep the cursor (and the phone's keyboard) in the text while the chip is tapped.
-      chip.addEventListener("mousedown", function (event) { event.preventDefault(); });
-      chip.addEventListener("click", function () {
-        insertAtCursor(area, chip.getAttribute("data-insert"));
-      });
-    });
+    setUpChips(form, area);
     // A fix goes into the text at once; saving stays the owner's own tap.
     region.addEventListener("click", function (event) {
       var fix = event.target.closest("[data-fix]");
@@ -469,6 +474,9 @@
     document.querySelectorAll("[data-nojs]").forEach(function (el) { el.hidden = true; });
     document.querySelectorAll("[data-composer]").forEach(setUpComposer);
     document.querySelectorAll("[data-template-editor]").forEach(setUpTemplateEditor);
+    document.querySelectorAll("[data-broadcast-compose]").forEach(function (form) {
+      setUpChips(form, form.querySelector("textarea[name=text]"));
+    });
     document.querySelectorAll("[data-live]").forEach(setUpLive);
     document.querySelectorAll("form[data-confirm]").forEach(function (form) {
       form.addEventListener("submit", function (event) {

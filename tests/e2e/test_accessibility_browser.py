@@ -1,8 +1,9 @@
 """axe-core on every owner page at 390x844: no serious or critical violation anywhere, signed
 out (sign-in, the referral landing page, the offline page, an invite) and signed in (inbox,
-conversation, dashboard, visits, customers, texts, saved replies, settings, team and staff,
-API keys, account, the name step, error pages). The other browser tests run the same check
-on every page they screenshot (tests/e2e/audit.py); this one makes sure none is left out."""
+conversation, dashboard, visits, customers, texts, saved replies, broadcasts, settings, team
+and staff, API keys, account, the name step, error pages). The other browser tests run the
+same check on every page they screenshot (tests/e2e/audit.py); this one makes sure none is
+left out."""
 
 from __future__ import annotations
 
@@ -87,6 +88,8 @@ def test_no_owner_page_has_a_serious_accessibility_violation(axe_page, live_serv
         ("texts", "/templates/"),
         ("text-editor", "/templates/thank_you"),
         ("saved-replies", "/replies/"),
+        ("broadcasts", "/broadcasts/"),
+        ("broadcast-new", "/broadcasts/new"),
         ("settings", "/settings/"),
         ("team", "/settings/team"),
         ("api-keys", "/settings/keys"),
@@ -99,6 +102,9 @@ def test_no_owner_page_has_a_serious_accessibility_violation(axe_page, live_serv
     page.goto(base + "/visits/new")
     page.get_by_role("button", name="Save visit").click()  # a form showing its errors
     check(page, "visit-form-errors", problems)
+    page.goto(base + "/broadcasts/new")
+    page.get_by_role("button", name="Check").click()  # no text yet: the composer's errors
+    check(page, "broadcast-form-errors", problems)
     page.goto(base + "/settings/team")
     page.get_by_label("Name", exact=True).fill("Kim Lee")
     page.get_by_label("Email").fill("kim@bloom.example")

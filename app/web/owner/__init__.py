@@ -1,5 +1,6 @@
-"""The owner's pages: sign-in and team, inbox, conversations, visits, customers, texts and
-settings. Thin blueprints over app.care; everything scoped to the signed-in user's business."""
+"""The owner's pages: sign-in and team, inbox, conversations, visits, customers, texts,
+broadcasts and settings. Thin blueprints over app.care; everything scoped to the signed-in
+user's business."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from app.sms.gateway import SHOWN_MEDIA_TYPES
 from app.web.context import now
 from app.web.owner import (
     auth,
+    broadcasts,
     conversation,
     customers,
     dashboard,
@@ -48,6 +50,7 @@ BLUEPRINTS = (
     replies.bp,
     settings.bp,
     notifications.bp,
+    broadcasts.bp,
 )
 
 STATE_LABELS = {
@@ -159,3 +162,6 @@ def register(app: Flask) -> None:
     app.add_template_global(lambda days: facts.gap_words(days).capitalize(), "usual_words")
     app.add_template_global(lambda cents: f"${cents / 100:,.2f}", "money")
     app.add_template_global(now, "now_utc")
+    app.add_template_global(broadcasts.state_words, "broadcast_state")
+    app.add_template_global(broadcasts.state_badge, "broadcast_badge")
+    app.add_template_global(broadcasts.when_words, "broadcast_when")

@@ -14,7 +14,7 @@ from flask import (
     url_for,
 )
 
-from app.care import accounts, automations, composer, facts, photos
+from app.care import accounts, automations, broadcasts, composer, facts, photos
 from app.care import inbox as care_inbox
 from app.care.facts import suggested_text
 from app.care.feedback import latest_unhappy
@@ -61,7 +61,11 @@ def _thread_context(customer, before_id=None) -> dict:
     # Texts are signed with a person's name, never an email address.
     senders = {u.id: (u.name or ("Owner" if u.role == "owner" else "Staff"))
                for u in accounts.team(db(), g.business.id)}  # fmt: skip
-    return {"customer": customer, "thread": thread, "senders": senders, "before": before_id}
+    # A broadcast's text, and a reply that answers one, say which (and link to its report).
+    shown = [*thread.messages, *thread.scheduled]
+    answered = broadcasts.titles(db(), g.business.id, (m.broadcast_id for m in shown))
+    return {"customer": customer, "thread": thread, "senders": senders, "before": before_id,
+            "broadcast_titles": answered}  # fmt: skip
 
 
 def _render(customer, *, body: str = "", kind: str = "", error=None, status: int = 200):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import g, render_template, request
 
+from app.care import broadcasts, push
 from app.care import inbox as care_inbox
-from app.care import push
 from app.care.alert_phone import alert_phone_problem
 from app.web.context import db
 from app.web.owner.common import PAGE_SIZE, owner_blueprint, signed_in, wants_fragment
@@ -41,4 +41,5 @@ def inbox():
         return conditional(html)
     problem = alert_phone_problem(db(), g.business)
     return render_template("owner/inbox.html", **context, **embed(html), alert_problem=problem,
-                           alerts_by_push=push.has_push(db(), g.business.id))  # fmt: skip
+                           alerts_by_push=push.has_push(db(), g.business.id),
+                           stopped=broadcasts.paused_by_itself(db(), g.business.id))  # fmt: skip
