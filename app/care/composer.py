@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from jinja2 import TemplateSyntaxError, UndefinedError
 from sqlmodel import Session, col, select
 
-from app.care import merge, photos, texts
+from app.care import editing, merge, photos, texts
 from app.care.automations import REVIEW_ASKS, recently_asked
 from app.care.budget import window_for
 from app.care.outbound import (
@@ -71,18 +71,19 @@ def preview_fields(fields: dict[str, object]) -> dict[str, str]:
 
 
 def render_typed(body: str, fields: Mapping[str, object]) -> str:
-    """What the owner typed, merge fields filled in the sandbox; line breaks are kept.
+    """What the owner typed, its fill-ins ([First name], or {{ first_name }}) filled in the
+    sandbox; line breaks are kept.
     Raises Invalid with a reason for the owner."""
-    try:
-        return texts.render_text(body or "", fields, fold=False)
+    try:  # [First name] as the chips write it, or {{ first_name }} typed by hand
+        return texts.render_text(editing.to_source(body or ""), fields, fold=False)
     except UndefinedError as exc:
         match = _UNDEFINED.search(exc.message or "")
         name = match.group(1) if match else "?"
         if name == "review_link":
             raise Invalid("body", "There is no review link yet: add your review page in "
                              "Settings first.") from exc  # fmt: skip
-        known = ", ".join("{{ " + f + " }}" for f in fields)
-        raise Invalid("body", f"There is no merge field {{{{ {name} }}}}. Use {known}.") from exc
+        known = ", ".join(editing.token(f) for f in fields if f in merge.FIELDS)
+        raise Invalid("body", f"There is no fill-in called {name}. Use {known}.") from exc
     except TemplateSyntaxError as exc:
         reason = (exc.message or "").rstrip(".")
         raise Invalid("body", f"Check the merge fields: {reason}.") from exc

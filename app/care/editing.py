@@ -45,6 +45,16 @@ def token(name: str) -> str:
     return f"[{merge.FIELDS[name].label}]"
 
 
+def chips(names, *, plain: bool = True) -> list[dict]:
+    """The merge fields `names` as the pages' chips: each inserts its token ([First name]),
+    or in a template's source its {{ field }}. Their names come from care.merge."""
+    return [
+        {"name": name, "label": merge.FIELDS[name].label, "says": merge.FIELDS[name].says,
+         "insert": token(name) if plain else "{{ " + name + " }}"}
+        for name in names
+    ]  # fmt: skip
+
+
 def _field(words: str) -> str | None:
     return _BY_NAME.get(" ".join(words.split()).casefold())
 

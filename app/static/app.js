@@ -72,7 +72,10 @@
     return (out + rest).trim();
   }
 
+  var TOKEN = /\[[^\]\n]{1,60}\]/;  // a fill-in as the chips write it: [First name]
+
   function preview(body, fields, businessName) {
+    if (TOKEN.test(body)) return { server: true };  // read as the server reads it (editing)
     var text = render(body, fields);
     if (text === null) return { server: true };
     return { ok: true, text: text && businessName ? introduce(text, businessName) : text };
@@ -161,6 +164,7 @@
     var token = form.querySelector("input[name=csrf_token]").value;
     var photo = form.querySelector("[data-photo]");
     var timer = null, asked = 0, shownText = "";
+    setUpChips(form, area);
     // A text with a photo goes as one picture message (MMS): priced per message, not per 160
     // characters (the server counts it so too: outbound.size_of).
     function count(text) {

@@ -152,7 +152,7 @@ def test_the_picker_sends_as_its_kind_and_the_preview_asks_the_server_when_it_mu
     expect(page.locator("[data-preview-text]")).to_have_text(expected)
     body.fill("Hi {{ nickname }}")
     expect(page.locator("[data-preview-text]")).to_contain_text(
-        "There is no merge field {{ nickname }}"
+        "There is no fill-in called nickname"
     )
     body.fill("Hi {{ first_name }}, see you soon")  # rendered on the page itself
     expect(page.locator("[data-preview-text]")).to_have_text(

@@ -108,7 +108,7 @@ def test_the_preview_endpoint_answers_what_the_page_cannot_render(owner, casey):
     bad = owner.post(f"/conversations/{casey.id}/preview",
                      data={"csrf_token": token, "body": "{{ nickname }}"})  # fmt: skip
     assert bad.get_json()["ok"] is False
-    assert "There is no merge field {{ nickname }}" in bad.get_json()["error"]
+    assert "There is no fill-in called nickname" in bad.get_json()["error"]
 
 
 def test_typed_line_breaks_are_kept_and_values_never_become_templates(owner, casey, session):

@@ -244,9 +244,7 @@ def test_an_unknown_merge_field_is_refused_with_the_draft_kept(owner, maria, ses
     response = post(owner, f"/conversations/{maria.id}/send", {"body": "Hi {{ nickname }}"})
     assert response.status_code == 422
     page = response.get_data(as_text=True)
-    assert (
-        "There is no merge field {{ nickname }}" in page and "Hi {{ nickname }}</textarea>" in page
-    )
+    assert "There is no fill-in called nickname" in page and "Hi {{ nickname }}</textarea>" in page
     assert [m for m in messages_of(session, maria.id) if m.direction == "outbound"] == []
 
 
@@ -446,3 +444,12 @@ def test_unhappy_customer_conversation_offers_the_suggested_reply(owner, busines
     assert composer.startswith("Hi Dana, it&#39;s Bloom Hair Studio.")
     inbox = owner.get("/inbox?filter=unhappy").get_data(as_text=True)
     assert "Dana Reyes" in inbox
+
+
+def test_the_composer_offers_fill_ins_as_chips_and_reads_them(owner, maria, session):
+    page = owner.get(f"/conversations/{maria.id}").get_data(as_text=True)
+    assert 'data-insert="[First name]"' in page and "{{ first_name }}" not in page
+    response = post(owner, f"/conversations/{maria.id}/send", {"body": "Hi [First name]!"})
+    assert response.status_code == 302
+    sent = [m for m in messages_of(session, maria.id) if m.direction == "outbound"]
+    assert [m.body for m in sent] == ["Bloom Hair Studio: Hi Maria! Reply STOP to opt out."]

@@ -10,7 +10,7 @@ import hashlib
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
-from app.care import broadcasts, editing, merge
+from app.care import broadcasts, editing
 from app.care.staff import staff_list
 from app.contract import parse
 from app.contract.commands import BroadcastCreate, Segment
@@ -87,11 +87,7 @@ def listing():
 
 def _chips() -> list[dict]:
     """The merge fields a broadcast may use, as the Texts editor's chips ([First name])."""
-    return [
-        {"name": name, "label": merge.FIELDS[name].label, "says": merge.FIELDS[name].says,
-         "insert": editing.token(name)}
-        for name in broadcasts.FIELDS
-    ]  # fmt: skip
+    return editing.chips(broadcasts.FIELDS)
 
 
 def _values() -> dict[str, str]:

@@ -14,7 +14,7 @@ from flask import (
     url_for,
 )
 
-from app.care import accounts, automations, broadcasts, composer, facts, photos
+from app.care import accounts, automations, broadcasts, composer, editing, facts, photos
 from app.care import inbox as care_inbox
 from app.care.facts import suggested_text
 from app.care.feedback import latest_unhappy
@@ -97,6 +97,7 @@ def _render(customer, *, body: str = "", kind: str = "", error=None, status: int
         state=composer.composer_state(g.business, customer, now=now()),
         file=care_inbox.customer_file(db(), customer),
         fields=composer.preview_fields(fields),
+        chips=editing.chips(fields),
         picker=picker,
         body=body,
         kind=kind if kind in composer.TEMPLATE_KINDS else "",

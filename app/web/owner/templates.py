@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
 from sqlmodel import col, select
 
-from app.care import editing, merge, texts
+from app.care import editing, texts
 from app.care.facts import milestone_words
 from app.models import BusinessTemplate
 from app.web.context import db, now, public_base
@@ -119,18 +119,9 @@ def templates():
 
 
 def _chips(kind: str, plain: bool) -> list[dict]:
-    """The merge fields this text may use, as the editor's chips: each inserts its token (or,
-    in the source, its {{ field }}). Their names come from care.merge, the one list."""
-    return [
-        {
-            "name": name,
-            "label": merge.FIELDS[name].label,
-            "says": merge.FIELDS[name].says,
-            "insert": editing.token(name) if plain else "{{ " + name + " }}",
-        }
-        for name in texts.MERGE_FIELDS[kind]
-        if name not in USED_IN_CONDITIONS_ONLY
-    ]
+    """The merge fields this text may use, as the editor's chips."""
+    names = [n for n in texts.MERGE_FIELDS[kind] if n not in USED_IN_CONDITIONS_ONLY]
+    return editing.chips(names, plain=plain)
 
 
 def _edit_page(
