@@ -2,9 +2,11 @@
 
 POST /2010-04-01/Accounts/{sid}/Messages.json answers 201 with a JSON body shaped like
 Twilio's and a unique SM sid. It counts every POST and the Regulars message id found in the
-StatusCallback URL (`?mid=N`), so the bench can check each text went out exactly once.
+StatusCallback URL (`?mid=N`), so the bench can check each text went out exactly once, and
+when it took each text, by sending number (`From`), so the bench can measure a pace.
 
-GET /stats returns the counts as JSON; POST /reset clears them.
+GET /stats returns the counts as JSON (with the first and last moment a text was taken, unix
+seconds); GET /times the moments by sending number; POST /reset clears them.
 
     python scripts/benchmarks/standin.py PORT
 """
@@ -15,6 +17,7 @@ import json
 import re
 import sys
 import threading
+import time
 import uuid
 from collections import Counter
 from email.utils import formatdate
@@ -33,14 +36,18 @@ class Counts:
         self.posts = 0
         self.bad = 0
         self.mids: Counter[int] = Counter()
+        self.times: dict[str, list[float]] = {}  # From: when each of its texts was taken
 
     def snapshot(self) -> dict:
         with self.lock:
+            every = [t for times in self.times.values() for t in (times[0], times[-1])]
             return {
                 "posts": self.posts,
                 "bad": self.bad,
                 "distinct_mids": len(self.mids),
                 "duplicate_mids": sum(n - 1 for n in self.mids.values() if n > 1),
+                "first_at": min(every, default=None),
+                "last_at": max(every, default=None),
             }
 
 
@@ -67,6 +74,10 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path == "/stats":
             self._answer(200, COUNTS.snapshot())
+        elif self.path == "/times":
+            with COUNTS.lock:
+                times = {number: list(moments) for number, moments in COUNTS.times.items()}
+            self._answer(200, times)
         else:
             self._answer(404, {"code": 20404, "message": "not found", "status": 404})
 
@@ -85,6 +96,7 @@ class Handler(BaseHTTPRequestHandler):
         form = {k: v[0] for k, v in parse_qs(raw.decode(), keep_blank_values=True).items()}
         mid_values = parse_qs(urlsplit(form.get("StatusCallback", "")).query).get("mid")
         with COUNTS.lock:
+            COUNTS.times.setdefault(form.get("From", ""), []).append(time.time())
             COUNTS.posts += 1
             if mid_values and mid_values[0].isdigit():
                 COUNTS.mids[int(mid_values[0])] += 1
