@@ -250,7 +250,7 @@ def run(bench: Bench) -> dict:
             workers = 1 if kind == "sqlite" else opts.broadcast_workers
             n = recipients_on(bench, kind)
             runs: dict[str, list[dict]] = {"manual": [], "broadcast": []}
-            for round_no, which in abba(opts.rounds, "manual", "broadcast"):
+            for round_no, which in abba(opts.rounds, "broadcast", "manual"):
                 say(f"broadcast: {n} texts, {which} on {kind} with {workers} worker(s) "
                     f"(round {round_no + 1}) ...")  # fmt: skip
                 if which == "manual":
