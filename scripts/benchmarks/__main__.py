@@ -29,7 +29,17 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import dashboard, dispatch, inbound, inbound_profile, memory, pages, recovery, regulars
+from . import (
+    broadcast,
+    dashboard,
+    dispatch,
+    inbound,
+    inbound_profile,
+    memory,
+    pages,
+    recovery,
+    regulars,
+)
 from .common import (
     DEFAULT_PG,
     KINDS,
@@ -53,6 +63,7 @@ SECTIONS = {
         inbound.SECTION,
         inbound_profile.SECTION,
         dispatch.SECTION,
+        broadcast.SECTION,
         memory.SECTION,
         pages.SECTION,
         dashboard.SECTION,

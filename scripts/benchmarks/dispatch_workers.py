@@ -1,11 +1,18 @@
-"""The processes that fill and drain the outbox, for the dispatch and memory sections.
+"""The processes that fill and drain the outbox, for the dispatch, memory and broadcast
+sections.
 
 `seed_outbox` migrates a fresh database and queues texts through the app's own
-`queue_text` (kind "manual", customers with consent "granted"). Then one of two bodies runs
-in each worker process, started with multiprocessing's spawn:
+`queue_text` (kind "manual", customers with consent "granted"). `seed_audience` makes a
+business with many customers at once (bulk rows shaped as the app's own), and
+`queue_manual` gives each of them one manual text (one through `queue_text`, the rest as
+copies of its row). Then one of two bodies runs in each worker process, started with
+multiprocessing's spawn:
 
 - `drain_worker`: Regulars. It builds the services the way `regulars worker` does and calls
-  `Dispatcher.run_once()` until nothing more is claimed.
+  `Dispatcher.run_once()` until nothing more is claimed (with spec["until_broadcasts_done"],
+  until no broadcast is left sending either, waiting WORKER_POLL_SECONDS between empty runs
+  as `regulars worker` does). Its clock is the real one, moved by
+  spec["clock_offset_seconds"] when given (`OffsetClock`).
 - `reference_worker`: the least a correct sender must do, with the same shape (claim a
   batch, send it with the same number of requests in flight, record it) and nothing else:
   no rules, no pacing, no ORM, no Twilio SDK.
@@ -49,20 +56,46 @@ def app_config(spec: dict) -> dict:
         "twilio_auth_token": spec["auth_token"],
         "twilio_api_base_url": spec["twilio_base_url"],
         "public_base_url": spec["public_base_url"],
-        "pacing": False,
+        "pacing": bool(spec.get("pacing", False)),
     }
+
+
+class OffsetClock:
+    """The real clock moved by a fixed number of seconds: it runs at the real pace (pacing
+    and leases behave as in production) but reads a chosen time of day, so recipients'
+    sending windows are open whenever the bench runs."""
+
+    def __init__(self, offset_seconds: float):
+        self.offset = timedelta(seconds=offset_seconds)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+def clock_of(spec: dict) -> OffsetClock:
+    return OffsetClock(spec.get("clock_offset_seconds", 0.0))
+
+
+def analyze(engine) -> None:
+    """Fresh statistics on PostgreSQL once a seed is in, as autovacuum would soon make them."""
+    from sqlalchemy import text
+
+    from app.db import is_postgres
+
+    if is_postgres(engine):
+        with engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
 
 
 def seed_outbox(spec: dict, *, texts: int, customers: int, business_number: str) -> dict:
     """Migrate spec["database_url"] (already empty) and queue `texts` manual texts, all through
     the app's own functions (so the rows are what the app writes)."""
-    from sqlalchemy import text
     from sqlmodel import Session
 
     from app.care.businesses import create_business
     from app.care.customers import find_or_create, set_consent
     from app.care.outbound import queue_text
-    from app.db import is_postgres, make_engine
+    from app.db import make_engine
     from app.migrate import upgrade
 
     now = datetime.now(UTC)
@@ -99,10 +132,107 @@ def seed_outbox(spec: dict, *, texts: int, customers: int, business_number: str)
                     now=now,
                 )
             session.commit()
-        if is_postgres(engine):
-            with engine.connect() as conn:
-                conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
+        analyze(engine)
         return {"seconds": time.monotonic() - started, "business_id": business.id}
+    finally:
+        engine.dispose()
+
+
+# Where an audience lives: area codes of four states without hours of their own, in three
+# time zones (New York, Massachusetts, Illinois, Washington), three exchanges each.
+AREAS = ("212", "617", "312", "206")
+EXCHANGES = ("555", "634", "728")
+CHUNK = 5000  # rows per INSERT while seeding
+
+
+def audience_phone(i: int) -> str:
+    """The i-th customer's number (distinct for the first 120,000: 10,000 per exchange)."""
+    area = AREAS[i % len(AREAS)]
+    exchange = EXCHANGES[(i // len(AREAS)) % len(EXCHANGES)]
+    return f"+1{area}{exchange}{(i // (len(AREAS) * len(EXCHANGES))) % 10000:04d}"
+
+
+def seed_audience(spec: dict, *, businesses: list[dict], now: datetime) -> dict:
+    """Migrate spec["database_url"] (already empty) and make each business of `businesses`
+    ({name, number, customers, send_rate_per_second}) with its customers, consent granted,
+    as bulk rows shaped like the app's own. Returns the seconds and each business's id."""
+    from sqlalchemy import insert
+    from sqlmodel import Session
+
+    from app.care.businesses import create_business
+    from app.db import make_engine
+    from app.migrate import upgrade
+    from app.models import Customer
+
+    engine = make_engine(spec["database_url"])
+    try:
+        upgrade(engine)
+        started = time.monotonic()
+        ids = []
+        with Session(engine, expire_on_commit=False) as session:
+            for n, wanted in enumerate(businesses):
+                business, _key = create_business(
+                    session, name=wanted["name"], number=wanted["number"],
+                    timezone="America/New_York", owner_email=f"owner{n}@bench.example",
+                    owner_password="bench-password-0123", now=now,
+                )  # fmt: skip
+                business.broadcast_daily_cap = max(business.broadcast_daily_cap,
+                                                   wanted["customers"] * 2)  # fmt: skip
+                business.send_rate_per_second = wanted["send_rate_per_second"]
+                session.add(business)
+                session.flush()
+                ids.append(business.id)
+                shape = Customer(business_id=business.id, phone="", consent="granted",
+                                 consent_source="form", consent_at=now,
+                                 created_at=now).model_dump(exclude={"id"})  # fmt: skip
+                table = Customer.__table__  # type: ignore[attr-defined]
+                for first in range(0, wanted["customers"], CHUNK):
+                    last = min(first + CHUNK, wanted["customers"])
+                    session.execute(insert(table), [
+                        {**shape, "phone": audience_phone(i), "name": f"Guest {i}"}
+                        for i in range(first, last)
+                    ])  # fmt: skip
+            session.commit()
+        analyze(engine)
+        return {"seconds": time.monotonic() - started, "business_ids": ids}
+    finally:
+        engine.dispose()
+
+
+def queue_manual(spec: dict, *, business_id: int, now: datetime) -> dict:
+    """One manual text to every customer of the business: the first through the app's own
+    `queue_text`, the rest as copies of its row (their own customer, number and words)."""
+    from sqlalchemy import insert, select
+    from sqlmodel import Session, col
+
+    from app.care.outbound import queue_text
+    from app.db import make_engine
+    from app.models import Business, Customer, Message
+
+    engine = make_engine(spec["database_url"])
+    try:
+        started = time.monotonic()
+        with Session(engine, expire_on_commit=False) as session:
+            business = session.get_one(Business, business_id)
+            people = session.execute(
+                select(col(Customer.id), col(Customer.phone), col(Customer.name))
+                .where(col(Customer.business_id) == business_id).order_by(col(Customer.id))
+            ).all()  # fmt: skip
+            words = "Hi {}, your order #{} is ready for pick-up."
+            first = session.get_one(Customer, people[0].id)
+            shape = queue_text(session, business, first, words.format(first.first_name, 0),
+                               "manual", now=now).model_dump(exclude={"id"})  # fmt: skip
+            session.flush()
+            table = Message.__table__  # type: ignore[attr-defined]
+            for start in range(1, len(people), CHUNK):
+                session.execute(insert(table), [
+                    {**shape, "customer_id": who.id, "to_number": who.phone,
+                     "body": words.format(who.name.split(" ")[0], i)}
+                    for i, who in enumerate(people[start : start + CHUNK], start)
+                ])  # fmt: skip
+            session.commit()
+        analyze(engine)
+        return {"seconds": time.monotonic() - started, "texts": len(people)}
     finally:
         engine.dispose()
 
@@ -151,9 +281,8 @@ def drain_worker(spec: dict, worker_id: str, start, release, results) -> None:
         from app.care.dispatcher import Dispatcher, RunStats
 
         services = build_services(app_config(spec))
-        dispatcher = Dispatcher(
-            services.engine, services.gateway, services.settings, worker_id=worker_id
-        )
+        dispatcher = Dispatcher(services.engine, services.gateway, services.settings,
+                                clock=clock_of(spec), worker_id=worker_id)  # fmt: skip
         with services.engine.connect():
             pass  # open the first connection before the clock starts, like a running worker
 
@@ -165,7 +294,9 @@ def drain_worker(spec: dict, worker_id: str, start, release, results) -> None:
                 calls += 1
                 total.add(stats)
                 if stats.claimed == 0:
-                    break
+                    if not spec.get("until_broadcasts_done") or not broadcasts_left(services):
+                        break
+                    time.sleep(services.settings.worker_poll_seconds)
             return {
                 "run_once_calls": calls,
                 "claimed": total.claimed,
@@ -184,6 +315,18 @@ def drain_worker(spec: dict, worker_id: str, start, release, results) -> None:
         return drain, close
 
     _worker_life(worker_id, start, release, results, setup)
+
+
+def broadcasts_left(services) -> bool:
+    """Is a broadcast still sending (or due to start)?"""
+    from sqlmodel import Session, col, select
+
+    from app.models import Broadcast, BroadcastState
+
+    with Session(services.engine) as session:
+        live = (BroadcastState.SENDING, BroadcastState.SCHEDULED)
+        found = session.exec(select(Broadcast.id).where(col(Broadcast.state).in_(live))).first()
+        return found is not None
 
 
 def settings_for(spec: dict):

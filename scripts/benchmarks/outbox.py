@@ -1,13 +1,15 @@
 """Fill an outbox and drain it from worker processes against the Twilio stand-in, with the
 checks every drain must pass: each text reached the stand-in exactly once and ended `sent`.
 
-Shared by the dispatch section (Regulars against the reference sender) and the memory
-section (how big a Regulars worker grows while it drains).
+Shared by the dispatch section (Regulars against the reference sender), the memory section
+(how big a Regulars worker grows while it drains) and the broadcast section (a broadcast's
+texts, written as it advances, against the same number of manual texts queued beforehand).
 
 The outbox is filled once per database through the app's own `queue_text` (a few seconds
-per thousand texts) and every run starts from an exact copy of it: a file copy on SQLite,
-`CREATE DATABASE ... TEMPLATE` on PostgreSQL (the template, named after --pg-url's database
-with `_outbox_seed`, is dropped when the section ends).
+per thousand texts; a section may seed something else: `Seeds(seed=...)`) and every run
+starts from an exact copy of it: a file copy on SQLite, `CREATE DATABASE ... TEMPLATE` on
+PostgreSQL (the template, named after --pg-url's database with `_outbox_seed`, or the
+section's own suffix, is dropped when the section ends).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import shutil
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from queue import Empty
 
@@ -86,13 +90,18 @@ class StandIn:
 
 
 class Seeds:
-    """The filled outbox of each database kind, made on first use, copied for every run."""
+    """The filled outbox of each database kind, made on first use, copied for every run.
+    `seed(spec)` fills an empty database (default: --texts manual texts through
+    `seed_outbox`) and returns what it made, with at least its "seconds"."""
 
-    def __init__(self, bench: Bench):
+    def __init__(self, bench: Bench, seed: Callable[[dict], dict] | None = None,
+                 tag: str = "outbox"):  # fmt: skip
         self.bench = bench
-        self.seeded: dict[str, dict] = {}  # kind: what seed_outbox reported
+        self.seed = seed or self._outbox
+        self.tag = tag
+        self.seeded: dict[str, dict] = {}  # kind: what the seed reported
         self.made_template = False
-        self.template = f"{postgres_dbname(bench.opts.pg_url)}_outbox_seed"[:63]
+        self.template = f"{postgres_dbname(bench.opts.pg_url)}_{tag}_seed"[:63]
 
     def __enter__(self) -> Seeds:
         return self
@@ -107,20 +116,22 @@ class Seeds:
                 "public_base_url": PUBLIC_BASE_URL}  # fmt: skip
 
     def _seed(self, kind: str, url: str) -> None:
+        self.seeded[kind] = self.seed(self._spec(url))
+
+    def _outbox(self, spec: dict) -> dict:
         opts = self.bench.opts
-        say(f"  filling the outbox on {kind}: {opts.texts} texts to {opts.customers} customers")
-        self.seeded[kind] = dispatch_workers.seed_outbox(
-            self._spec(url), texts=opts.texts, customers=opts.customers,
-            business_number=BUSINESS_NUMBER,
+        say(f"  filling the outbox: {opts.texts} texts to {opts.customers} customers")
+        return dispatch_workers.seed_outbox(
+            spec, texts=opts.texts, customers=opts.customers, business_number=BUSINESS_NUMBER,
         )  # fmt: skip
 
     def fresh(self, kind: str, name: str) -> str:
         """A database holding the filled outbox, just as seeded, for one run."""
         bench = self.bench
         if kind == "sqlite":
-            seed = bench.workdir / "outbox-seed.db"
+            seed = bench.workdir / f"{self.tag}-seed.db"
             if kind not in self.seeded:
-                self._seed(kind, fresh_database(bench, kind, "outbox-seed"))
+                self._seed(kind, fresh_database(bench, kind, f"{self.tag}-seed"))
             url = fresh_database(bench, kind, name)
             target = url.removeprefix("sqlite:///")
             for suffix in ("", "-wal"):  # the WAL is empty once the seeding engine is closed
@@ -144,11 +155,32 @@ class Seeds:
         return url
 
 
-def drain(bench: Bench, standin: StandIn, seeds: Seeds, kind: str, workers: int, sender: str):
+@dataclass
+class Run:
+    """What one drain expects and does besides draining (the broadcast section's own): the
+    texts it must see sent, the workers' extra settings, and steps at three moments."""
+
+    texts: int
+    customers: int
+    timeout: float
+    spec: dict | None = None  # added to the workers' spec (clock, pacing, ...)
+    prepare: Callable[[str], None] | None = None  # the run's database, before workers start
+    begin: Callable[[str], None] | None = None  # workers ready: the step just before "go"
+    watch: Callable[[], None] | None = None  # called every WATCH_SECONDS while they work
+
+
+WATCH_SECONDS = 0.2
+
+
+def drain(bench: Bench, standin: StandIn, seeds: Seeds, kind: str, workers: int, sender: str,
+          run: Run | None = None):  # fmt: skip
     """One run: a copy of the filled outbox, drained by `workers` processes of `sender`
     ("regulars" or "reference"). Returns timings, memory and the checks."""
     opts = bench.opts
-    url = seeds.fresh(kind, f"outbox-{sender}-{workers}")
+    run = run or Run(opts.texts, opts.customers, opts.dispatch_timeout)
+    url = seeds.fresh(kind, f"{seeds.tag}-{sender}-{workers}")
+    if run.prepare is not None:
+        run.prepare(url)
     log_file = bench.workdir / f"worker-{sender}-{kind}-{workers}.log"
     spec = {
         "database_url": url,
@@ -158,6 +190,7 @@ def drain(bench: Bench, standin: StandIn, seeds: Seeds, kind: str, workers: int,
         "twilio_base_url": standin.base_url,
         "public_base_url": PUBLIC_BASE_URL,
         "log_file": str(log_file) if opts.worker_log and sender == "regulars" else None,
+        **(run.spec or {}),
     }
     settings = dispatch_workers.settings_for(spec)
     spec["batch_size"] = settings.worker_batch_size
@@ -186,18 +219,20 @@ def drain(bench: Bench, standin: StandIn, seeds: Seeds, kind: str, workers: int,
                 raise BenchError(f"worker {worker_id} failed to start: {detail}")
             ready += 1
         before = CpuSnapshot()
-        began = time.monotonic()
+        if run.begin is not None:
+            run.begin(url)
+        began, began_at = time.monotonic(), time.time()
         start.set()
-        deadline = began + opts.dispatch_timeout
+        deadline = began + run.timeout
         while len(reports) + len(failures) < workers:
+            if time.monotonic() > deadline:
+                raise BenchError(f"{sender} workers did not finish within {run.timeout} s")
             try:
-                state, worker_id, detail = results.get(
-                    timeout=max(0.1, deadline - time.monotonic())
-                )
-            except Empty as exc:
-                raise BenchError(
-                    f"{sender} workers did not finish within {opts.dispatch_timeout} s"
-                ) from exc
+                state, worker_id, detail = results.get(timeout=WATCH_SECONDS)
+            except Empty:
+                if run.watch is not None:
+                    run.watch()
+                continue
             if state == "done":
                 reports[worker_id] = detail
             else:
@@ -223,7 +258,7 @@ def drain(bench: Bench, standin: StandIn, seeds: Seeds, kind: str, workers: int,
     finally:
         engine.dispose()
     problems = list(failures)
-    n = opts.texts
+    n = run.texts
     if counts["posts"] != n or counts["distinct_mids"] != n or counts["duplicate_mids"]:
         problems.append(f"stand-in saw {counts}, expected {n} POSTs for {n} distinct texts")
     if by_status != {"sent": n}:
@@ -236,12 +271,13 @@ def drain(bench: Bench, standin: StandIn, seeds: Seeds, kind: str, workers: int,
         "db": kind,
         "workers": workers,
         "texts": n,
-        "customers": opts.customers,
+        "customers": run.customers,
         "batch_size": spec["batch_size"],
         "in_flight_per_worker": spec["concurrency"],
         "seed_seconds": round(seeds.seeded[kind]["seconds"], 2),
         "seconds": round(wall, 3),
         "texts_per_second": n / wall if wall > 0 else None,
+        "began_at": began_at,  # unix time of "go", to set against the stand-in's moments
         "run_once_calls": sum(r.get("run_once_calls", 0) for r in reports.values()),
         "sent_per_worker": [r["sent"] for r in reports.values()],
         "worker_cpu_seconds": [round(r["cpu_seconds"], 2) for r in reports.values()],

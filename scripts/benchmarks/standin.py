@@ -2,9 +2,14 @@
 
 POST /2010-04-01/Accounts/{sid}/Messages.json answers 201 with a JSON body shaped like
 Twilio's and a unique SM sid. It counts every POST and the Regulars message id found in the
-StatusCallback URL (`?mid=N`), so the bench can check each text went out exactly once.
+StatusCallback URL (`?mid=N`), so the bench can check each text went out exactly once, and
+when it took each text, by sending number (`From`), so the bench can measure a pace.
 
-GET /stats returns the counts as JSON; POST /reset clears them.
+GET Messages.json?To=... lists the texts it took for that number (a page of Twilio's shape,
+newest first, DateSent unknown as for a queued text), so a worker that never heard back about
+a send reconciles as with Twilio. GET /stats returns the counts as JSON (with the first and
+last moment a text was taken, unix seconds); GET /times the moments by sending number; POST
+/reset clears them.
 
     python scripts/benchmarks/standin.py PORT
 """
@@ -15,6 +20,7 @@ import json
 import re
 import sys
 import threading
+import time
 import uuid
 from collections import Counter
 from email.utils import formatdate
@@ -33,14 +39,19 @@ class Counts:
         self.posts = 0
         self.bad = 0
         self.mids: Counter[int] = Counter()
+        self.times: dict[str, list[float]] = {}  # From: when each of its texts was taken
+        self.taken: dict[str, list[tuple[str, str, str, str]]] = {}  # To: (sid, from, body, at)
 
     def snapshot(self) -> dict:
         with self.lock:
+            every = [t for times in self.times.values() for t in (times[0], times[-1])]
             return {
                 "posts": self.posts,
                 "bad": self.bad,
                 "distinct_mids": len(self.mids),
                 "duplicate_mids": sum(n - 1 for n in self.mids.values() if n > 1),
+                "first_at": min(every, default=None),
+                "last_at": max(every, default=None),
             }
 
 
@@ -67,8 +78,30 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path == "/stats":
             self._answer(200, COUNTS.snapshot())
+        elif MESSAGES_PATH.match(urlsplit(self.path).path):
+            self._list(MESSAGES_PATH.match(urlsplit(self.path).path).group(1))
+        elif self.path == "/times":
+            with COUNTS.lock:
+                times = {number: list(moments) for number, moments in COUNTS.times.items()}
+            self._answer(200, times)
         else:
             self._answer(404, {"code": 20404, "message": "not found", "status": 404})
+
+    def _list(self, account: str) -> None:
+        query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+        with COUNTS.lock:
+            taken = list(COUNTS.taken.get(query.get("To", ""), ()))
+        if "From" in query:
+            taken = [t for t in taken if t[1] == query["From"]]
+        if {"DateSent", "DateSent>", "DateSent<"} & set(query):
+            taken = []  # a text the stand-in took is never "sent" yet: as Twilio filters
+        uri = f"/2010-04-01/Accounts/{account}/Messages.json"
+        messages = [_message(account, sid, query.get("To"), sender, body, at)
+                    for sid, sender, body, at in reversed(taken)]  # fmt: skip
+        self._answer(200, {"messages": messages, "start": 0, "end": max(len(messages) - 1, 0),
+                           "page": 0, "page_size": 50, "first_page_uri": f"{uri}?Page=0",
+                           "previous_page_uri": None, "next_page_uri": None,
+                           "uri": f"{uri}?Page=0"})  # fmt: skip
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -84,43 +117,48 @@ class Handler(BaseHTTPRequestHandler):
             return
         form = {k: v[0] for k, v in parse_qs(raw.decode(), keep_blank_values=True).items()}
         mid_values = parse_qs(urlsplit(form.get("StatusCallback", "")).query).get("mid")
+        sid = "SM" + uuid.uuid4().hex
+        now = formatdate(usegmt=True).replace("GMT", "+0000")
+        body = form.get("Body", "")
         with COUNTS.lock:
+            COUNTS.times.setdefault(form.get("From", ""), []).append(time.time())
+            COUNTS.taken.setdefault(form.get("To", ""), []).append(
+                (sid, form.get("From", ""), body, now)
+            )
             COUNTS.posts += 1
             if mid_values and mid_values[0].isdigit():
                 COUNTS.mids[int(mid_values[0])] += 1
             else:
                 COUNTS.bad += 1
-        sid = "SM" + uuid.uuid4().hex
-        account = match.group(1)
-        now = formatdate(usegmt=True).replace("GMT", "+0000")
-        body = form.get("Body", "")
-        self._answer(
-            201,
-            {
-                "account_sid": account,
-                "api_version": "2010-04-01",
-                "body": body,
-                "date_created": now,
-                "date_sent": None,
-                "date_updated": now,
-                "direction": "outbound-api",
-                "error_code": None,
-                "error_message": None,
-                "from": form.get("From"),
-                "messaging_service_sid": form.get("MessagingServiceSid"),
-                "num_media": "0",
-                "num_segments": "1",
-                "price": None,
-                "price_unit": "USD",
-                "sid": sid,
-                "status": "queued",
-                "subresource_uris": {
-                    "media": f"/2010-04-01/Accounts/{account}/Messages/{sid}/Media.json"
-                },
-                "to": form.get("To"),
-                "uri": f"/2010-04-01/Accounts/{account}/Messages/{sid}.json",
-            },
-        )
+        payload = _message(match.group(1), sid, form.get("To"), form.get("From"), body, now)
+        payload["messaging_service_sid"] = form.get("MessagingServiceSid")
+        self._answer(201, payload)
+
+
+def _message(account: str, sid: str, to, sender, body: str, at: str) -> dict:
+    """A Message resource as Twilio answers it, queued (not sent yet)."""
+    return {
+        "account_sid": account,
+        "api_version": "2010-04-01",
+        "body": body,
+        "date_created": at,
+        "date_sent": None,
+        "date_updated": at,
+        "direction": "outbound-api",
+        "error_code": None,
+        "error_message": None,
+        "from": sender,
+        "messaging_service_sid": None,
+        "num_media": "0",
+        "num_segments": "1",
+        "price": None,
+        "price_unit": "USD",
+        "sid": sid,
+        "status": "queued",
+        "subresource_uris": {"media": f"/2010-04-01/Accounts/{account}/Messages/{sid}/Media.json"},
+        "to": to,
+        "uri": f"/2010-04-01/Accounts/{account}/Messages/{sid}.json",
+    }
 
 
 class Server(ThreadingHTTPServer):
