@@ -7,6 +7,7 @@ from functools import lru_cache
 
 import phonenumbers
 from phonenumbers import timezone
+from phonenumbers.tzdata import TIMEZONE_DATA
 
 DEFAULT_REGION = "US"
 
@@ -103,9 +104,34 @@ class Locale:
     state: str | None  # two-letter US state, when the number says
 
 
-@lru_cache(maxsize=65536)
+def locale_key(e164: str) -> str:
+    """The part of a number its locale depends on: in North America the area code, or the
+    longer prefix a time zone is known by where an area code spans two zones (Idaho's 208);
+    elsewhere the whole number. An area code never crosses a state line."""
+    if not e164.startswith("+1") or len(e164) < 8:
+        return e164
+    digits = e164[1:8]
+    longest = next((p for p in range(7, 4, -1) if digits[:p] in TIMEZONE_DATA), 4)
+    return e164[: longest + 1]
+
+
+_BY_KEY: dict[str, Locale] = {}  # North American locales by locale_key: a few thousand
+
+
 def locale_of(e164: str) -> Locale:
-    """Where the number's area code puts the recipient; both parts may be unknown."""
+    """Where the number's area code puts the recipient; both parts may be unknown. Looked up
+    once per area code (a broadcast to 100,000 numbers looks up a few hundred)."""
+    key = locale_key(e164)
+    if key == e164:
+        return _locale_of_number(e164)
+    found = _BY_KEY.get(key)
+    if found is None:
+        found = _BY_KEY[key] = _locale_of_number(e164)
+    return found
+
+
+@lru_cache(maxsize=65536)
+def _locale_of_number(e164: str) -> Locale:
     try:
         number = phonenumbers.parse(e164)
     except phonenumbers.NumberParseException:

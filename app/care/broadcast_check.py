@@ -10,12 +10,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from phonenumbers.tzdata import TIMEZONE_DATA
-
 from app.care.budget import clock_words
 from app.care.merge import FIELDS
 from app.care.outbound import OPT_OUT_LINE, names_business, says_how_to_opt_out
 from app.care.windows import Window, recipient_window
+from app.phones import locale_key
 from app.sms.encoding import cost_cents, is_gsm7, segment_info
 
 STOP, WARN, OK = "stop", "warn", "ok"
@@ -311,16 +310,6 @@ class Forecast:
     held_by: list[str]  # plain words of what slowed it
 
 
-def _locale_key(phone: str) -> str:
-    """The part of a number its window depends on: the area code, or the longer prefix a time
-    zone is known by where an area code spans two zones (Idaho's 208)."""
-    if not phone.startswith("+1") or len(phone) < 8:
-        return phone
-    digits = phone[1:8]
-    longest = next((p for p in range(7, 4, -1) if digits[:p] in TIMEZONE_DATA), 4)
-    return phone[: longest + 1]
-
-
 def _period(window: Window, when: datetime) -> tuple[int, int]:
     """The open stretch of `window` at `when`, or the next one: (opens, closes) in µs."""
     opening = window.next_opening(when)
@@ -381,7 +370,7 @@ def forecast(
         prefix = phone[:8] if phone.startswith("+1") else phone
         number = by_prefix.get(prefix)
         if number is None:
-            key = _locale_key(phone)
+            key = locale_key(phone)
             number = by_key.get(key)
             if number is None:
                 window = recipient_window(phone, timezone, window_start, window_end)

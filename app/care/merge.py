@@ -114,7 +114,10 @@ def fields_for(
         "first_name": customer.first_name,
         "name": customer.name or "",
         "customer_name": customer.name or "",
-        "customer_phone": as_written_by(business.number, customer.phone),
+        # written out only if a text uses it (a broadcast's batch has no use for it)
+        "customer_phone": Deferred(
+            lambda: as_written_by(business.number, customer.phone), preview=None
+        ),
         "business_name": business.name,
         "business_phone": as_written_by(business.number, business.number) or None,
         "staff_name": staff,

@@ -159,12 +159,18 @@ def parse(source: str) -> nodes.Template:
 class Deferred:
     """A merge-field value made only when a text uses it (a tracked link is a database row);
     made once, so every text rendered with the same fields shares it. `preview` stands in for
-    it where nothing may be made (a page's preview), with the same length when it can."""
+    it where nothing may be made (a page's preview), with the same length when it can; a
+    value that is only costly (a phone written out) is its own preview."""
 
-    def __init__(self, make: Callable[[], object], *, preview: str = ""):
+    def __init__(self, make: Callable[[], object], *, preview: str | None = ""):
         self._make, self._made = make, False
         self._value: object = None
-        self.preview = preview
+        self._preview = preview
+
+    @property
+    def preview(self) -> str:
+        """The stand-in; the value itself when making it changes nothing (`preview=None`)."""
+        return str(self.value()) if self._preview is None else self._preview
 
     def value(self) -> object:
         if not self._made:

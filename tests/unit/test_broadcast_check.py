@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from app.care.broadcast_check import (
-    _locale_key,
     check_body,
     forecast,
     is_promotional,
@@ -16,7 +15,7 @@ from app.care.broadcast_check import (
     public_shorteners,
     shaft_flags,
 )
-from app.phones import locale_of
+from app.phones import _locale_of_number, locale_key, locale_of
 
 NEW_YORK = ZoneInfo("America/New_York")
 NY, AUSTIN, MIAMI = "+12125550123", "+15125550123", "+13055550123"
@@ -220,12 +219,12 @@ def test_a_hundred_thousand_recipients():
     assert result.last_at == datetime(2026, 3, 10, 10, 16, 39, 990000, tzinfo=NEW_YORK)
 
 
-def test_a_window_is_looked_up_once_per_area_code_but_split_area_codes_by_exchange():
+def test_a_locale_is_looked_up_once_per_area_code_but_split_area_codes_by_exchange():
     # Idaho's 208 spans Mountain and Pacific time: its exchanges get keys of their own.
-    assert _locale_key("+12125550123") == _locale_key("+12127363100") == "+1212"
-    assert len(_locale_key("+12088820123")) > len("+1208")
+    assert locale_key("+12125550123") == locale_key("+12127363100") == "+1212"
+    assert len(locale_key("+12088820123")) > len("+1208")
+    assert locale_key("+447700900123") == "+447700900123"  # elsewhere, the number itself
     phones = [f"+1{code}{exchange}0123" for code in ("208", "850", "541", "212", "512")
               for exchange in range(200, 1000, 37)]  # fmt: skip
-    seen: dict[str, object] = {}
-    for phone in phones:
-        assert seen.setdefault(_locale_key(phone), locale_of(phone)) == locale_of(phone), phone
+    for phone in phones:  # the key's locale is every one of its numbers' own
+        assert locale_of(phone) == _locale_of_number(phone), phone
